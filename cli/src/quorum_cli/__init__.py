@@ -1,0 +1,1 @@
+"""Quorum command line."""

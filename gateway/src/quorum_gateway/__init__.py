@@ -1,0 +1,1 @@
+"""Quorum gateway: REST API for requesters and workers."""

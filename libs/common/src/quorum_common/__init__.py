@@ -1,0 +1,1 @@
+"""Shared plumbing for every Quorum service: settings, logs, errors, gRPC lifecycle, DB, events."""

@@ -1,0 +1,1 @@
+"""Pure core of the inference service (no I/O)."""
