@@ -1,0 +1,181 @@
+"""Drive one whole labeling job through the public HTTP API with simulated workers.
+
+Used by `quorum demo`, `bench/platform.py` and the end-to-end tests, so all three exercise exactly what a
+real requester and real workers do: create a team and workers, create the job, then many concurrent
+workers loop next-task -> answer -> submit until the job completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from quorum_cli.simulation import CrowdDataset, CrowdSimulator
+
+
+@dataclass
+class RunResult:
+    job: dict[str, Any]
+    output_lines: list[dict[str, Any]]
+    acked: dict[str, str]  # answer_id -> task_id of every acknowledged submit
+    answers_submitted: int
+    wall_s: float
+    next_latencies_ms: list[float] = field(default_factory=list)
+    submit_latencies_ms: list[float] = field(default_factory=list)
+
+    def predictions(self, attribute: str) -> dict[str, str]:
+        """item id -> consolidated class name, read back from the output manifest."""
+        out = {}
+        for line in self.output_lines:
+            meta = line.get(f"{attribute}-metadata", {})
+            if attribute in line and "class-name" in meta:
+                out[str(line["item"])] = meta["class-name"]
+        return out
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+def _check(response: httpx.Response, expected: tuple[int, ...] = (200, 201)) -> httpx.Response:
+    if response.status_code not in expected:
+        raise ApiError(f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
+                       f"{response.text[:500]}")
+    return response
+
+
+async def create_workers(client: httpx.AsyncClient, key: str, names: list[str], team_name: str) -> tuple[str, dict[str, str]]:
+    headers = {"Authorization": f"Bearer {key}"}
+    team = _check(await client.post("/v1/teams", json={"name": team_name}, headers=headers)).json()
+    team_id = team["team_id"]
+    semaphore = asyncio.Semaphore(16)
+
+    async def add(name: str) -> tuple[str, str]:
+        async with semaphore:
+            r = _check(await client.post("/v1/workers", json={"name": name, "team_ids": [team_id]}, headers=headers))
+            return name, r.json()["token"]
+
+    tokens = dict(await asyncio.gather(*(add(n) for n in names)))
+    return team_id, tokens
+
+
+async def run_labeling_job(
+    api_url: str,
+    requester_key: str,
+    dataset: CrowdDataset,
+    *,
+    workers_per_object: int = 3,
+    price_per_task_usd: float = 0.012,
+    time_limit_s: int = 300,
+    concurrency: int = 64,
+    seed: int = 0,
+    job_name: str | None = None,
+    on_answer: Any = None,
+    timeout_s: float = 1800,
+) -> RunResult:
+    """Create a job for `dataset` and label it with simulated workers; returns once it completed."""
+    simulator = CrowdSimulator(dataset, seed=seed)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=api_url, timeout=60, limits=limits) as client:
+        headers = {"Authorization": f"Bearer {requester_key}"}
+        suffix = uuid.uuid4().hex[:8]
+        team_id, tokens = await create_workers(client, requester_key, dataset.workers, f"team-{suffix}")
+        name = job_name or f"{dataset.name.replace('_', '-')[:40]}-{suffix}"
+        job = _check(await client.post("/v1/jobs", headers=headers, json={
+            "name": name,
+            "task_type": dataset.task_type,
+            "categories": dataset.categories,
+            "workers_per_object": workers_per_object,
+            "task_time_limit_s": time_limit_s,
+            "price_per_task_usd": price_per_task_usd,
+            "team_id": team_id,
+            "instructions": f"Pick the right class for each {dataset.name} item.",
+            "manifest": "\n".join(dataset.manifest_lines()) + "\n",
+        })).json()
+        job_id = job["job_id"]
+        item_of_object = dict(enumerate(dataset.items))
+        needed = len(dataset.items) * workers_per_object
+        result = RunResult(job, [], {}, 0, 0.0)
+        done = asyncio.Event()
+        started = time.perf_counter()
+
+        async def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            """Retry while a service restarts (503/transport errors): the same request is safe to repeat."""
+            for attempt in range(600):
+                try:
+                    r = await client.request(method, url, **kwargs)
+                    if r.status_code not in (502, 503, 504):
+                        return r
+                except httpx.TransportError:
+                    pass
+                if done.is_set() or attempt == 599:
+                    raise ApiError(f"{method} {url}: service unavailable")
+                await asyncio.sleep(0.1)
+            raise AssertionError("unreachable")
+
+        async def worker_loop(worker: str, token: str) -> None:
+            worker_headers = {"Authorization": f"Bearer {token}"}
+            idle = 0.05
+            while not done.is_set():
+                t0 = time.perf_counter()
+                r = await call("POST", "/v1/worker/tasks/next", params={"job_id": job_id}, headers=worker_headers)
+                result.next_latencies_ms.append((time.perf_counter() - t0) * 1000)
+                if r.status_code == 204:
+                    await asyncio.sleep(idle)
+                    idle = min(idle * 2, 1.0)
+                    continue
+                task = _check(r).json()
+                idle = 0.05
+                label = simulator.answer(worker, item_of_object[int(task["object_id"])])
+                t0 = time.perf_counter()
+                # A submit retried after a lost response is idempotent: the same task id is never counted twice.
+                r = await call("POST", f"/v1/worker/tasks/{task['task_id']}/answer", json={"label": label},
+                               headers=worker_headers)
+                result.submit_latencies_ms.append((time.perf_counter() - t0) * 1000)
+                if r.status_code == 409:  # lease expired or job closed meanwhile: move on
+                    continue
+                ack = _check(r).json()
+                result.acked[ack["answer_id"]] = task["task_id"]
+                result.answers_submitted += 0 if ack.get("duplicate") else 1
+                if on_answer is not None:
+                    await on_answer(result)
+                if result.answers_submitted >= needed:
+                    done.set()
+
+        async def watch_job() -> dict[str, Any]:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                status = _check(await client.get(f"/v1/jobs/{job_id}", headers=headers)).json()
+                if status["status"] in ("completed", "stopped", "failed"):
+                    done.set()
+                    return status
+                if time.monotonic() > deadline:
+                    done.set()
+                    raise TimeoutError(f"job {job_id} not complete after {timeout_s}s: {status}")
+                await asyncio.sleep(0.25)
+
+        workers = [asyncio.create_task(worker_loop(w, tokens[w])) for w in dataset.workers]
+        try:
+            result.job = await watch_job()
+        finally:
+            done.set()
+            await asyncio.gather(*workers, return_exceptions=True)
+        result.wall_s = time.perf_counter() - started
+        output = _check(await client.get(f"/v1/jobs/{job_id}/output", headers=headers))
+        result.output_lines = [json.loads(line) for line in output.text.splitlines() if line.strip()]
+        for task in workers:
+            if task.done() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return result
+
+
+async def fetch_answers(api_url: str, requester_key: str, job_id: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+        r = _check(await client.get(f"/v1/jobs/{job_id}/answers", headers={"Authorization": f"Bearer {requester_key}"}))
+        return [json.loads(line) for line in r.text.splitlines() if line.strip()]
