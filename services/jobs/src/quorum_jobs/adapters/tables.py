@@ -1,0 +1,92 @@
+"""Tables of the `jobs` schema (SQLAlchemy Core). Keep migrations/versions in step with this file."""
+
+from quorum_common.kafka import consumer_offsets_table
+from quorum_common.outbox import outbox_table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from quorum_jobs import SCHEMA
+
+metadata = MetaData(schema=SCHEMA)
+
+requesters = Table(
+    "requesters",
+    metadata,
+    Column("requester_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # sha256 hex of the API key; the key itself is shown once and never stored.
+    Column("api_key_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("requester_id", String(32), ForeignKey(f"{SCHEMA}.requesters.requester_id"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("task_type", String(64), nullable=False),
+    Column("label_attribute_name", String(127), nullable=False),
+    Column("categories", ARRAY(Text), nullable=False),
+    Column("workers_per_object", Integer, nullable=False),
+    Column("task_time_limit_s", Integer, nullable=False),
+    Column("price_per_task_usd", Double, nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("instructions", Text, nullable=False, server_default=""),
+    Column("status", String(20), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("human_labeled", BigInteger, nullable=False, server_default="0"),
+    Column("machine_labeled", BigInteger, nullable=False, server_default="0"),
+    Column("failed", BigInteger, nullable=False, server_default="0"),
+    # Sum of answer_count over labeled objects: the answer count when workforce cannot be asked.
+    Column("label_answers", BigInteger, nullable=False, server_default="0"),
+    Column("failure_reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    # When the reconciler may next retry this job's pending workforce call (claimed across replicas).
+    Column("next_retry_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_jobs_requester_created", "requester_id", text("created_at DESC"), text("job_id DESC")),
+    Index("uq_jobs_requester_name", "requester_id", text("lower(name)"), unique=True),
+    Index(
+        "ix_jobs_active_status",
+        "status",
+        postgresql_where=text("status IN ('initializing', 'in_progress', 'stopping')"),
+    ),
+)
+
+job_objects = Table(
+    "job_objects",
+    metadata,
+    Column("job_id", String(32), ForeignKey(f"{SCHEMA}.jobs.job_id", ondelete="CASCADE"), primary_key=True),
+    Column("object_id", BigInteger, primary_key=True, autoincrement=False),
+    # The input line, re-serialised compactly with its keys in the original order (text, not JSONB,
+    # because JSONB reorders keys and the output must keep them).
+    Column("line", Text, nullable=False),
+    Column("label", Text, nullable=True),
+    Column("class_index", Integer, nullable=True),
+    Column("confidence", Double, nullable=True),
+    Column("human_annotated", Boolean, nullable=True),
+    Column("labeled_at", DateTime(timezone=True), nullable=True),
+    Column("answer_count", Integer, nullable=True),
+    # Set when the object ended without a label (its output line carries it as `failure-reason`).
+    Column("failure_reason", Text, nullable=True),
+)
+
+outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)

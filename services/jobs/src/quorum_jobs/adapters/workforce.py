@@ -1,0 +1,147 @@
+"""gRPC client of the workforce service: one channel, a deadline on every call, errors made explicit.
+
+Calls raise `WorkforceError`; `retryable` tells the caller whether trying again later can help (the peer
+is down or overloaded) or whether workforce refused the request itself (the job should fail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import grpc
+from quorum.common.v1 import common_pb2
+from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
+
+from quorum_jobs.core.batching import DataObject, batches
+
+_RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNIMPLEMENTED,  # an older workforce during a rolling deploy
+    }
+)
+_CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    # Reconnect soon after a restarted workforce comes back (gRPC's default backoff grows to 120 s).
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+]
+
+
+class WorkforceError(Exception):
+    def __init__(self, method: str, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"workforce {method} failed: {code.name}: {details}")
+        self.method = method
+        self.code = code
+        self.details = details
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in _RETRYABLE
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    answers: int
+    objects_complete: int
+    complete_object_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSpec:
+    job_id: str
+    owner_id: str
+    team_id: str
+    name: str
+    task_type: str
+    categories: Sequence[str]
+    workers_per_object: int
+    task_time_limit_s: int
+    price_per_task_usd: float
+    instructions: str
+    object_count: int
+
+
+class WorkforceClient:
+    def __init__(self, addr: str, *, timeout_s: float = 10.0, batch_bytes: int = 2 * 1024 * 1024) -> None:
+        self.addr = addr
+        self.timeout_s = timeout_s
+        self.batch_bytes = batch_bytes
+        self._channel = grpc.aio.insecure_channel(addr, options=_CHANNEL_OPTIONS)
+        self._stub = workforce_pb2_grpc.WorkforceServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: str, request: object, timeout_s: float | None = None) -> object:
+        try:
+            return await getattr(self._stub, method)(request, timeout=timeout_s or self.timeout_s)
+        except grpc.aio.AioRpcError as err:
+            raise WorkforceError(method, err.code(), err.details() or "") from err
+
+    async def team_ids(self, owner_id: str) -> set[str]:
+        resp = await self._call("ListTeams", workforce_pb2.ListTeamsRequest(owner_id=owner_id))
+        assert isinstance(resp, workforce_pb2.ListTeamsResponse)
+        return {team.team_id for team in resp.teams if team.owner_id in ("", owner_id)}
+
+    async def put_objects(self, job_id: str, objects: Iterable[DataObject]) -> int:
+        """Load the job's objects in calls of at most `batch_bytes`; returns how many calls were made."""
+        calls = 0
+        for batch in batches(objects, self.batch_bytes):
+            await self._call(
+                "PutJobObjects",
+                workforce_pb2.PutJobObjectsRequest(
+                    job_id=job_id,
+                    objects=[
+                        common_pb2.DataObject(object_id=o.object_id, source=o.source, source_ref=o.source_ref)
+                        for o in batch
+                    ],
+                ),
+            )
+            calls += 1
+        return calls
+
+    async def open_job(self, spec: OpenSpec) -> None:
+        await self._call(
+            "OpenJob",
+            workforce_pb2.OpenJobRequest(
+                spec=workforce_pb2.JobSpec(
+                    job_id=spec.job_id,
+                    owner_id=spec.owner_id,
+                    team_id=spec.team_id,
+                    name=spec.name,
+                    task_type=spec.task_type,
+                    categories=list(spec.categories),
+                    workers_per_object=spec.workers_per_object,
+                    task_time_limit_s=spec.task_time_limit_s,
+                    price_per_task_usd=spec.price_per_task_usd,
+                    instructions=spec.instructions,
+                    object_count=spec.object_count,
+                )
+            ),
+        )
+
+    async def close_job(self, job_id: str) -> None:
+        await self._call("CloseJob", workforce_pb2.CloseJobRequest(job_id=job_id))
+
+    async def progress(self, job_id: str, *, timeout_s: float | None = None) -> JobProgress:
+        resp = await self._call(
+            "GetJobProgress", workforce_pb2.GetJobProgressRequest(job_id=job_id), timeout_s
+        )
+        assert isinstance(resp, workforce_pb2.JobProgress)
+        return JobProgress(resp.answers, resp.objects_complete, list(resp.complete_object_ids))
+
+    async def replay_answers(self, job_id: str, object_ids: Sequence[int]) -> int:
+        resp = await self._call(
+            "ReplayAnswers", workforce_pb2.ReplayAnswersRequest(job_id=job_id, object_ids=list(object_ids))
+        )
+        assert isinstance(resp, workforce_pb2.ReplayAnswersResponse)
+        return int(resp.republished)

@@ -1,0 +1,36 @@
+"""Split data objects into PutJobObjects calls that stay well under gRPC's message size limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
+_PER_OBJECT_OVERHEAD = 24  # field tags, lengths and the object id of one DataObject
+
+
+@dataclass(frozen=True, slots=True)
+class DataObject:
+    object_id: int
+    source: str = ""
+    source_ref: str = ""
+
+    def approx_bytes(self) -> int:
+        return len(self.source.encode()) + len(self.source_ref.encode()) + _PER_OBJECT_OVERHEAD
+
+
+def batches(
+    objects: Iterable[DataObject], max_bytes: int = DEFAULT_BATCH_BYTES
+) -> Iterator[list[DataObject]]:
+    """Consecutive batches of at most `max_bytes` (a single larger object goes alone)."""
+    batch: list[DataObject] = []
+    size = 0
+    for obj in objects:
+        n = obj.approx_bytes()
+        if batch and size + n > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(obj)
+        size += n
+    if batch:
+        yield batch

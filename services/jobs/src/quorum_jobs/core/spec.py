@@ -1,0 +1,207 @@
+"""Job spec validation with Ground Truth's rules (names, label attribute, categories, limits).
+
+Every problem found is reported in one InvalidArgument (reason "invalid_job_spec") whose message names each
+field and its allowed range, so a requester fixes everything in one round trip.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from quorum_jobs.core.manifest import MAX_REPORTED_ERRORS, SOURCE, SOURCE_REF, Manifest
+from quorum_jobs.errors import InvalidArgument
+
+TEXT_CLASSIFICATION = "text-classification"
+IMAGE_CLASSIFICATION = "image-classification"
+# Task type -> the manifest key its objects must carry.
+SOURCE_KEY_BY_TASK: dict[str, str] = {TEXT_CLASSIFICATION: SOURCE, IMAGE_CLASSIFICATION: SOURCE_REF}
+SUPPORTED_TASK_TYPES = tuple(SOURCE_KEY_BY_TASK)
+
+# Ground Truth: LabelingJobName `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, LabelAttributeName the same up to 127.
+JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+LABEL_ATTRIBUTE_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$")
+MAX_JOB_NAME = 63
+MAX_LABEL_ATTRIBUTE = 127
+MIN_CATEGORIES, MAX_CATEGORIES, MAX_CATEGORY_CHARS = 2, 100, 256
+MIN_WORKERS, MAX_WORKERS = 1, 10
+MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 1, 28_800
+MIN_PRICE_USD, MAX_PRICE_USD = 0.0, 100.0
+MAX_INSTRUCTIONS_CHARS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpecInput:
+    """What a requester asks for, as received (label_attribute_name may be empty: defaults to the name)."""
+
+    name: str
+    task_type: str
+    categories: list[str]
+    workers_per_object: int
+    task_time_limit_s: int
+    price_per_task_usd: float
+    team_id: str
+    label_attribute_name: str = ""
+    instructions: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A validated spec with defaults applied."""
+
+    name: str
+    task_type: str
+    label_attribute_name: str
+    categories: tuple[str, ...]
+    workers_per_object: int
+    task_time_limit_s: int
+    price_per_task_usd: float
+    team_id: str
+    instructions: str = ""
+
+    def class_index(self, label: str) -> int | None:
+        """The label's index in the job's categories (what Ground Truth writes as the label value)."""
+        try:
+            return self.categories.index(label)
+        except ValueError:
+            return None
+
+
+def check_task_type(task_type: str) -> None:
+    if task_type not in SOURCE_KEY_BY_TASK:
+        raise InvalidArgument(
+            f"task_type {task_type!r} is not supported; "
+            f"supported task types: {', '.join(SUPPORTED_TASK_TYPES)}",
+            reason="unsupported_task_type",
+        )
+
+
+def _name_errors(name: str) -> list[str]:
+    if not 1 <= len(name) <= MAX_JOB_NAME:
+        return [f"name must be 1 to {MAX_JOB_NAME} characters, got {len(name)}"]
+    if not JOB_NAME_RE.match(name):
+        return [
+            f"name {name!r} may contain only letters a-z A-Z, digits 0-9 and hyphens, "
+            "and must start and end with a letter or digit"
+        ]
+    return []
+
+
+def _label_attribute_errors(attr: str) -> list[str]:
+    if not 1 <= len(attr) <= MAX_LABEL_ATTRIBUTE:
+        return [f"label_attribute_name must be 1 to {MAX_LABEL_ATTRIBUTE} characters, got {len(attr)}"]
+    if attr in (SOURCE, SOURCE_REF):
+        return [f"label_attribute_name {attr!r} is reserved (source and source-ref name the data object)"]
+    if attr.endswith("-metadata"):
+        return [f"label_attribute_name {attr!r} must not end with '-metadata'"]
+    if attr.endswith("-ref"):
+        return [
+            f"label_attribute_name {attr!r} must not end with '-ref' for classification jobs "
+            "(the suffix is reserved for labels stored as files)"
+        ]
+    if not LABEL_ATTRIBUTE_RE.match(attr):
+        return [
+            f"label_attribute_name {attr!r} may contain only letters, digits and hyphens, "
+            "and must start and end with a letter or digit"
+        ]
+    return []
+
+
+def _category_errors(categories: list[str]) -> list[str]:
+    errors: list[str] = []
+    if not MIN_CATEGORIES <= len(categories) <= MAX_CATEGORIES:
+        errors.append(
+            f"categories must list {MIN_CATEGORIES} to {MAX_CATEGORIES} classes, got {len(categories)}"
+        )
+    seen: set[str] = set()
+    for i, name in enumerate(categories):
+        if not name.strip():
+            errors.append(f"categories[{i}] must not be empty")
+        elif len(name) > MAX_CATEGORY_CHARS:
+            errors.append(f"categories[{i}] must be at most {MAX_CATEGORY_CHARS} characters, got {len(name)}")
+        elif name in seen:
+            errors.append(f"categories[{i}] {name!r} is a duplicate (class names must be unique)")
+        seen.add(name)
+    return errors
+
+
+def validate_spec(spec: JobSpecInput) -> JobSpec:
+    """Check every field; raise one InvalidArgument listing all problems, or return the spec with defaults."""
+    check_task_type(spec.task_type)
+    attr = spec.label_attribute_name or spec.name
+    errors = _name_errors(spec.name)
+    if spec.label_attribute_name:
+        errors += _label_attribute_errors(attr)
+    elif not errors:  # defaulted to a valid job name, which may still break the attribute rules
+        errors += [
+            f"{e} (it defaults to the job name; set label_attribute_name)"
+            for e in _label_attribute_errors(attr)
+        ]
+    errors += _category_errors(list(spec.categories))
+    if not MIN_WORKERS <= spec.workers_per_object <= MAX_WORKERS:
+        errors.append(
+            f"workers_per_object must be between {MIN_WORKERS} and {MAX_WORKERS}, "
+            f"got {spec.workers_per_object}"
+        )
+    if not MIN_TIME_LIMIT_S <= spec.task_time_limit_s <= MAX_TIME_LIMIT_S:
+        errors.append(
+            f"task_time_limit_s must be between {MIN_TIME_LIMIT_S} and {MAX_TIME_LIMIT_S} seconds, "
+            f"got {spec.task_time_limit_s}"
+        )
+    price = spec.price_per_task_usd
+    if math.isnan(price) or not MIN_PRICE_USD <= price <= MAX_PRICE_USD:
+        errors.append(
+            f"price_per_task_usd must be between {MIN_PRICE_USD:g} and {MAX_PRICE_USD:g} USD, got {price}"
+        )
+    if not spec.team_id.strip():
+        errors.append("team_id is required (the private team whose workers label the job)")
+    if len(spec.instructions) > MAX_INSTRUCTIONS_CHARS:
+        errors.append(
+            f"instructions must be at most {MAX_INSTRUCTIONS_CHARS} characters, got {len(spec.instructions)}"
+        )
+    if errors:
+        raise InvalidArgument("invalid job spec: " + "; ".join(errors), reason="invalid_job_spec")
+    return JobSpec(
+        name=spec.name,
+        task_type=spec.task_type,
+        label_attribute_name=attr,
+        categories=tuple(spec.categories),
+        workers_per_object=spec.workers_per_object,
+        task_time_limit_s=spec.task_time_limit_s,
+        price_per_task_usd=float(price),
+        team_id=spec.team_id,
+        instructions=spec.instructions,
+    )
+
+
+def check_manifest_fits(spec: JobSpec, manifest: Manifest) -> None:
+    """The manifest's objects suit the task type, and the label attribute is new on every line (chaining)."""
+    needed = SOURCE_KEY_BY_TASK[spec.task_type]
+    attr = spec.label_attribute_name
+    taken = (attr, f"{attr}-metadata")
+    errors: list[str] = []
+    count = 0
+    for obj in manifest.objects:
+        why: str | None = None
+        if needed not in obj.data:
+            other = SOURCE_REF if needed == SOURCE else SOURCE
+            kind = "inline text" if needed == SOURCE else "a URI"
+            why = f"{spec.task_type} needs {needed!r} ({kind}), the line has {other!r}"
+        else:
+            clash = next((key for key in taken if key in obj.data), None)
+            if clash is not None:
+                why = (
+                    f"the line already has the key {clash!r}; choose another label_attribute_name "
+                    "(a chained job must add a new attribute)"
+                )
+        if why is not None:
+            count += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(f"manifest line {obj.line_no}: {why}")
+    if errors:
+        more = count - len(errors)
+        raise InvalidArgument(
+            "; ".join(errors) + (f"; and {more} more bad line(s)" if more > 0 else ""),
+            reason="manifest_invalid",
+        )

@@ -1,0 +1,106 @@
+"""gRPC edge of the jobs service: protos in, one call into the application, protos out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from quorum_common.clock import to_ms
+
+from quorum_jobs.application import JobsApp, JobView, ManifestSource
+from quorum_jobs.core.spec import JobSpecInput
+
+
+def job_to_proto(view: JobView) -> jobs_pb2.Job:
+    job, spec, c = view.job, view.job.spec, view.job.counters
+    return jobs_pb2.Job(
+        job_id=job.job_id,
+        requester_id=job.requester_id,
+        name=spec.name,
+        task_type=spec.task_type,
+        label_attribute_name=spec.label_attribute_name,
+        categories=list(spec.categories),
+        workers_per_object=spec.workers_per_object,
+        task_time_limit_s=spec.task_time_limit_s,
+        price_per_task_usd=spec.price_per_task_usd,
+        team_id=spec.team_id,
+        status=job.status.value,
+        counters=jobs_pb2.LabelCounters(
+            total=c.total,
+            human_labeled=c.human_labeled,
+            machine_labeled=c.machine_labeled,
+            failed=c.failed,
+            unlabeled=max(c.unlabeled, 0),
+        ),
+        answers=view.answers,
+        cost_usd=view.cost_usd,
+        created_at_ms=to_ms(job.created_at),
+        completed_at_ms=to_ms(job.completed_at),
+        failure_reason=job.failure_reason or "",
+        instructions=spec.instructions,
+    )
+
+
+class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
+    def __init__(self, app: JobsApp) -> None:
+        self._app = app
+
+    async def CreateRequester(  # noqa: N802 - gRPC method name
+        self, request: jobs_pb2.CreateRequesterRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.CreateRequesterResponse:
+        record, api_key = await self._app.create_requester(request.name)
+        return jobs_pb2.CreateRequesterResponse(
+            requester=jobs_pb2.Requester(requester_id=record.requester_id, name=record.name), api_key=api_key
+        )
+
+    async def AuthenticateRequester(  # noqa: N802
+        self, request: jobs_pb2.AuthenticateRequesterRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Requester:
+        record = await self._app.authenticate(request.api_key)
+        return jobs_pb2.Requester(requester_id=record.requester_id, name=record.name)
+
+    async def CreateJob(  # noqa: N802
+        self, request: jobs_pb2.CreateJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
+        which = request.WhichOneof("manifest")
+        source = ManifestSource(
+            data=request.manifest_data if which == "manifest_data" else None,
+            path=request.manifest_path if which == "manifest_path" else None,
+        )
+        spec = JobSpecInput(
+            name=request.name,
+            task_type=request.task_type,
+            categories=list(request.categories),
+            workers_per_object=request.workers_per_object,
+            task_time_limit_s=request.task_time_limit_s,
+            price_per_task_usd=request.price_per_task_usd,
+            team_id=request.team_id,
+            label_attribute_name=request.label_attribute_name,
+            instructions=request.instructions,
+        )
+        return job_to_proto(await self._app.create_job(request.requester_id, spec, source))
+
+    async def GetJob(  # noqa: N802
+        self, request: jobs_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
+        return job_to_proto(await self._app.get_job(request.job_id, request.requester_id))
+
+    async def ListJobs(  # noqa: N802
+        self, request: jobs_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.ListJobsResponse:
+        views, next_token = await self._app.list_jobs(
+            request.requester_id, request.page_size, request.page_token
+        )
+        return jobs_pb2.ListJobsResponse(jobs=[job_to_proto(v) for v in views], next_page_token=next_token)
+
+    async def StopJob(  # noqa: N802
+        self, request: jobs_pb2.StopJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
+        return job_to_proto(await self._app.stop_job(request.job_id, request.requester_id))
+
+    async def GetOutputManifest(  # noqa: N802
+        self, request: jobs_pb2.GetOutputManifestRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jobs_pb2.ManifestChunk]:
+        async for chunk in self._app.output_chunks(request.job_id, request.requester_id):
+            yield jobs_pb2.ManifestChunk(data=chunk)

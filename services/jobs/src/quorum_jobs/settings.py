@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from quorum_common.settings import ServiceSettings
+
+
+class JobsSettings(ServiceSettings):
+    workforce_addr: str = Field("127.0.0.1:50052", description="host:port of the workforce service.")
+    workforce_timeout_s: float = Field(10.0, gt=0, description="Deadline of every call to workforce.")
+    progress_timeout_s: float = Field(3.0, gt=0, description="Deadline of GetJobProgress on read paths.")
+    reconcile_interval_s: float = Field(5.0, gt=0, description="How often the reconciler runs.")
+    replay_after_s: float = Field(
+        15.0, ge=0, description="Ask workforce to replay answers of objects complete but unlabeled this long."
+    )
+    max_manifest_bytes: int = Field(200 * 1024 * 1024, ge=1, description="Largest manifest accepted.")
+    manifest_root: Path | None = Field(
+        None,
+        description="If set, manifest paths must lie under this directory (relative ones resolve in it).",
+    )
+    put_objects_batch_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Size of one PutJobObjects call."
+    )
