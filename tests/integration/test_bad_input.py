@@ -26,7 +26,7 @@ def team(api: httpx.Client) -> dict:
     return r.json()
 
 
-def job_body(team_id: str, **overrides: object) -> dict:
+def job_body(team: str, **overrides: object) -> dict:
     body = {
         "name": f"job-{uuid.uuid4().hex[:8]}",
         "task_type": "text-classification",
@@ -34,7 +34,7 @@ def job_body(team_id: str, **overrides: object) -> dict:
         "workers_per_object": 2,
         "task_time_limit_s": 60,
         "price_per_task_usd": 0.01,
-        "team_id": team_id,
+        "team_id": team,
         "manifest": '{"source": "a"}\n{"source": "b"}\n',
     }
     body.update(overrides)
@@ -130,7 +130,9 @@ def test_tokens_and_ownership(platform: Platform, api: httpx.Client, team: dict)
     stranger = httpx.post(f"{base}/v1/workers", headers=oh,
                           json={"name": "s", "team_ids": [other_team["team_id"]]}).json()
     sh = {"Authorization": f"Bearer {stranger['token']}"}
-    assert httpx.post(f"{base}/v1/worker/tasks/next", headers=sh, params={"job_id": job_id}).status_code == 204
+    r = httpx.post(f"{base}/v1/worker/tasks/next", headers=sh, params={"job_id": job_id})
+    assert r.status_code in (403, 404) and error_of(r)["code"], r.text
+    assert httpx.post(f"{base}/v1/worker/tasks/next", headers=sh).status_code == 204
 
     task = httpx.post(f"{base}/v1/worker/tasks/next", headers=wh, params={"job_id": job_id})
     assert task.status_code == 200, task.text

@@ -44,13 +44,13 @@ async def start_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, acks="all", linger_ms=2, request_timeout_ms=15000
     )
-    await _retry_start(producer.start, "producer")
+    await _retry_start(producer.start, "producer", close=producer.stop)
     return producer
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], partitions: int = DEFAULT_PARTITIONS) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await _retry_start(admin.start, "admin")
+    await _retry_start(admin.start, "admin", close=admin.close)
     try:
         existing = set(await admin.list_topics())
         missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
@@ -63,11 +63,18 @@ async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], partition
         await admin.close()
 
 
-async def _retry_start(start: Callable[[], Awaitable[None]], what: str, attempts: int = 60) -> None:
+async def _retry_start(
+    start: Callable[[], Awaitable[None]], what: str, attempts: int = 60,
+    close: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     for attempt in range(attempts):
         try:
             await start()
             return
+        except asyncio.CancelledError:
+            if close is not None:  # don't leak a half-started client when shutdown interrupts us
+                await close()
+            raise
         except Exception as err:  # the broker may still be starting
             if attempt == attempts - 1:
                 raise
@@ -97,7 +104,7 @@ class DbOffsetConsumer:
             max_poll_records=self.max_batch,
             fetch_max_wait_ms=100,
         )
-        await _retry_start(consumer.start, f"consumer:{self.name}")
+        await _retry_start(consumer.start, f"consumer:{self.name}", close=consumer.stop)
         try:
             all_partitions = consumer.partitions_for_topic(self.topic) or set()
             while not all_partitions:
