@@ -149,8 +149,10 @@ class GrpcService:
         current: int | None = None
         while True:
             try:
-                ok = await asyncio.wait_for(self.readiness(), timeout=5)
-            except Exception:  # a dependency that errors is a dependency that is down
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel stop() sends.
+                async with asyncio.timeout(5):
+                    ok = await self.readiness()
+            except Exception:  # a dependency that errors (or times out) is a dependency that is down
                 ok = False
             status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
             if status != current:
