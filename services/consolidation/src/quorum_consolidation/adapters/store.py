@@ -1,0 +1,165 @@
+"""Set-based SQL over the consolidation schema (one statement per step, whatever the batch size)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    column,
+    func,
+    select,
+    tuple_,
+    update,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quorum_consolidation.adapters.tables import answers, object_state
+
+ObjectKey = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLabel:
+    job_id: str
+    object_id: int
+    label: str
+    class_index: int
+    confidence: float
+    method: str
+    answer_count: int
+    worker_ids: list[str]
+    consolidated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStatus:
+    job_id: str
+    object_id: int
+    required_answers: int
+    categories: list[str]
+    answer_count: int  # distinct workers stored so far (the unique key makes rows = workers)
+    label: StoredLabel | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAnswers:
+    """One object's stored answers, in submission order."""
+
+    job_id: str
+    object_id: int
+    worker_ids: list[str]
+    labels: list[str]
+
+
+async def insert_objects(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """First answer event of an object fixes what the object needs; later ones change nothing."""
+    if rows:
+        await session.execute(insert(object_state).on_conflict_do_nothing(), list(rows))
+
+
+async def insert_answers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Redelivered answers (same answer id, or same worker on the same object) are no-ops."""
+    if rows:
+        await session.execute(insert(answers).on_conflict_do_nothing(), list(rows))
+
+
+def _stored_label(row: Any) -> StoredLabel | None:
+    if row.label is None:
+        return None
+    return StoredLabel(
+        job_id=row.job_id, object_id=row.object_id, label=row.label, class_index=row.class_index,
+        confidence=row.confidence, method=row.method, answer_count=row.answer_count,
+        worker_ids=list(row.worker_ids or []), consolidated_at=row.consolidated_at,
+    )
+
+
+async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> list[ObjectStatus]:
+    s, a = object_state, answers
+    n_answers = (
+        select(func.count())
+        .where(a.c.job_id == s.c.job_id, a.c.object_id == s.c.object_id)
+        .scalar_subquery()
+        .label("n_answers")
+    )
+    rows = await session.execute(
+        select(s, n_answers).where(tuple_(s.c.job_id, s.c.object_id).in_(list(keys)))
+    )
+    return [
+        ObjectStatus(
+            job_id=row.job_id, object_id=row.object_id, required_answers=row.required_answers,
+            categories=list(row.categories), answer_count=row.n_answers, label=_stored_label(row),
+        )
+        for row in rows
+    ]
+
+
+async def answers_of(session: AsyncSession, keys: Sequence[ObjectKey]) -> list[ObjectAnswers]:
+    if not keys:
+        return []
+    a = answers
+    order = (a.c.submitted_at_ms, a.c.answer_id)
+    rows = await session.execute(
+        select(
+            a.c.job_id,
+            a.c.object_id,
+            func.array_agg(aggregate_order_by(a.c.worker_id, *order)).label("workers"),
+            func.array_agg(aggregate_order_by(a.c.label, *order)).label("labels"),
+        )
+        .where(tuple_(a.c.job_id, a.c.object_id).in_(list(keys)))
+        .group_by(a.c.job_id, a.c.object_id)
+    )
+    return [ObjectAnswers(r.job_id, r.object_id, list(r.workers), list(r.labels)) for r in rows]
+
+
+async def record_labels(session: AsyncSession, labels: Sequence[dict[str, Any]]) -> list[StoredLabel]:
+    """Set the labels of still-unlabeled objects in one UPDATE; returns the ones this call set.
+
+    An object labeled meanwhile (another replica on an overlapping partition) is left as it is and
+    not returned, so its label is published once.
+    """
+    if not labels:
+        return []
+    s = object_state
+    v = values(
+        column("job_id", String),
+        column("object_id", BigInteger),
+        column("label", String),
+        column("class_index", Integer),
+        column("confidence", Float),
+        column("method", String),
+        column("answer_count", Integer),
+        column("worker_ids", ARRAY(String)),
+        name="new_labels",
+    ).data([
+        (r["job_id"], r["object_id"], r["label"], r["class_index"], r["confidence"], r["method"],
+         r["answer_count"], r["worker_ids"])
+        for r in labels
+    ])
+    stmt = (
+        update(s)
+        .where(s.c.job_id == v.c.job_id, s.c.object_id == v.c.object_id, s.c.label.is_(None))
+        .values(
+            label=v.c.label, class_index=v.c.class_index, confidence=v.c.confidence, method=v.c.method,
+            answer_count=v.c.answer_count, worker_ids=v.c.worker_ids, consolidated_at=func.now(),
+        )
+        .returning(*s.c)
+    )
+    rows = await session.execute(stmt)
+    return [label for label in map(_stored_label, rows) if label is not None]
+
+
+async def job_labels(session: AsyncSession, job_id: str) -> list[StoredLabel]:
+    s = object_state
+    rows = await session.execute(
+        select(s).where(s.c.job_id == job_id, s.c.label.is_not(None)).order_by(s.c.object_id)
+    )
+    return [label for label in map(_stored_label, rows) if label is not None]

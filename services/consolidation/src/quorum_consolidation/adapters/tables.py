@@ -1,0 +1,57 @@
+"""Tables of the consolidation schema (the migrations in ../migrations create the same)."""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from quorum_common.kafka import consumer_offsets_table
+from quorum_common.outbox import outbox_table
+from quorum_consolidation import SCHEMA
+
+metadata = MetaData(schema=SCHEMA)
+
+# Every answer received once; the unique key makes redelivered events no-ops.
+answers = Table(
+    "answers",
+    metadata,
+    Column("answer_id", String(64), primary_key=True),
+    Column("job_id", String(64), nullable=False),
+    Column("object_id", BigInteger, nullable=False),
+    Column("worker_id", String(128), nullable=False),
+    Column("label", String(256), nullable=False),
+    Column("submitted_at_ms", BigInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("job_id", "object_id", "worker_id", name="uq_answers_job_object_worker"),
+)
+
+# One row per object seen: what it needs (from its first answer event) and, once consolidated, its label.
+object_state = Table(
+    "object_state",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("object_id", BigInteger, primary_key=True),
+    Column("required_answers", Integer, nullable=False),
+    Column("task_type", String(100), nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("label", String(256), nullable=True),
+    Column("class_index", Integer, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("method", String(32), nullable=True),
+    Column("answer_count", Integer, nullable=True),
+    Column("worker_ids", ARRAY(String(128)), nullable=True),
+    Column("consolidated_at", DateTime(timezone=True), nullable=True),
+)
+
+outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)

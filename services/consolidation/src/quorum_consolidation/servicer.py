@@ -1,0 +1,67 @@
+"""gRPC edge of the consolidation service: protos in, core or store call, protos out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quorum.consolidation.v1 import consolidation_pb2, consolidation_pb2_grpc
+from quorum_common.clock import to_ms
+from quorum_consolidation.adapters import store
+from quorum_consolidation.core import ConsolidationInputError, consolidate, make_aggregator
+from quorum_consolidation.errors import InvalidArgument, invalid_input
+from quorum_consolidation.settings import ConsolidationSettings
+
+
+class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer):
+    def __init__(self, settings: ConsolidationSettings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._settings = settings
+        self._sessions = sessions
+
+    async def ConsolidateAnswers(  # noqa: N802 - gRPC method name
+        self, request: consolidation_pb2.ConsolidateAnswersRequest, context: grpc.aio.ServicerContext
+    ) -> consolidation_pb2.ConsolidateAnswersResponse:
+        method = request.method or self._settings.default_method
+        categories = list(request.categories)
+        # Objects are (job_id, object_id); each job is fitted on its own, as the consumer does.
+        by_job: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for i, a in enumerate(request.answers):
+            if not a.worker_id:
+                raise InvalidArgument(f"answers[{i}] has no worker_id", reason="missing_worker_id")
+            by_job[a.job_id].append((a.object_id, a.worker_id, a.label))
+        labels: list[consolidation_pb2.ObjectLabel] = []
+        try:
+            make_aggregator(method)
+            if not by_job:  # still validate the categories of an empty request
+                consolidate([], categories, method)
+            for job_id in sorted(by_job):
+                labels.extend(
+                    consolidation_pb2.ObjectLabel(
+                        job_id=job_id, object_id=r.object_id, label=r.label, class_index=r.class_index,
+                        confidence=r.confidence, answer_count=r.answer_count, method=r.method,
+                    )
+                    for r in consolidate(by_job[job_id], categories, method)
+                )
+        except ConsolidationInputError as err:
+            raise invalid_input(err) from err
+        return consolidation_pb2.ConsolidateAnswersResponse(labels=labels)
+
+    async def ListJobLabels(  # noqa: N802 - gRPC method name
+        self, request: consolidation_pb2.ListJobLabelsRequest, context: grpc.aio.ServicerContext
+    ) -> consolidation_pb2.ConsolidateAnswersResponse:
+        if not request.job_id:
+            raise InvalidArgument("job_id is required", reason="missing_job_id")
+        async with self._sessions() as session:
+            rows = await store.job_labels(session, request.job_id)
+        return consolidation_pb2.ConsolidateAnswersResponse(
+            labels=[
+                consolidation_pb2.ObjectLabel(
+                    job_id=r.job_id, object_id=r.object_id, label=r.label, class_index=r.class_index,
+                    confidence=r.confidence, answer_count=r.answer_count, method=r.method,
+                    consolidated_at_ms=to_ms(r.consolidated_at), worker_ids=r.worker_ids,
+                )
+                for r in rows
+            ]
+        )

@@ -1,0 +1,415 @@
+"""The consolidation service in-process against the real PostgreSQL and Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from quorum.common.v1 import common_pb2
+from quorum.consolidation.v1 import consolidation_pb2, consolidation_pb2_grpc
+from quorum.events.v1 import events_pb2
+from quorum_common.db import make_engine, run_migrations
+from quorum_common.errors import reason_from_rpc_error
+from quorum_common.events import ANSWERS_TOPIC, LABELS_TOPIC, envelope, object_key, parse_envelope
+from quorum_common.grpc_server import GrpcService
+from quorum_common.kafka import ensure_topics, start_producer
+from quorum_consolidation import MIGRATIONS, SCHEMA
+from quorum_consolidation.adapters.answer_consumer import CONSUMER_NAME
+from quorum_consolidation.adapters.tables import answers, consumer_offsets, object_state, outbox
+from quorum_consolidation.server import build_service
+from quorum_consolidation.settings import ConsolidationSettings
+
+CATS = ["cat", "dog", "bird"]
+WAIT_S = 30.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = WAIT_S) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class LabelWatcher:
+    """Every LabelConsolidated event on the labels topic, read from its beginning."""
+
+    bootstrap: str
+    events: list[events_pb2.EventEnvelope] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=50)
+        await consumer.start()
+        await consumer.topics()  # loads metadata for every topic (the labels topic exists by now)
+        partitions = consumer.partitions_for_topic(LABELS_TOPIC) or set()
+        assert partitions, "labels topic has no partitions"
+        consumer.assign([TopicPartition(LABELS_TOPIC, p) for p in sorted(partitions)])
+        await consumer.seek_to_beginning()
+
+        async def loop() -> None:
+            try:
+                while True:
+                    batches = await consumer.getmany(timeout_ms=100)
+                    self.events.extend(parse_envelope(r.value) for rs in batches.values() for r in rs)
+            finally:
+                await consumer.stop()
+
+        self._task = asyncio.create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def of(self, job_id: str, object_id: int | None = None) -> list[events_pb2.EventEnvelope]:
+        return [e for e in self.events if e.label_consolidated.job_id == job_id
+                and (object_id is None or e.label_consolidated.object_id == object_id)]
+
+    async def wait(self, job_id: str, object_id: int, count: int = 1) -> list[events_pb2.LabelConsolidated]:
+        async def seen() -> bool:
+            return len(self.of(job_id, object_id)) >= count
+
+        await eventually(seen, f"{count} label event(s) for {job_id}:{object_id}")
+        return [e.label_consolidated for e in self.of(job_id, object_id)]
+
+
+@pytest.fixture(scope="module")
+def migrated_url(database_url: str) -> str:
+    run_migrations(database_url, SCHEMA, MIGRATIONS)
+    run_migrations(database_url, SCHEMA, MIGRATIONS)  # idempotent
+    return database_url
+
+
+@pytest.fixture(scope="module")
+async def db(migrated_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(migrated_url, SCHEMA, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(kafka_bootstrap, [ANSWERS_TOPIC, LABELS_TOPIC])
+    p = await start_producer(kafka_bootstrap)
+    yield p
+    await p.stop()
+
+
+@pytest.fixture(scope="module")
+async def labels(kafka_bootstrap: str, producer: AIOKafkaProducer) -> AsyncIterator[LabelWatcher]:
+    watcher = LabelWatcher(kafka_bootstrap)
+    await watcher.start()
+    yield watcher
+    await watcher.stop()
+
+
+@pytest.fixture
+def settings(migrated_url: str, kafka_bootstrap: str) -> ConsolidationSettings:
+    return ConsolidationSettings(database_url=migrated_url, kafka_bootstrap_servers=kafka_bootstrap,
+                                 grpc_port=0, grace_period_s=0.2, log_json=False)
+
+
+@asynccontextmanager
+async def running(settings: ConsolidationSettings) -> AsyncIterator[GrpcService]:
+    service = await build_service(settings)
+    # Python 3.11's asyncio.wait_for swallows a cancel that lands as the awaited call completes, so
+    # GrpcService.stop() can wait forever on the readiness loop if it stops mid-ping (tests stop services
+    # within milliseconds). Until quorum_common's loop uses asyncio.timeout, park pings once we stop.
+    ping, stopping = service.readiness, asyncio.Event()
+    assert ping is not None
+
+    async def readiness() -> bool:
+        ok = await ping()
+        if stopping.is_set():
+            await asyncio.Event().wait()  # never returns: the cancel then reaches the readiness loop
+        return ok
+
+    service.readiness = readiness
+    await service.start()
+    try:
+        yield service
+    finally:
+        stopping.set()
+        await asyncio.sleep(0.01)  # let a ping that already finished be consumed before the cancel
+        await service.stop()
+
+
+@pytest.fixture
+async def service(settings: ConsolidationSettings, labels: LabelWatcher) -> AsyncIterator[GrpcService]:
+    async with running(settings) as svc:
+        yield svc
+
+
+@pytest.fixture
+async def stub(service: GrpcService) -> AsyncIterator[consolidation_pb2_grpc.ConsolidationServiceStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.bound_port}") as channel:
+        yield consolidation_pb2_grpc.ConsolidationServiceStub(channel)
+
+
+def new_job() -> str:
+    return uuid.uuid4().hex
+
+
+def answer_event(job_id: str, object_id: int, worker_id: str, label: str, *, required: int = 3,
+                 answer_id: str | None = None, submitted_at_ms: int = 0) -> events_pb2.EventEnvelope:
+    answer = common_pb2.Answer(answer_id=answer_id or uuid.uuid4().hex, job_id=job_id, object_id=object_id,
+                               worker_id=worker_id, label=label, submitted_at_ms=submitted_at_ms)
+    return envelope(answer_submitted=events_pb2.AnswerSubmitted(
+        answer=answer, task_type="text-classification", categories=CATS, required_answers=required))
+
+
+async def publish(producer: AIOKafkaProducer, env: events_pb2.EventEnvelope | bytes, *,
+                  key: bytes | None = None, partition: int | None = None) -> RecordMetadata:
+    if isinstance(env, events_pb2.EventEnvelope):
+        a = env.answer_submitted.answer
+        key = object_key(a.job_id, a.object_id)
+        value = env.SerializeToString()
+    else:
+        value = env
+    return await producer.send_and_wait(ANSWERS_TOPIC, value=value, key=key, partition=partition)
+
+
+async def wait_consumed(db: AsyncEngine, meta: RecordMetadata) -> None:
+    """Until the service's consumer has committed past this record (its effects are then visible)."""
+    async def done() -> bool:
+        t = consumer_offsets
+        async with db.connect() as conn:
+            offset = await conn.scalar(select(t.c.next_offset).where(
+                t.c.consumer == CONSUMER_NAME, t.c.topic == ANSWERS_TOPIC, t.c.partition == meta.partition))
+        return offset is not None and offset > meta.offset
+
+    await eventually(done, f"the consumer to pass offset {meta.offset} of partition {meta.partition}")
+
+
+async def count(db: AsyncEngine, stmt: object) -> int:
+    async with db.connect() as conn:
+        return int(await conn.scalar(stmt))  # type: ignore[arg-type]
+
+
+async def outbox_rows(db: AsyncEngine, job_id: str, object_id: int) -> int:
+    return await count(db, select(func.count()).select_from(outbox).where(
+        outbox.c.key == object_key(job_id, object_id)))
+
+
+async def stored_answers(db: AsyncEngine, job_id: str) -> int:
+    return await count(db, select(func.count()).select_from(answers).where(answers.c.job_id == job_id))
+
+
+# --- the answer stream ------------------------------------------------------------------------------------
+
+
+async def test_health_is_serving(service: GrpcService) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.bound_port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+
+        async def serving() -> bool:
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        await eventually(serving, "SERVING")
+
+
+async def test_label_appears_when_the_object_reaches_its_required_answers(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    stub: consolidation_pb2_grpc.ConsolidationServiceStub,
+) -> None:
+    job = new_job()
+    await publish(producer, answer_event(job, 0, "w1", "cat", submitted_at_ms=1))
+    meta = await publish(producer, answer_event(job, 0, "w2", "dog", submitted_at_ms=2))
+    await wait_consumed(db, meta)
+    assert await stored_answers(db, job) == 2
+    assert await outbox_rows(db, job, 0) == 0, "labeled before reaching 3 answers"
+    assert labels.of(job) == []
+
+    await publish(producer, answer_event(job, 0, "w3", "cat", submitted_at_ms=3))
+    [label] = await labels.wait(job, 0)
+    assert (label.label, label.class_index, label.answer_count, label.method) == ("cat", 0, 3, "mv")
+    assert list(label.worker_ids) == ["w1", "w2", "w3"]
+    # One object with a 2-1 split: accuracy 2/3, so odds of 4 per vote over 3 classes: 16 / (16 + 4 + 1).
+    assert label.confidence == pytest.approx(16 / 21)
+    assert label.consolidated_at_ms > 0
+
+    listed = await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest(job_id=job))
+    [row] = listed.labels
+    assert (row.job_id, row.object_id, row.label, row.answer_count) == (job, 0, "cat", 3)
+    assert row.confidence == pytest.approx(label.confidence)
+    assert row.consolidated_at_ms == label.consolidated_at_ms and list(row.worker_ids) == ["w1", "w2", "w3"]
+
+
+async def test_single_answer_objects_and_undecodable_records(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+) -> None:
+    job = new_job()
+    first = await publish(producer, b"\xff\xfe not a protobuf", key=object_key(job, 0))
+    same = first.partition
+    await publish(producer, answer_event(job, 0, "w1", "cow", required=1), partition=same)  # not a category
+    await publish(producer, answer_event(job, 0, "w1", "bird", required=1), partition=same)
+    [label] = await labels.wait(job, 0)
+    assert (label.label, label.answer_count) == ("bird", 1)
+    assert label.confidence == pytest.approx(0.99)  # a lone answer agrees with itself: the capped accuracy
+    assert await stored_answers(db, job) == 1
+
+
+async def test_duplicate_answer_events_do_not_double_count(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+) -> None:
+    job = new_job()
+    await publish(producer, answer_event(job, 5, "w1", "cat"))
+    dog = answer_event(job, 5, "w2", "dog")
+    for _ in range(3):  # the same answer redelivered, each time in a new envelope
+        again = events_pb2.EventEnvelope()
+        again.CopyFrom(dog)
+        again.event_id = uuid.uuid4().hex
+        await publish(producer, again)
+    meta = await publish(producer, answer_event(job, 5, "w2", "dog"))  # same worker, a new answer id
+    await wait_consumed(db, meta)
+    assert await stored_answers(db, job) == 2
+    assert await outbox_rows(db, job, 5) == 0
+
+    await publish(producer, answer_event(job, 5, "w3", "dog"))
+    [label] = await labels.wait(job, 5)
+    assert (label.label, label.answer_count) == ("dog", 3)
+
+
+async def test_replayed_answer_for_a_labeled_object_republishes_its_label(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+) -> None:
+    job = new_job()
+    first = answer_event(job, 1, "w1", "dog", required=2)
+    await publish(producer, first)
+    await publish(producer, answer_event(job, 1, "w2", "dog", required=2))
+    [original] = await labels.wait(job, 1)
+
+    await publish(producer, first)  # e.g. the broker lost its log and workforce's relay sent it again
+    await labels.wait(job, 1, count=2)
+    events = labels.of(job, 1)
+    assert len({e.event_id for e in events}) == 2
+    again = events[1].label_consolidated
+    assert again == original  # same label, confidence, workers and time: a republish, not a recount
+    assert await stored_answers(db, job) == 2
+
+
+async def test_a_burst_of_answers_labels_every_object_once(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+) -> None:
+    job, n_objects = new_job(), 150
+    expected = {o: CATS[o % 3] for o in range(n_objects)}
+    pending = []
+    for w, worker in enumerate(["w1", "w2", "w3"]):  # worker-major order: objects complete late in the burst
+        for o in range(n_objects):
+            label = expected[o] if w != o % 3 else CATS[(o + 1) % 3]  # a 2-1 majority, dissent rotates
+            env = answer_event(job, o, worker, label)
+            a = env.answer_submitted.answer
+            pending.append(await producer.send(ANSWERS_TOPIC, env.SerializeToString(),
+                                               key=object_key(a.job_id, a.object_id)))
+    await asyncio.gather(*pending)
+
+    async def all_labeled() -> bool:
+        return len({e.label_consolidated.object_id for e in labels.of(job)}) == n_objects
+
+    await eventually(all_labeled, f"labels for all {n_objects} objects")
+    got = [e.label_consolidated for e in labels.of(job)]
+    assert len(got) == n_objects, "an object was labeled twice"
+    assert {g.object_id: g.label for g in got} == expected
+    assert {g.answer_count for g in got} == {3}
+    assert await stored_answers(db, job) == 3 * n_objects
+
+
+async def test_restart_resumes_from_stored_offsets(
+    settings: ConsolidationSettings, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+) -> None:
+    job = new_job()
+    async with running(settings):
+        meta = await publish(producer, answer_event(job, 0, "w1", "cat", required=1))
+        [before] = await labels.wait(job, 0)
+
+    async with running(settings):
+        # Same partition as the first answer: passing this record means the partition was resumed, and a
+        # consumer that started over would have replayed (and so republished) object 0 on the way.
+        later = await publish(producer, answer_event(job, 1, "w1", "dog", required=1),
+                              partition=meta.partition)
+        await labels.wait(job, 1)
+        await wait_consumed(db, later)
+    assert await outbox_rows(db, job, 0) == 1
+    assert [e.label_consolidated for e in labels.of(job, 0)] == [before]
+    async with db.connect() as conn:
+        n = await conn.scalar(select(object_state.c.answer_count).where(object_state.c.job_id == job,
+                                                                        object_state.c.object_id == 0))
+    assert n == 1
+
+
+# --- RPCs -------------------------------------------------------------------------------------------------
+
+
+def rpc_answer(object_id: int, worker_id: str, label: str, job_id: str = "job-a") -> common_pb2.Answer:
+    return common_pb2.Answer(job_id=job_id, object_id=object_id, worker_id=worker_id, label=label)
+
+
+async def test_consolidate_answers_rpc(stub: consolidation_pb2_grpc.ConsolidationServiceStub) -> None:
+    request = consolidation_pb2.ConsolidateAnswersRequest(
+        task_type="image-classification", categories=CATS,
+        answers=[rpc_answer(2, "a", "dog"), rpc_answer(2, "b", "dog"), rpc_answer(2, "c", "bird"),
+                 rpc_answer(1, "a", "cat"), rpc_answer(1, "b", "cat"), rpc_answer(1, "c", "cat"),
+                 rpc_answer(1, "a", "bird", job_id="job-b")],
+    )
+    reply = await stub.ConsolidateAnswers(request)
+    got = [(r.job_id, r.object_id, r.label, r.class_index, r.answer_count, r.method) for r in reply.labels]
+    assert got == [("job-a", 1, "cat", 0, 3, "mv"), ("job-a", 2, "dog", 1, 3, "mv"),
+                   ("job-b", 1, "bird", 2, 1, "mv")]
+    assert reply.labels[0].confidence > reply.labels[1].confidence > 1 / 3
+    explicit = await stub.ConsolidateAnswers(consolidation_pb2.ConsolidateAnswersRequest(
+        categories=CATS, answers=request.answers, method="mv"))
+    assert explicit == reply
+    empty = await stub.ConsolidateAnswers(consolidation_pb2.ConsolidateAnswersRequest(categories=CATS))
+    assert list(empty.labels) == []
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "reason", "detail"),
+    [
+        ({"categories": CATS, "method": "nope", "answers": [rpc_answer(1, "a", "cat")]}, "unknown_method",
+         "unknown consolidation method 'nope'"),
+        ({"categories": CATS, "answers": [rpc_answer(1, "a", "cow")]}, "unknown_label",
+         "label not in categories"),
+        ({"categories": ["cat"], "answers": [rpc_answer(1, "a", "cat")]}, "too_few_categories",
+         "at least 2 categories"),
+        ({"categories": [], "answers": []}, "too_few_categories", "at least 2 categories"),
+        ({"categories": CATS, "answers": [rpc_answer(1, "", "cat")]}, "missing_worker_id",
+         "has no worker_id"),
+        ({"categories": CATS, "answers": [rpc_answer(1, "a", "cat"), rpc_answer(1, "a", "dog")]},
+         "duplicate_answer", "more than once"),
+    ],
+    ids=["unknown-method", "unknown-label", "one-category", "no-categories", "no-worker", "worker-twice"],
+)
+async def test_consolidate_answers_rejects_bad_requests(
+    stub: consolidation_pb2_grpc.ConsolidationServiceStub, request_kwargs: dict, reason: str, detail: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.ConsolidateAnswers(consolidation_pb2.ConsolidateAnswersRequest(**request_kwargs))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert detail in (info.value.details() or "")
+    assert reason_from_rpc_error(info.value) == reason
+
+
+async def test_list_job_labels(stub: consolidation_pb2_grpc.ConsolidationServiceStub) -> None:
+    reply = await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest(job_id=new_job()))
+    assert list(reply.labels) == []
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest())
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
