@@ -1,0 +1,284 @@
+"""Request and response models of the REST API (separate from the gRPC messages they map to).
+
+Families follow the template: `XCreate` (request body), `XPublic` (response), `XsPublic{data, count}`.
+Times are ISO-8601 UTC strings with milliseconds (`2026-11-22T05:00:00.000Z`), as Ground Truth writes them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from quorum.jobs.v1 import jobs_pb2
+from quorum.workforce.v1 import workforce_pb2
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def iso_ms(epoch_ms: int) -> str | None:
+    """Epoch milliseconds -> `YYYY-MM-DDTHH:MM:SS.mmmZ`; 0 (unset in proto3) -> None."""
+    if not epoch_ms:
+        return None
+    seconds, millis = divmod(int(epoch_ms), 1000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+
+
+# ---------------------------------------------------------------- requesters (admin)
+
+
+class RequesterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class RequesterCreated(BaseModel):
+    requester_id: str
+    name: str
+    api_key: str = Field(description="Shown once: only its hash is stored.")
+
+
+# ---------------------------------------------------------------- teams
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class TeamPublic(BaseModel):
+    team_id: str
+    name: str
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, team: workforce_pb2.Team) -> TeamPublic:
+        return cls(team_id=team.team_id, name=team.name, created_at=iso_ms(team.created_at_ms))
+
+
+class TeamsPublic(BaseModel):
+    data: list[TeamPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- workers
+
+
+class WorkerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    team_ids: list[str] = Field(default_factory=list, max_length=100)
+
+
+class WorkerPublic(BaseModel):
+    worker_id: str
+    name: str
+    team_ids: list[str]
+    answers: int = Field(description="Answers this worker has submitted.")
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, worker: workforce_pb2.Worker) -> WorkerPublic:
+        return cls(
+            worker_id=worker.worker_id,
+            name=worker.name,
+            team_ids=list(worker.team_ids),
+            answers=worker.answers,
+            created_at=iso_ms(worker.created_at_ms),
+        )
+
+
+class WorkerCreated(BaseModel):
+    worker: WorkerPublic
+    token: str = Field(description="The worker's bearer token. Shown once: only its hash is stored.")
+
+
+class WorkersPublic(BaseModel):
+    data: list[WorkerPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- jobs
+
+
+class JobFields(BaseModel):
+    """Everything that defines a job except where its manifest comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    task_type: str = Field(min_length=1, max_length=64, examples=["image_classification"])
+    categories: list[str] = Field(default_factory=list, max_length=1000)
+    workers_per_object: int = Field(3, ge=1, le=100)
+    task_time_limit_s: int = Field(300, ge=1, le=7 * 24 * 3600)
+    price_per_task_usd: float = Field(0.0, ge=0)
+    team_id: str = Field(min_length=1)
+    instructions: str = Field("", max_length=100_000)
+    label_attribute_name: str | None = Field(None, description="Defaults to the job name.")
+
+
+class JobCreate(JobFields):
+    """JSON body of POST /v1/jobs: exactly one of `manifest` (JSON lines) or `manifest_path`."""
+
+    manifest: str | None = Field(None, description="The input manifest itself (JSON lines).")
+    manifest_path: str | None = Field(
+        None, description="A path (or file:// URI) the jobs service reads the manifest from."
+    )
+
+    @model_validator(mode="after")
+    def _one_manifest(self) -> JobCreate:
+        if (self.manifest is None) == (self.manifest_path is None):
+            raise ValueError("give exactly one of `manifest` (the JSON lines) or `manifest_path`")
+        return self
+
+
+class LabelCounters(BaseModel):
+    total: int
+    human_labeled: int
+    machine_labeled: int
+    failed: int
+    unlabeled: int
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    name: str
+    task_type: str
+    label_attribute_name: str
+    categories: list[str]
+    workers_per_object: int
+    task_time_limit_s: int
+    price_per_task_usd: float
+    team_id: str
+    instructions: str
+    status: str = Field(description="initializing | in_progress | stopping | stopped | completed | failed")
+    counters: LabelCounters
+    progress: float = Field(description="Fraction of objects with a final label (or failed), 0..1.")
+    answers: int
+    cost_usd: float
+    created_at: str | None
+    completed_at: str | None
+    failure_reason: str | None
+
+    @classmethod
+    def from_proto(cls, job: jobs_pb2.Job) -> JobPublic:
+        c = job.counters
+        done = c.human_labeled + c.machine_labeled + c.failed
+        progress = 1.0 if job.status == "completed" else (min(1.0, done / c.total) if c.total else 0.0)
+        return cls(
+            job_id=job.job_id,
+            name=job.name,
+            task_type=job.task_type,
+            label_attribute_name=job.label_attribute_name,
+            categories=list(job.categories),
+            workers_per_object=job.workers_per_object,
+            task_time_limit_s=job.task_time_limit_s,
+            price_per_task_usd=job.price_per_task_usd,
+            team_id=job.team_id,
+            instructions=job.instructions,
+            status=job.status,
+            counters=LabelCounters(
+                total=c.total,
+                human_labeled=c.human_labeled,
+                machine_labeled=c.machine_labeled,
+                failed=c.failed,
+                unlabeled=c.unlabeled,
+            ),
+            progress=round(progress, 6),
+            answers=job.answers,
+            cost_usd=job.cost_usd,
+            created_at=iso_ms(job.created_at_ms),
+            completed_at=iso_ms(job.completed_at_ms),
+            failure_reason=job.failure_reason or None,
+        )
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+    next_page_token: str = Field("", description="Pass as page_token for the next page; empty at the end.")
+
+
+# ---------------------------------------------------------------- worker portal
+
+
+class TaskPublic(BaseModel):
+    task_id: str = Field(description="The lease id: answer or decline by it before expires_at.")
+    job_id: str
+    object_id: int
+    task_type: str
+    source: str | None = Field(description="Inline content of the object, if any.")
+    source_ref: str | None = Field(description="URI of the object's content, if any.")
+    categories: list[str]
+    instructions: str
+    job_name: str
+    expires_at: str | None
+    time_limit_s: int
+
+    @classmethod
+    def from_proto(cls, task: workforce_pb2.Task) -> TaskPublic:
+        return cls(
+            task_id=task.task_id,
+            job_id=task.job_id,
+            object_id=task.object_id,
+            task_type=task.task_type,
+            source=task.source or None,
+            source_ref=task.source_ref or None,
+            categories=list(task.categories),
+            instructions=task.instructions,
+            job_name=task.job_name,
+            expires_at=iso_ms(task.lease_expires_at_ms),
+            time_limit_s=task.time_limit_s,
+        )
+
+
+class AnswerSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field("", max_length=1000, description="Class name, for classification tasks.")
+    payload: dict[str, Any] | None = Field(None, description="The full answer (task-type specific).")
+
+    @model_validator(mode="after")
+    def _something(self) -> AnswerSubmit:
+        if not self.label and not self.payload:
+            raise ValueError("an answer needs a `label` or a `payload`")
+        return self
+
+
+class AnswerAck(BaseModel):
+    answer_id: str
+    duplicate: bool = Field(description="True when this task had already been answered: nothing was counted.")
+
+
+# ---------------------------------------------------------------- errors (documentation)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable reason, e.g. `invalid_api_key`, `lease_expired`.")
+    message: str = Field(description="What went wrong, for a person.")
+
+
+class ErrorPublic(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid argument or malformed body",
+    401: "Missing or invalid credentials",
+    403: "Not allowed",
+    404: "Not found (or not yours)",
+    409: "Conflict with the resource's state",
+    413: "Request body too large",
+    415: "Unsupported content type",
+    422: "Request validation failed",
+    429: "Rate limited; retry later",
+    503: "A backend service is unavailable",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the error body for these status codes."""
+    return {code: {"model": ErrorPublic, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
