@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from quorum_gateway.auth import AuthCache
 from quorum_gateway.clients import GrpcClients
@@ -48,7 +49,7 @@ def create_app(settings: GatewaySettings | None = None, clients: GrpcClients | N
         finally:
             await app.state.clients.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Quorum API",
         summary="Self-hosted data labeling: jobs, workforce, Ground Truth compatible output.",
         version=API_VERSION,
