@@ -6,7 +6,8 @@ same run and at the same concurrency: `GET /healthz` on the same gateway (HTTP +
 ratio says how much of the bare web stack's throughput a full answer round (two API calls, two gRPC calls,
 a PostgreSQL commit, Redis leases, Kafka events, consolidation, label storage) keeps.
 
-    .venv/bin/python bench/platform.py [--objects 2000] [--workers 48] [--per-object 3] [--api URL --api-key K]
+    .venv/bin/python bench/platform.py [--objects 2000] [--workers 48] [--per-object 3] \
+        [--api URL --api-key K]
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def synthetic(n_items: int, n_workers: int, seed: int = 0) -> CrowdDataset:
     acc = rng.uniform(0.6, 0.95, size=n_workers)
     conf = np.stack([np.full((4, 4), (1 - a) / 3) + np.eye(4) * (a - (1 - a) / 3) for a in acc])
     contents = {i: {"source": f"text of {i}"} for i in items}
-    return CrowdDataset("bench", items, categories, gold, contents, {}, [f"w{w}" for w in range(n_workers)], conf)
+    return CrowdDataset(
+        "bench", items, categories, gold, contents, {}, [f"w{w}" for w in range(n_workers)], conf
+    )
 
 
 async def healthz_baseline(api: str, concurrency: int, seconds: float) -> float:
@@ -63,7 +66,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=48, help="concurrent simulated workers")
     parser.add_argument("--per-object", type=int, default=3)
@@ -80,13 +85,17 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory(prefix="quorum-bench-")
         plat = Platform(data_dir=Path(tmp.name), gateway_port=free_port()).start()
         api = plat.api_url
-        key = httpx.post(f"{api}/v1/requesters", json={"name": "bench"},
-                         headers={"Authorization": f"Bearer {plat.admin_api_key}"}).json()["api_key"]
+        key = httpx.post(
+            f"{api}/v1/requesters",
+            json={"name": "bench"},
+            headers={"Authorization": f"Bearer {plat.admin_api_key}"},
+        ).json()["api_key"]
     try:
         baseline = asyncio.run(healthz_baseline(api, args.concurrency, 5.0))
         data = synthetic(args.objects, args.workers)
-        result = asyncio.run(run_labeling_job(api, key, data, workers_per_object=args.per_object,
-                                              concurrency=args.concurrency))
+        result = asyncio.run(
+            run_labeling_job(api, key, data, workers_per_object=args.per_object, concurrency=args.concurrency)
+        )
     finally:
         if plat is not None:
             plat.stop()

@@ -30,9 +30,9 @@ def main() -> int:
     ]
     code = protoc.main(args)
     if code != 0:
-        print("protoc failed", file=sys.stderr)
+        sys.stderr.write("protoc failed\n")
         return code
-    print(f"generated {len(protos)} protos into {OUT_DIR.relative_to(ROOT)}")
+    sys.stdout.write(f"generated {len(protos)} protos into {OUT_DIR.relative_to(ROOT)}\n")
     return 0
 
 

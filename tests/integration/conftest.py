@@ -25,7 +25,9 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     per-service tests that share the session's infrastructure)."""
     assert infra.postgres is not None and infra.redis is not None
     db_name = f"e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{infra.postgres.port}/postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        f"postgresql://postgres@127.0.0.1:{infra.postgres.port}/postgres", autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     root = Path(tempfile.mkdtemp(prefix="quorum-e2e-"))
     kafka = EmbeddedKafka(root / "kafka").start()
@@ -37,8 +39,12 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         admin_api_key="e2e-admin-" + uuid.uuid4().hex,
         # Short reconcile/replay intervals so recovery paths run within a test's time.
-        extra_env={"RECONCILE_INTERVAL_S": "1", "REPLAY_AFTER_S": "4", "SWEEP_INTERVAL_S": "0.5",
-                   "MAX_MANIFEST_BYTES": "5000000"},
+        extra_env={
+            "RECONCILE_INTERVAL_S": "1",
+            "REPLAY_AFTER_S": "4",
+            "SWEEP_INTERVAL_S": "0.5",
+            "MAX_MANIFEST_BYTES": "5000000",
+        },
     )
     try:
         plat.start()
@@ -51,7 +57,11 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
 
 @pytest.fixture(scope="module")
 def requester_key(platform: Platform) -> str:
-    r = httpx.post(f"{platform.api_url}/v1/requesters", json={"name": "e2e"},
-                   headers={"Authorization": f"Bearer {platform.admin_api_key}"}, timeout=10)
+    r = httpx.post(
+        f"{platform.api_url}/v1/requesters",
+        json={"name": "e2e"},
+        headers={"Authorization": f"Bearer {platform.admin_api_key}"},
+        timeout=10,
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["api_key"])

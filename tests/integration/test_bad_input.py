@@ -14,8 +14,9 @@ from quorum_cli.platform import Platform
 
 @pytest.fixture(scope="module")
 def api(platform: Platform, requester_key: str) -> httpx.Client:
-    with httpx.Client(base_url=platform.api_url, headers={"Authorization": f"Bearer {requester_key}"},
-                      timeout=30) as client:
+    with httpx.Client(
+        base_url=platform.api_url, headers={"Authorization": f"Bearer {requester_key}"}, timeout=30
+    ) as client:
         yield client
 
 
@@ -65,8 +66,9 @@ def error_of(response: httpx.Response) -> dict:
         ("", "manifest"),
     ],
 )
-def test_malformed_manifest_is_rejected_whole_with_line_number(api: httpx.Client, team: dict, manifest: str,
-                                                               needle: str) -> None:
+def test_malformed_manifest_is_rejected_whole_with_line_number(
+    api: httpx.Client, team: dict, manifest: str, needle: str
+) -> None:
     before = job_count(api)
     r = api.post("/v1/jobs", json=job_body(team["team_id"], manifest=manifest))
     assert r.status_code == 400, r.text
@@ -86,8 +88,9 @@ def test_malformed_manifest_is_rejected_whole_with_line_number(api: httpx.Client
         ({"task_type": "image-classification"}, 400, "source-ref"),
     ],
 )
-def test_invalid_job_spec_names_the_field(api: httpx.Client, team: dict, overrides: dict, status: int | None,
-                                          needle: str) -> None:
+def test_invalid_job_spec_names_the_field(
+    api: httpx.Client, team: dict, overrides: dict, status: int | None, needle: str
+) -> None:
     before = job_count(api)
     r = api.post("/v1/jobs", json=job_body(team["team_id"], **overrides))
     assert r.status_code == (status or r.status_code) and r.status_code in (400, 404, 422), r.text
@@ -98,8 +101,11 @@ def test_invalid_job_spec_names_the_field(api: httpx.Client, team: dict, overrid
 def test_oversized_manifest_is_413(api: httpx.Client, team: dict) -> None:
     big = '{"source": "' + "x" * (1024 * 1024) + '"}\n'
     manifest = big * 6  # ~6 MB, over the 5 MB limit the platform fixture sets
-    r = api.post("/v1/jobs", content=json.dumps(job_body(team["team_id"], manifest=manifest)),
-                 headers={"Content-Type": "application/json"})
+    r = api.post(
+        "/v1/jobs",
+        content=json.dumps(job_body(team["team_id"], manifest=manifest)),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413, r.text[:300]
     assert "limit" in error_of(r)["message"].lower() or "large" in error_of(r)["message"].lower()
 
@@ -118,8 +124,11 @@ def test_tokens_and_ownership(platform: Platform, api: httpx.Client, team: dict)
     wh = {"Authorization": f"Bearer {worker['token']}"}
 
     # Another requester sees neither the job nor can it use the team.
-    other = httpx.post(f"{base}/v1/requesters", json={"name": "other"},
-                       headers={"Authorization": f"Bearer {platform.admin_api_key}"}).json()["api_key"]
+    other = httpx.post(
+        f"{base}/v1/requesters",
+        json={"name": "other"},
+        headers={"Authorization": f"Bearer {platform.admin_api_key}"},
+    ).json()["api_key"]
     oh = {"Authorization": f"Bearer {other}"}
     assert httpx.get(f"{base}/v1/jobs/{job_id}", headers=oh).status_code == 404
     assert httpx.get(f"{base}/v1/jobs/{job_id}/output", headers=oh).status_code == 404
@@ -127,8 +136,9 @@ def test_tokens_and_ownership(platform: Platform, api: httpx.Client, team: dict)
     assert httpx.post(f"{base}/v1/jobs", headers=oh, json=job_body(team["team_id"])).status_code == 404
     # A worker of another requester's team gets no task of this job and can't answer this worker's task.
     other_team = httpx.post(f"{base}/v1/teams", headers=oh, json={"name": "t"}).json()
-    stranger = httpx.post(f"{base}/v1/workers", headers=oh,
-                          json={"name": "s", "team_ids": [other_team["team_id"]]}).json()
+    stranger = httpx.post(
+        f"{base}/v1/workers", headers=oh, json={"name": "s", "team_ids": [other_team["team_id"]]}
+    ).json()
     sh = {"Authorization": f"Bearer {stranger['token']}"}
     r = httpx.post(f"{base}/v1/worker/tasks/next", headers=sh, params={"job_id": job_id})
     assert r.status_code in (403, 404) and error_of(r)["code"], r.text
@@ -144,12 +154,18 @@ def test_tokens_and_ownership(platform: Platform, api: httpx.Client, team: dict)
     r = httpx.post(f"{base}/v1/worker/tasks/{task_id}/answer", headers=wh, json={"label": "horse"})
     assert r.status_code == 400 and "cat" in error_of(r)["message"]
     # Oversized answer payload: 413.
-    r = httpx.post(f"{base}/v1/worker/tasks/{task_id}/answer", headers=wh,
-                   json={"label": "cat", "payload": {"note": "x" * (1024 * 1024)}})
+    r = httpx.post(
+        f"{base}/v1/worker/tasks/{task_id}/answer",
+        headers=wh,
+        json={"label": "cat", "payload": {"note": "x" * (1024 * 1024)}},
+    )
     assert r.status_code == 413, r.text[:200]
     # Malformed JSON body: 4xx JSON, not 500.
-    r = httpx.post(f"{base}/v1/worker/tasks/{task_id}/answer", headers={**wh, "Content-Type": "application/json"},
-                   content=b"{not json")
+    r = httpx.post(
+        f"{base}/v1/worker/tasks/{task_id}/answer",
+        headers={**wh, "Content-Type": "application/json"},
+        content=b"{not json",
+    )
     assert r.status_code in (400, 422) and error_of(r)
     # An expired lease is refused clearly and the object goes back to the pool.
     time.sleep(2.5)

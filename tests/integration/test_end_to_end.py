@@ -13,7 +13,14 @@ from quorum_cli.labeling_run import fetch_answers, run_labeling_job
 from quorum_cli.platform import Platform
 from quorum_cli.simulation import CrowdDataset, accuracy, majority_vote
 
-GT_CLASSIFICATION_METADATA_KEYS = {"class-name", "confidence", "type", "job-name", "human-annotated", "creation-date"}
+GT_CLASSIFICATION_METADATA_KEYS = {
+    "class-name",
+    "confidence",
+    "type",
+    "job-name",
+    "human-annotated",
+    "creation-date",
+}
 
 
 def text_dataset(n_items: int, n_workers: int, seed: int) -> CrowdDataset:
@@ -29,9 +36,13 @@ def text_dataset(n_items: int, n_workers: int, seed: int) -> CrowdDataset:
     return CrowdDataset("synthetic-reviews", items, categories, gold, contents, {}, workers, confusion)
 
 
-def test_two_hundred_object_job_completes_with_ground_truth_output(platform: Platform, requester_key: str) -> None:
+def test_two_hundred_object_job_completes_with_ground_truth_output(
+    platform: Platform, requester_key: str
+) -> None:
     data = text_dataset(200, 9, seed=1)
-    result = asyncio.run(run_labeling_job(platform.api_url, requester_key, data, workers_per_object=3, seed=1))
+    result = asyncio.run(
+        run_labeling_job(platform.api_url, requester_key, data, workers_per_object=3, seed=1)
+    )
     job = result.job
     assert job["status"] == "completed"
     assert job["counters"]["human_labeled"] == 200 and job["counters"]["unlabeled"] == 0
@@ -59,8 +70,11 @@ def test_two_hundred_object_job_completes_with_ground_truth_output(platform: Pla
 
     item_of = dict(enumerate(data.items))
     ours, _ = accuracy(result.predictions(attribute), data.gold)
-    mv, _ = accuracy(majority_vote([(item_of[int(a["object_id"])], a["label"]) for a in answers], seed=3), data.gold)
-    # Majority vote with random tie-breaking is the floor; ours may break ties differently, so allow one tie's worth.
+    mv, _ = accuracy(
+        majority_vote([(item_of[int(a["object_id"])], a["answerContent"]["label"]) for a in answers], seed=3),
+        data.gold,
+    )
+    # Majority vote with random tie-breaking is the floor; ties may break differently: allow one tie.
     assert ours >= mv - 1 / 200, (ours, mv)
 
 
@@ -79,8 +93,17 @@ def test_killed_services_lose_no_acknowledged_answer(platform: Platform, request
             await asyncio.to_thread(platform.start_service, "workforce")
             await asyncio.to_thread(platform.start_service, "consolidation")
 
-    result = asyncio.run(run_labeling_job(platform.api_url, requester_key, data, workers_per_object=3,
-                                          seed=2, on_answer=chaos, timeout_s=240))
+    result = asyncio.run(
+        run_labeling_job(
+            platform.api_url,
+            requester_key,
+            data,
+            workers_per_object=3,
+            seed=2,
+            on_answer=chaos,
+            timeout_s=240,
+        )
+    )
     assert killed == ["consolidation", "workforce"]
     assert result.job["status"] == "completed"
     answers = asyncio.run(fetch_answers(platform.api_url, requester_key, result.job["job_id"]))
@@ -107,6 +130,8 @@ def test_image_job_from_generated_digits(platform: Platform, requester_key: str,
     result = asyncio.run(run_labeling_job(platform.api_url, requester_key, data, workers_per_object=3))
     attribute = result.job["label_attribute_name"]
     assert result.job["status"] == "completed"
-    assert all(line[f"{attribute}-metadata"]["type"] == "groundtruth/image-classification"
-               for line in result.output_lines)
+    assert all(
+        line[f"{attribute}-metadata"]["type"] == "groundtruth/image-classification"
+        for line in result.output_lines
+    )
     assert all(line["source-ref"].startswith("file://") for line in result.output_lines)

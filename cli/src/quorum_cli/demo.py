@@ -32,7 +32,7 @@ def report(dataset: CrowdDataset, result: RunResult, answers: list[dict], out: P
     predictions = result.predictions(attribute)
     acc, n_gold = accuracy(predictions, {k: v for k, v in dataset.gold.items() if k in set(dataset.items)})
     item_of_object = dict(enumerate(dataset.items))
-    mv = majority_vote([(item_of_object[int(a["object_id"])], a["label"]) for a in answers])
+    mv = majority_vote([(item_of_object[int(a["object_id"])], a["answerContent"]["label"]) for a in answers])
     mv_acc, _ = accuracy(mv, {k: v for k, v in dataset.gold.items() if k in set(dataset.items)})
     n_answers = len(answers)
     summary = {
@@ -56,11 +56,15 @@ def report(dataset: CrowdDataset, result: RunResult, answers: list[dict], out: P
 
 
 def demo(
-    dataset: Path | None = typer.Option(None, "--dataset", help="A crowd dataset dir (labels.csv, gold.csv[, items.jsonl])."),
+    dataset: Path | None = typer.Option(
+        None, "--dataset", help="A crowd dataset dir (labels.csv, gold.csv[, items.jsonl])."
+    ),
     out: Path = typer.Option(Path("demo-out"), "--out", help="Where output.manifest and summary.json go."),
     workers_per_object: int = typer.Option(3, "--workers-per-object", min=1, max=10),
     api: str | None = typer.Option(None, "--api", envvar="QUORUM_API", help="Use this running platform."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="QUORUM_API_KEY", help="Requester key for --api."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="QUORUM_API_KEY", help="Requester key for --api."
+    ),
     limit: int | None = typer.Option(None, help="Label only the first N items of the dataset."),
     price: float = typer.Option(0.012, help="Price per task in USD."),
     concurrency: int = typer.Option(64, help="Concurrent HTTP connections of the simulated workers."),
@@ -73,8 +77,10 @@ def demo(
     except (FileNotFoundError, KeyError, ValueError) as err:
         console.print(f"[red]Cannot read dataset {dataset}:[/] {err}")
         raise typer.Exit(1) from err
-    console.print(f"Dataset [bold]{data.name}[/]: {len(data.items)} items, {len(data.workers)} workers, "
-                  f"{len(data.categories)} classes, {len(data.answers)} real answers, {len(data.gold)} gold")
+    console.print(
+        f"Dataset [bold]{data.name}[/]: {len(data.items)} items, {len(data.workers)} workers, "
+        f"{len(data.categories)} classes, {len(data.answers)} real answers, {len(data.gold)} gold"
+    )
 
     platform: Platform | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -90,16 +96,29 @@ def demo(
         console.print("No running platform: starting one for this demo…")
         platform = Platform(data_dir=Path(tmp.name), gateway_port=free_port()).start()
         api = platform.api_url
-        r = httpx.post(f"{api}/v1/requesters", json={"name": "demo"},
-                       headers={"Authorization": f"Bearer {platform.admin_api_key}"}, timeout=10)
+        r = httpx.post(
+            f"{api}/v1/requesters",
+            json={"name": "demo"},
+            headers={"Authorization": f"Bearer {platform.admin_api_key}"},
+            timeout=10,
+        )
         r.raise_for_status()
         api_key = r.json()["api_key"]
     if not api_key:
         console.print("[red]--api-key (or QUORUM_API_KEY) is required with --api[/]")
         raise typer.Exit(1)
     try:
-        result = asyncio.run(run_labeling_job(api, api_key, data, workers_per_object=workers_per_object,
-                                              price_per_task_usd=price, concurrency=concurrency, seed=seed))
+        result = asyncio.run(
+            run_labeling_job(
+                api,
+                api_key,
+                data,
+                workers_per_object=workers_per_object,
+                price_per_task_usd=price,
+                concurrency=concurrency,
+                seed=seed,
+            )
+        )
         answers = asyncio.run(fetch_answers(api, api_key, result.job["job_id"]))
         (out / "output.manifest").write_text("".join(json.dumps(line) + "\n" for line in result.output_lines))
         summary = report(data, result, answers, out, price)

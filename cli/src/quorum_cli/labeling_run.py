@@ -45,12 +45,16 @@ class ApiError(RuntimeError):
 
 def _check(response: httpx.Response, expected: tuple[int, ...] = (200, 201)) -> httpx.Response:
     if response.status_code not in expected:
-        raise ApiError(f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
-                       f"{response.text[:500]}")
+        raise ApiError(
+            f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
+            f"{response.text[:500]}"
+        )
     return response
 
 
-async def create_workers(client: httpx.AsyncClient, key: str, names: list[str], team_name: str) -> tuple[str, dict[str, str]]:
+async def create_workers(
+    client: httpx.AsyncClient, key: str, names: list[str], team_name: str
+) -> tuple[str, dict[str, str]]:
     headers = {"Authorization": f"Bearer {key}"}
     team = _check(await client.post("/v1/teams", json={"name": team_name}, headers=headers)).json()
     team_id = team["team_id"]
@@ -58,7 +62,9 @@ async def create_workers(client: httpx.AsyncClient, key: str, names: list[str], 
 
     async def add(name: str) -> tuple[str, str]:
         async with semaphore:
-            r = _check(await client.post("/v1/workers", json={"name": name, "team_ids": [team_id]}, headers=headers))
+            r = _check(
+                await client.post("/v1/workers", json={"name": name, "team_ids": [team_id]}, headers=headers)
+            )
             return name, r.json()["token"]
 
     tokens = dict(await asyncio.gather(*(add(n) for n in names)))
@@ -87,17 +93,23 @@ async def run_labeling_job(
         suffix = uuid.uuid4().hex[:8]
         team_id, tokens = await create_workers(client, requester_key, dataset.workers, f"team-{suffix}")
         name = job_name or f"{dataset.name.replace('_', '-')[:40]}-{suffix}"
-        job = _check(await client.post("/v1/jobs", headers=headers, json={
-            "name": name,
-            "task_type": dataset.task_type,
-            "categories": dataset.categories,
-            "workers_per_object": workers_per_object,
-            "task_time_limit_s": time_limit_s,
-            "price_per_task_usd": price_per_task_usd,
-            "team_id": team_id,
-            "instructions": f"Pick the right class for each {dataset.name} item.",
-            "manifest": "\n".join(dataset.manifest_lines()) + "\n",
-        })).json()
+        job = _check(
+            await client.post(
+                "/v1/jobs",
+                headers=headers,
+                json={
+                    "name": name,
+                    "task_type": dataset.task_type,
+                    "categories": dataset.categories,
+                    "workers_per_object": workers_per_object,
+                    "task_time_limit_s": time_limit_s,
+                    "price_per_task_usd": price_per_task_usd,
+                    "team_id": team_id,
+                    "instructions": f"Pick the right class for each {dataset.name} item.",
+                    "manifest": "\n".join(dataset.manifest_lines()) + "\n",
+                },
+            )
+        ).json()
         job_id = job["job_id"]
         item_of_object = dict(enumerate(dataset.items))
         needed = len(dataset.items) * workers_per_object
@@ -124,7 +136,9 @@ async def run_labeling_job(
             idle = 0.05
             while not done.is_set():
                 t0 = time.perf_counter()
-                r = await call("POST", "/v1/worker/tasks/next", params={"job_id": job_id}, headers=worker_headers)
+                r = await call(
+                    "POST", "/v1/worker/tasks/next", params={"job_id": job_id}, headers=worker_headers
+                )
                 result.next_latencies_ms.append((time.perf_counter() - t0) * 1000)
                 if r.status_code == 204:
                     await asyncio.sleep(idle)
@@ -134,9 +148,13 @@ async def run_labeling_job(
                 idle = 0.05
                 label = simulator.answer(worker, item_of_object[int(task["object_id"])])
                 t0 = time.perf_counter()
-                # A submit retried after a lost response is idempotent: the same task id is never counted twice.
-                r = await call("POST", f"/v1/worker/tasks/{task['task_id']}/answer", json={"label": label},
-                               headers=worker_headers)
+                # A retried submit is idempotent: the same task id is never counted twice.
+                r = await call(
+                    "POST",
+                    f"/v1/worker/tasks/{task['task_id']}/answer",
+                    json={"label": label},
+                    headers=worker_headers,
+                )
                 result.submit_latencies_ms.append((time.perf_counter() - t0) * 1000)
                 if r.status_code == 409:  # lease expired or job closed meanwhile: move on
                     continue
@@ -177,5 +195,9 @@ async def run_labeling_job(
 
 async def fetch_answers(api_url: str, requester_key: str, job_id: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
-        r = _check(await client.get(f"/v1/jobs/{job_id}/answers", headers={"Authorization": f"Bearer {requester_key}"}))
+        r = _check(
+            await client.get(
+                f"/v1/jobs/{job_id}/answers", headers={"Authorization": f"Bearer {requester_key}"}
+            )
+        )
         return [json.loads(line) for line in r.text.splitlines() if line.strip()]

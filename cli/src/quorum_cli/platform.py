@@ -171,7 +171,9 @@ class Platform:
         try:
             wait_for_port(process.port, timeout_s=timeout_s, proc=process.proc)  # type: ignore[arg-type]
         except (RuntimeError, TimeoutError) as err:
-            raise PlatformError(f"{name} did not start: {err}\n--- {process.log_path} ---\n{process.tail()}") from err
+            raise PlatformError(
+                f"{name} did not start: {err}\n--- {process.log_path} ---\n{process.tail()}"
+            ) from err
         if name == "gateway":
             self._wait_http_ready(process, deadline)
             return
@@ -185,7 +187,9 @@ class Platform:
                 except grpc.RpcError:
                     pass
                 if not process.alive() or time.monotonic() > deadline:
-                    raise PlatformError(f"{name} is not serving\n--- {process.log_path} ---\n{process.tail()}")
+                    raise PlatformError(
+                        f"{name} is not serving\n--- {process.log_path} ---\n{process.tail()}"
+                    )
                 time.sleep(0.1)
 
     def _wait_http_ready(self, process: ManagedProcess, deadline: float) -> None:

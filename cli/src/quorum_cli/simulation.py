@@ -83,7 +83,9 @@ class CrowdDataset:
         return cls(directory.name, items, categories, gold, contents, answers, list(workers))
 
 
-def simulated_digits(out_dir: Path, *, n_items: int = 300, n_workers: int = 12, seed: int = 7) -> CrowdDataset:
+def simulated_digits(
+    out_dir: Path, *, n_items: int = 300, n_workers: int = 12, seed: int = 7
+) -> CrowdDataset:
     """scikit-learn's digits as PNG files plus simulated workers with varied skill (no real answers)."""
     from sklearn.datasets import load_digits
 
@@ -119,10 +121,17 @@ def _png_gray(pixels: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 class CrowdSimulator:
@@ -134,7 +143,9 @@ class CrowdSimulator:
         self.class_index = {c: i for i, c in enumerate(dataset.categories)}
         self.worker_index = {w: i for i, w in enumerate(dataset.workers)}
         self.truth = self._proxy_truth()
-        self.confusion = dataset.confusion if dataset.confusion is not None else self._estimate(prior_strength)
+        self.confusion = (
+            dataset.confusion if dataset.confusion is not None else self._estimate(prior_strength)
+        )
 
     def _proxy_truth(self) -> dict[str, int]:
         """Gold where known; otherwise the majority of the real answers (the best stand-in we have)."""

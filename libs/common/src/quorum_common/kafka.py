@@ -48,12 +48,16 @@ async def start_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     return producer
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], partitions: int = DEFAULT_PARTITIONS) -> None:
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], partitions: int = DEFAULT_PARTITIONS
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await _retry_start(admin.start, "admin", close=admin.close)
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
+        missing = [
+            NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing
+        ]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -64,7 +68,9 @@ async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], partition
 
 
 async def _retry_start(
-    start: Callable[[], Awaitable[None]], what: str, attempts: int = 60,
+    start: Callable[[], Awaitable[None]],
+    what: str,
+    attempts: int = 60,
     close: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     for attempt in range(attempts):
@@ -134,7 +140,9 @@ class DbOffsetConsumer:
         t = self.offsets
         async with self.sessions() as session:
             rows = await session.execute(
-                select(t.c.partition, t.c.next_offset).where(t.c.consumer == self.name, t.c.topic == self.topic)
+                select(t.c.partition, t.c.next_offset).where(
+                    t.c.consumer == self.name, t.c.topic == self.topic
+                )
             )
             return {row.partition: row.next_offset for row in rows}
 
@@ -152,6 +160,8 @@ class DbOffsetConsumer:
                 ]
             )
             await session.execute(
-                stmt.on_conflict_do_update(index_elements=["consumer", "topic", "partition"],
-                                           set_={"next_offset": stmt.excluded.next_offset})
+                stmt.on_conflict_do_update(
+                    index_elements=["consumer", "topic", "partition"],
+                    set_={"next_offset": stmt.excluded.next_offset},
+                )
             )

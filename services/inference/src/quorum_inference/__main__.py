@@ -1,5 +1,4 @@
 from quorum_common.entrypoint import service_app
-
 from quorum_inference import MIGRATIONS, SCHEMA
 from quorum_inference.server import build_service
 from quorum_inference.settings import InferenceSettings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from quorum.inference.v1 import inference_pb2, inference_pb2_grpc
-
 from quorum_common.db import make_engine, ping
 from quorum_common.grpc_server import GrpcService
 from quorum_inference import SCHEMA
@@ -17,7 +16,9 @@ async def build_service(settings: InferenceSettings) -> GrpcService:
     return GrpcService(
         name="inference",
         service_names=[inference_pb2.DESCRIPTOR.services_by_name["InferenceService"].full_name],
-        registrars=[lambda server: inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, server)],
+        registrars=[
+            lambda server: inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, server)
+        ],
         host=settings.grpc_host,
         port=settings.grpc_port,
         grace_period_s=settings.grace_period_s,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from quorum.inference.v1 import inference_pb2, inference_pb2_grpc
 
+from quorum.inference.v1 import inference_pb2, inference_pb2_grpc
 from quorum_inference.core.backend import describe_device
 from quorum_inference.settings import InferenceSettings
 

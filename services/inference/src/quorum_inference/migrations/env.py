@@ -1,5 +1,4 @@
 from quorum_common.db import run_alembic_env
-
 from quorum_inference.adapters.tables import metadata
 
 run_alembic_env(metadata)
