@@ -20,11 +20,16 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import Histogram, start_http_server
 
 from quorum_common.errors import REASON_METADATA_KEY, QuorumError
 from quorum_common.logging import get_logger
 
 log = get_logger(__name__)
+
+RPC_SECONDS = Histogram(
+    "quorum_grpc_server_handling_seconds", "gRPC calls handled, by method and status code", ["method", "code"]
+)
 
 Registrar = Callable[[grpc.aio.Server], None]
 BackgroundTask = Callable[[], Awaitable[None]]
@@ -34,18 +39,25 @@ Cleanup = Callable[[], Awaitable[None]]
 def _wrap_unary(behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
+        code = "OK"
         try:
             return await behavior(request, context)
         except QuorumError as err:
+            code = err.status.name
             await _abort(context, err, method)
-        except (asyncio.CancelledError, grpc.aio.AbortError):
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except grpc.aio.AbortError:
+            code = "ABORTED_BY_HANDLER"
             raise
         except Exception:
+            code = "INTERNAL"
             error_id = uuid.uuid4().hex[:12]
             log.exception("rpc_failed", method=method, error_id=error_id)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (id {error_id})")
         finally:
-            log.debug("rpc", method=method, ms=round((time.perf_counter() - started) * 1000, 2))
+            RPC_SECONDS.labels(method, code).observe(time.perf_counter() - started)
 
     return wrapper
 
@@ -110,6 +122,7 @@ class GrpcService:
     background: Sequence[BackgroundTask] = ()
     cleanups: Sequence[Cleanup] = ()
     readiness: Callable[[], Awaitable[bool]] | None = None
+    metrics_port: int = 0
     health: health.aio.HealthServicer = field(default_factory=health.aio.HealthServicer)
     bound_port: int = 0
     _server: grpc.aio.Server | None = None
@@ -166,6 +179,8 @@ class GrpcService:
     async def start(self) -> None:
         server = self._server or self.build()
         await server.start()
+        if self.metrics_port:
+            start_http_server(self.metrics_port, addr=self.host)
         for task in self.background:
             self._tasks.append(asyncio.create_task(_supervised(task), name=getattr(task, "__name__", "task")))
         if self.readiness is not None:

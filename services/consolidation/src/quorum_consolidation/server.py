@@ -45,6 +45,7 @@ async def build_service(settings: ConsolidationSettings) -> GrpcService:
         host=settings.grpc_host,
         port=settings.grpc_port,
         grace_period_s=settings.grace_period_s,
+        metrics_port=settings.metrics_port,
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
         background=[consumer.run, publisher.run],
         readiness=lambda: ping(engine),

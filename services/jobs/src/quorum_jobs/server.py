@@ -58,6 +58,7 @@ async def build_service(settings: JobsSettings) -> GrpcService:
         host=settings.grpc_host,
         port=settings.grpc_port,
         grace_period_s=settings.grace_period_s,
+        metrics_port=settings.metrics_port,
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
         # CreateJob may carry the whole manifest inline.
         max_message_bytes=max(64 * 1024 * 1024, settings.max_manifest_bytes + _MESSAGE_HEADROOM),
