@@ -1,4 +1,4 @@
-"""The shared gRPC lifecycle: health flips to NOT_SERVING first, in-flight calls drain, errors map to codes."""
+"""Shared gRPC lifecycle: health flips to NOT_SERVING first, in-flight calls drain, errors map to codes."""
 
 from __future__ import annotations
 
