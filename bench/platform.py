@@ -1,3 +1,4 @@
+# ruff: noqa: E402 - imports follow the sys.path fix below
 """End-to-end platform benchmark: sustained answers/s and next-task/submit latency through the public API.
 
 Many concurrent simulated workers label a generated text-classification job (next task -> answer ->
@@ -12,6 +13,13 @@ a PostgreSQL commit, Redis leases, Kafka events, consolidation, label storage) k
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the standard
+# library's `platform` module (which numpy imports): take the folder off before importing anything else.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import json
@@ -19,7 +27,6 @@ import platform as host
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
 from quorum_cli import commands_jobs, commands_requesters, commands_teams, commands_workers
+from quorum_cli.consolidate_cmd import consolidate
+from quorum_cli.demo import demo
+from quorum_cli.up import up
 
 app = typer.Typer(
     name="quorum",
@@ -23,16 +24,6 @@ app.add_typer(commands_teams.app, name="teams")
 app.add_typer(commands_requesters.app, name="requesters")
 
 
-def _register_optional(command: str, module_name: str) -> None:
-    """Register `quorum_cli.<module>.<command>` as a command if that module exists (written separately)."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name == module_name:  # not written yet; a missing dependency inside it still fails loudly
-            return
-        raise
-    app.command(command)(getattr(module, command))
-
-
-_register_optional("up", "quorum_cli.up")
-_register_optional("demo", "quorum_cli.demo")
+app.command("up")(up)
+app.command("demo")(demo)
+app.command("consolidate")(consolidate)

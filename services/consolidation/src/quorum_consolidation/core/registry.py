@@ -9,11 +9,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from quorum_consolidation.core.answers import ConsolidationInputError
+from quorum_consolidation.core.auto import AutoDawidSkene
 from quorum_consolidation.core.base import BaseClassificationAggregator
+from quorum_consolidation.core.dawid_skene import DawidSkene
+from quorum_consolidation.core.glad import GLAD
+from quorum_consolidation.core.mace import MACE
 from quorum_consolidation.core.majority_vote import MajorityVote
+from quorum_consolidation.core.one_coin import OneCoinDawidSkene
 
 METHODS: Mapping[str, type[BaseClassificationAggregator]] = {
     "mv": MajorityVote,
+    "ds": DawidSkene,
+    "one_coin_ds": OneCoinDawidSkene,
+    "glad": GLAD,
+    "mace": MACE,
+    "auto": AutoDawidSkene,
 }
 
 

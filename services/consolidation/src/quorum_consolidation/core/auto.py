@@ -1,0 +1,275 @@
+"""The default method: hierarchical Dawid-Skene whose prior strengths and confidence temperature are chosen
+per job, without gold, by how well the model predicts held-out answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Self
+
+import numpy as np
+
+from quorum_consolidation.core._sparse import AnswerMatrix, Clamp, row_softmax_
+from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.base import BaseClassificationAggregator
+from quorum_consolidation.core.dawid_skene import DawidSkene, DType, _empty, resolve_dtype
+from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
+
+#: Temperatures tried when calibrating: log-spaced, golden-section refined.
+_T_LOW, _T_HIGH = 0.5, 20.0
+
+
+def answer_folds(answers: Answers, n_folds: int, seed: int) -> np.ndarray:
+    """Fold of each answer, spread within objects: an object's answers go to consecutive folds from a random
+    offset, so holding out one fold removes about 1/n_folds of every object's answers, never all of them
+    (unless the object has a single answer)."""
+    order = np.argsort(answers.objects, kind="stable")
+    objs = answers.objects[order]
+    counts = np.bincount(objs, minlength=answers.n_objects)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(objs.shape[0]) - starts[objs]
+    offset = np.random.default_rng(seed).integers(0, n_folds, size=answers.n_objects)
+    folds = np.empty(answers.n_answers, dtype=np.int64)
+    folds[order] = (rank + offset[objs]) % n_folds
+    return folds
+
+
+def _restrict(answers: Answers, keep_objects: np.ndarray) -> tuple[Answers, np.ndarray]:
+    """The answers on the objects where `keep_objects` is true, objects renumbered (workers kept)."""
+    new_index = np.cumsum(keep_objects) - 1
+    mask = keep_objects[answers.objects]
+    sub = Answers(
+        new_index[answers.objects[mask]], answers.workers[mask], answers.classes[mask],
+        answers.object_ids[keep_objects], answers.worker_ids, answers.categories,
+    )
+    return sub, new_index
+
+
+def _heldout_terms(
+    matrix_held: AnswerMatrix, probas: np.ndarray, confusions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each held-out answer: its object's log posterior from the other answers ``[m, K]`` and the
+    answering worker's likelihood column ``pi_w[:, l]`` ``[m, K]``."""
+    obj, wrk, cls = matrix_held.objects, matrix_held.workers, matrix_held.classes
+    log_post = np.log(np.maximum(probas[obj], 1e-300))
+    column = confusions[wrk, :, cls]
+    return log_post, column
+
+
+def _predictive_ll(log_post: np.ndarray, column: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean over held-out answers of ``log sum_c softmax(log_post / temperature)_c * column_c`` (column loops:
+    K is small and numpy's row reductions over a short axis are slow)."""
+    z = log_post * (1.0 / temperature)
+    row_softmax_(z)
+    pred = z[:, 0] * column[:, 0]
+    for c in range(1, z.shape[1]):
+        pred += z[:, c] * column[:, c]
+    return float(np.log(np.maximum(pred, 1e-300)).mean())
+
+
+def _best_temperature(log_post: np.ndarray, column: np.ndarray, max_answers: int, seed: int) -> float:
+    """Temperature in [_T_LOW, _T_HIGH] maximising the held-out predictive log-likelihood: a log-spaced grid,
+    then golden-section search on log T around the best grid point (on at most `max_answers` held-out
+    answers, a random subset)."""
+    if log_post.shape[0] > max_answers:
+        pick = np.random.default_rng(seed).choice(log_post.shape[0], max_answers, replace=False)
+        log_post, column = log_post[pick], column[pick]
+    grid = np.exp(np.linspace(np.log(_T_LOW), np.log(_T_HIGH), 9))
+    scores = [_predictive_ll(log_post, column, t) for t in grid]
+    i = int(np.argmax(scores))
+    lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa = _predictive_ll(log_post, column, float(np.exp(a)))
+    fb = _predictive_ll(log_post, column, float(np.exp(b)))
+    for _ in range(14):
+        if fa >= fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = _predictive_ll(log_post, column, float(np.exp(a)))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = _predictive_ll(log_post, column, float(np.exp(b)))
+    best, best_score = (a, fa) if fa >= fb else (b, fb)
+    return float(np.exp(best)) if best_score >= scores[i] else float(grid[i])
+
+
+@dataclass
+class AutoDawidSkene(BaseClassificationAggregator):
+    r"""The default method: hierarchical Dawid-Skene, tuned per job by held-out answers, with tempered
+    (calibrated) posteriors. Needs no gold.
+
+    Model: :class:`DawidSkene` with two hierarchical priors on every worker's confusion rows (see there):
+    shrinkage of strength s toward the population's confusion matrix (the mean worker), and of strength u
+    toward the worker's own MACE-form matrix (knows the answer, or answers from a personal distribution
+    whatever the truth; Hovy et al. 2013). s = u = 0 is plain Dawid-Skene, large u is MACE, large s is "every
+    worker is the average worker"; in between, workers with few answers borrow strength from the crowd and
+    from a simpler model of themselves, which is what sparse workers with many classes need.
+
+    Choosing (s, u) per job: k-fold cross-validation over answers. The answers are split into `n_folds`
+    folds spread within objects (each fold holds out about 1/n_folds of every object's answers); for each
+    fold the model is fitted on the other answers and scored by the log-probability it gives each held-out
+    answer from the rest, :math:`\log \sum_c T^{(-f)}_{ic}\,\pi^{(-f)}_w[c, y_{iw}]` (a proper score of the
+    model as a predictor of what workers say, the only truth a gold-free job has). A greedy search over the
+    log-spaced grid `population_grid` x `spam_grid` starts at (`start`) and moves to the best neighbour until
+    none is better. Jobs above `max_selection_answers` answers are tuned on a random subset of objects (all
+    their answers), then fitted in full with the chosen (s, u): prior strengths are pseudo-counts, a property
+    of the crowd rather than of the job's size.
+
+    Calibration: Dawid-Skene's posteriors are over-confident (answers to one object are not independent
+    given its class: hard objects fool several workers alike). The final posteriors are tempered,
+    :math:`T_{ic} \propto T_{ic}^{1/\tau}`, with the temperature :math:`\tau \in [0.5, 20]` that maximises
+    the same held-out answer log-likelihood (a held-out answer is predicted through the tempered posterior of
+    its object), so it is chosen without gold; tempering never changes the predicted class.
+
+    Optional inputs to `fit`: `known` (known-answer objects, clamped in every fit including the
+    cross-validation ones, so they anchor the confusion matrices; they come out with their known label and
+    confidence 1) and `prior` (workers' confusion counts from earlier jobs of the team, added as
+    pseudo-counts on top of the hierarchical prior).
+
+    A. P. Dawid and A. M. Skene, JRSS C 28(1), 1979, https://doi.org/10.2307/2346806;
+    D. Hovy et al., Learning whom to trust with MACE, NAACL 2013, https://aclanthology.org/N13-1132;
+    M. Venanzi et al., Community-based Bayesian aggregation models for crowdsourcing, WWW 2014,
+    https://doi.org/10.1145/2566486.2567989 (shrinking workers toward shared confusion matrices).
+    """
+
+    n_folds: int = 5
+    population_grid: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+    spam_grid: tuple[float, ...] = (0.0, 2.0, 8.0, 32.0, 128.0)
+    start: tuple[int, int] = (2, 1)
+    """Grid indices (population, spam) where the greedy search starts."""
+    search: Literal["greedy", "grid"] = "greedy"
+    calibrate: bool = True
+    max_selection_answers: int = 50_000
+    n_iter: int = 100
+    tol: float = 1e-5
+    selection_n_iter: int = 25
+    """Maximum EM iterations of each cross-validation fit."""
+    selection_tol: float = 1e-4
+    """Convergence tolerance of the cross-validation fits (warm-started, so they need few iterations)."""
+    dtype: DType = "auto"
+    seed: int = 0
+
+    model_: DawidSkene | None = field(init=False, default=None, repr=False)
+    """The final fitted Dawid-Skene (its confusion matrices, class prior, population matrix)."""
+    chosen_: dict[str, float] = field(init=False, default_factory=dict)
+    """Chosen population_prior, spam_prior, temperature."""
+    scores_: dict[tuple[float, float], float] = field(init=False, default_factory=dict, repr=False)
+    """Held-out log-likelihood per answer of each (s, u) tried."""
+
+    def __post_init__(self) -> None:
+        if self.n_folds < 2:
+            raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
+        if not self.population_grid or not self.spam_grid:
+            raise ValueError("population_grid and spam_grid must not be empty")
+        if any(not (np.isfinite(v) and v >= 0) for v in (*self.population_grid, *self.spam_grid)):
+            raise ValueError("grid values must be finite numbers >= 0")
+        if not (0 <= self.start[0] < len(self.population_grid) and 0 <= self.start[1] < len(self.spam_grid)):
+            raise ValueError(f"start {self.start} is outside the grid")
+        if self.max_selection_answers < 100:
+            raise ValueError(f"max_selection_answers must be >= 100, got {self.max_selection_answers}")
+        if self.search not in ("greedy", "grid"):
+            raise ValueError(f"search must be 'greedy' or 'grid', got {self.search!r}")
+        DawidSkene(n_iter=self.n_iter, tol=self.tol, dtype=self.dtype)  # validates them
+        if self.selection_n_iter < 1:
+            raise ValueError(f"selection_n_iter must be >= 1, got {self.selection_n_iter}")
+
+    def _model(self, s: float, u: float, n_iter: int, tol: float) -> DawidSkene:
+        return DawidSkene(n_iter=n_iter, tol=tol, population_prior=s, spam_prior=u, dtype=self.dtype)
+
+    def fit(
+        self, answers: Answers, known: KnownLabels | None = None, prior: ConfusionPrior | None = None
+    ) -> Self:
+        k = answers.n_classes
+        self.scores_, self.chosen_ = {}, {}
+        if answers.n_answers == 0:
+            _empty(self, k)
+            self.model_ = None
+            return self
+        extra = None if prior is None else prior.align(answers)
+        sel_answers, sel_known = answers, known
+        if answers.n_answers > self.max_selection_answers:
+            rng = np.random.default_rng(self.seed)
+            share = self.max_selection_answers / answers.n_answers
+            keep = rng.random(answers.n_objects) < share
+            keep[answers.objects[0]] = True  # never empty
+            sel_answers, new_index = _restrict(answers, keep)
+            if known is not None:
+                inside = keep[known.objects]
+                sel_known = KnownLabels(new_index[known.objects[inside]], known.classes[inside])
+
+        folds = answer_folds(sel_answers, self.n_folds, self.seed)
+        dtype = resolve_dtype(self.dtype, answers.n_answers)
+        train = [AnswerMatrix.build(sel_answers, folds != f, dtype) for f in range(self.n_folds)]
+        held = [AnswerMatrix.build(sel_answers, folds == f, dtype) for f in range(self.n_folds)]
+        clamp_known = sel_known if sel_known is not None and sel_known.objects.shape[0] else None
+
+        best: dict[str, object] = {}
+
+        def evaluate(i: int, j: int) -> float:
+            key = (self.population_grid[i], self.spam_grid[j])
+            if key in self.scores_:
+                return self.scores_[key]
+            model = self._model(key[0], key[1], self.selection_n_iter, self.selection_tol)
+            posts, cols, fold_probas = [], [], []
+            warm: list[np.ndarray] | None = best.get("fold_probas")  # type: ignore[assignment]
+            for f in range(self.n_folds):
+                # Warm start from the best configuration so far on the same training answers (no leak).
+                result, _ = model.run(train[f], clamp_known, extra, None if warm is None else warm[f])
+                log_post, column = _heldout_terms(held[f], result.probas, np.exp(result.log_confusions))
+                posts.append(log_post)
+                cols.append(column)
+                fold_probas.append(result.probas)
+            log_post, column = np.concatenate(posts), np.concatenate(cols)
+            score = _predictive_ll(log_post, column)
+            self.scores_[key] = score
+            if not best or score > best["score"]:  # type: ignore[operator]
+                best.update(score=score, key=key, log_post=log_post, column=column, fold_probas=fold_probas)
+            return score
+
+        if self.search == "grid":
+            for i in range(len(self.population_grid)):
+                for j in range(len(self.spam_grid)):
+                    evaluate(i, j)
+        else:
+            at = self.start
+            current = evaluate(*at)
+            while True:
+                moves = [(at[0] + di, at[1] + dj) for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+                n_s, n_u = len(self.population_grid), len(self.spam_grid)
+                moves = [(i, j) for i, j in moves if 0 <= i < n_s and 0 <= j < n_u]
+                scored = [(evaluate(i, j), (i, j)) for i, j in moves]
+                top_score, top = max(scored)
+                if top_score <= current:
+                    break
+                at, current = top, top_score
+
+        s, u = best["key"]  # type: ignore[misc]
+        temperature = 1.0
+        if self.calibrate:
+            temperature = _best_temperature(
+                best["log_post"], best["column"], self.max_selection_answers // 3, self.seed  # type: ignore[arg-type]
+            )
+
+        model = self._model(s, u, self.n_iter, self.tol)
+        matrix = AnswerMatrix.build(answers, dtype=dtype)
+        result, population = model.run(matrix, known, extra)
+        probas = result.probas
+        if temperature != 1.0:
+            logp = np.log(np.maximum(probas, 1e-300)) / temperature
+            logp -= logp.max(axis=1, keepdims=True)
+            probas = np.exp(logp)
+            probas /= probas.sum(axis=1, keepdims=True)
+            if known is not None and known.objects.shape[0]:
+                Clamp(known.objects, known.classes).apply_(probas)
+        model.probas_ = result.probas
+        model.labels_ = np.argmax(result.probas, axis=1).astype(np.int64)
+        model.confusions_ = np.exp(result.log_confusions)
+        model.priors_ = np.exp(result.log_prior)
+        model.population_ = population
+        model.loss_history_, model.n_iter_ = result.loss_history, result.n_iter
+        self.model_ = model
+        self.probas_ = probas
+        self.labels_ = model.labels_
+        self.chosen_ = {"population_prior": float(s), "spam_prior": float(u), "temperature": temperature}
+        return self

@@ -1,0 +1,66 @@
+"""Synthetic crowds with known truth and known confusion matrices (tests, benchmarks, demos)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from quorum_consolidation.core.answers import Answers
+
+
+@dataclass(frozen=True)
+class SimulatedCrowd:
+    answers: Answers
+    truth: np.ndarray  # int64 [n_objects] true class indices
+    confusions: np.ndarray  # [n_workers, K, K], row = true class
+
+
+def random_confusions(
+    rng: np.random.Generator, n_workers: int, n_classes: int, accuracy: tuple[float, float] = (0.5, 0.95),
+    concentration: float = 1.0,
+) -> np.ndarray:
+    """Per worker: accuracy uniform in `accuracy` on every row, the rest spread over the other classes by a
+    Dirichlet(`concentration`) draw per row. ``[W, K, K]``, rows sum to 1."""
+    k = n_classes
+    acc = rng.uniform(*accuracy, size=n_workers)
+    errors = rng.dirichlet(np.full(k - 1, concentration), size=(n_workers, k))
+    off = np.zeros((n_workers, k, k))
+    # Row c's error shares go to the columns other than c: insert a zero at position c (loop over K only).
+    for c in range(k):
+        off[:, c, :c] = errors[:, c, :c]
+        off[:, c, c + 1 :] = errors[:, c, c:]
+    conf = off * (1.0 - acc)[:, None, None]
+    conf[:, np.arange(k), np.arange(k)] = acc[:, None]
+    return conf
+
+
+def simulate(
+    confusions: np.ndarray, n_objects: int, per_object: int, seed: int = 0,
+    class_prior: np.ndarray | None = None, worker_weights: np.ndarray | None = None,
+) -> SimulatedCrowd:
+    """`per_object` distinct workers answer each object (drawn with probability proportional to
+    `worker_weights`, default uniform); each answers from their confusion row of the object's true class."""
+    rng = np.random.default_rng(seed)
+    w, k, _ = confusions.shape
+    if not 1 <= per_object <= w:
+        raise ValueError(f"per_object must be in [1, {w}], got {per_object}")
+    truth = rng.choice(k, size=n_objects, p=class_prior).astype(np.int64)
+    if worker_weights is None:
+        # Distinct workers per object without a per-object loop: start + j * step (mod W) with
+        # 1 <= step < W / per_object is distinct for j < per_object.
+        start = rng.integers(0, w, (n_objects, 1))
+        step = rng.integers(1, max(2, w // per_object), (n_objects, 1))
+        workers = ((start + np.arange(per_object) * step) % w).ravel()
+    else:
+        p = np.asarray(worker_weights, dtype=np.float64)
+        keys = rng.random((n_objects, w)) ** (1.0 / (p / p.sum()))  # weighted sampling without replacement
+        workers = np.argsort(-keys, axis=1)[:, :per_object].ravel()
+    objects = np.repeat(np.arange(n_objects), per_object)
+    cum = confusions[workers, truth[objects]].cumsum(axis=1)
+    classes = np.minimum((rng.random(objects.shape[0])[:, None] > cum).sum(axis=1), k - 1)
+    answers = Answers(
+        objects.astype(np.int64), workers.astype(np.int64), classes.astype(np.int64),
+        np.arange(n_objects), np.arange(w), tuple(f"c{i}" for i in range(k)),
+    )
+    return SimulatedCrowd(answers, truth, confusions)

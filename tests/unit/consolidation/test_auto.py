@@ -1,0 +1,176 @@
+"""The default `auto` method: per-job choice by held-out answers, calibration, side information, real data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.auto import AutoDawidSkene, answer_folds
+from quorum_consolidation.core.dawid_skene import DawidSkene
+from quorum_consolidation.core.mace import MACE
+from quorum_consolidation.core.majority_vote import MajorityVote
+from quorum_consolidation.core.one_coin import OneCoinDawidSkene
+from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
+from quorum_consolidation.core.simulate import random_confusions, simulate
+
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "crowd"
+
+#: crowd-kit 1.4.2's best accuracy per dataset (shared/datasets/README.md).
+README_BEST = {
+    "temp": 94.37, "face": 64.04, "music_genre": 80.00, "sentiment_polarity": 91.66, "possent": 96.00,
+    "adult": 76.58,
+}
+
+
+def ece(probas: np.ndarray, labels: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    conf = probas[np.arange(labels.shape[0]), labels]
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    right = (labels == truth).astype(float)
+    return float(sum(abs(conf[which == b].sum() - right[which == b].sum()) for b in range(bins)) / len(conf))
+
+
+def regime(name: str):  # noqa: ANN201
+    rng = np.random.default_rng({"dense": 0, "sparse_many_classes": 1, "spammers": 2, "binary": 3}[name])
+    if name == "dense":  # few workers with many answers each: full confusion matrices pay off
+        return simulate(random_confusions(rng, 10, 3, (0.4, 0.9)), 1000, 5, seed=1)
+    if name == "sparse_many_classes":  # 8 classes, ~30 answers per worker: too few for 56 free parameters
+        return simulate(random_confusions(rng, 80, 8, (0.3, 0.9)), 600, 4, seed=2)
+    if name == "spammers":  # a third of the crowd always answers the first class
+        conf = random_confusions(rng, 30, 4, (0.6, 0.9))
+        conf[:10] = 0.0
+        conf[:10, :, 0] = 1.0
+        return simulate(conf, 800, 5, seed=3)
+    return simulate(random_confusions(rng, 200, 2, (0.55, 0.9)), 2000, 5, seed=4)
+
+
+@pytest.mark.parametrize("name", ["dense", "sparse_many_classes", "spammers", "binary"])
+def test_not_worse_than_the_best_single_method(name: str) -> None:
+    crowd = regime(name)
+    accuracy = {}
+    for method in (MajorityVote(), DawidSkene(), OneCoinDawidSkene(), MACE(n_restarts=2), AutoDawidSkene()):
+        method.fit(crowd.answers)
+        accuracy[type(method).__name__] = float((method.labels_ == crowd.truth).mean())
+    auto = accuracy.pop("AutoDawidSkene")
+    assert auto >= max(accuracy.values()) - 0.005, (auto, accuracy)
+
+
+def test_calibrated_when_the_model_is_right_and_tempered_when_errors_correlate() -> None:
+    crowd = simulate(random_confusions(np.random.default_rng(5), 20, 3, (0.6, 0.9)), 1500, 5, seed=5)
+    auto = AutoDawidSkene().fit(crowd.answers)
+    assert auto.probas_ is not None
+    assert 0.7 < auto.chosen_["temperature"] < 1.5
+    assert ece(auto.probas_, auto.labels_, crowd.truth) < 0.04
+
+    # 30% hard objects on which each worker picks the same lure with probability 0.6: answers are no longer
+    # independent given the class, so Dawid-Skene's posteriors are over-confident.
+    rng = np.random.default_rng(6)
+    n, w, per, k = 1500, 20, 5, 3
+    truth = rng.integers(0, k, n)
+    hard = rng.random(n) < 0.3
+    lure = (truth + rng.integers(1, k, n)) % k
+    start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
+    wrk = ((start + np.arange(per) * step) % w).ravel()
+    obj = np.repeat(np.arange(n), per)
+    right = rng.random(n * per) < rng.uniform(0.75, 0.95, w)[wrk]
+    wrong = (truth[obj] + rng.integers(1, k, n * per)) % k
+    cls = np.where(hard[obj] & (rng.random(n * per) < 0.6), lure[obj], np.where(right, truth[obj], wrong))
+    answers = Answers(obj, wrk, cls.astype(np.int64), np.arange(n), np.arange(w), ("a", "b", "c"))
+    auto = AutoDawidSkene().fit(answers)
+    assert auto.model_ is not None and auto.model_.probas_ is not None and auto.probas_ is not None
+    assert auto.chosen_["temperature"] > 1.2
+    raw = ece(auto.model_.probas_, auto.labels_, truth)
+    tempered = ece(auto.probas_, auto.labels_, truth)
+    assert tempered < raw - 0.02
+    np.testing.assert_array_equal(auto.probas_.argmax(axis=1), auto.labels_)
+
+
+def test_known_answers_and_prior_confusions() -> None:
+    conf = np.zeros((3, 2, 2))
+    conf[0] = [[0.95, 0.05], [0.05, 0.95]]
+    conf[1:] = [[0.2, 0.8], [0.8, 0.2]]
+    crowd = simulate(conf, 400, 3, seed=4)
+    known = KnownLabels(np.arange(20), crowd.truth[:20])
+    auto = AutoDawidSkene().fit(crowd.answers, known=known)
+    assert (auto.labels_ == crowd.truth).mean() > 0.9
+    assert auto.probas_ is not None
+    np.testing.assert_allclose(auto.probas_[np.arange(20), crowd.truth[:20]], 1.0)
+
+    # Without known answers, the same team's history of these workers does the anchoring.
+    history = ConfusionPrior([0, 1, 2], 100.0 * conf)
+    auto = AutoDawidSkene().fit(crowd.answers, prior=history)
+    assert (auto.labels_ == crowd.truth).mean() > 0.9
+
+
+def test_large_jobs_are_tuned_on_a_subset() -> None:
+    crowd = simulate(random_confusions(np.random.default_rng(7), 50, 3), 3000, 3, seed=7)
+    auto = AutoDawidSkene(max_selection_answers=1500).fit(crowd.answers)
+    assert auto.labels_ is not None and auto.labels_.shape == (3000,)
+    assert (auto.labels_ == crowd.truth).mean() > 0.8
+
+
+def test_folds_spread_each_objects_answers() -> None:
+    crowd = simulate(random_confusions(np.random.default_rng(8), 10, 2), 200, 5, seed=8)
+    folds = answer_folds(crowd.answers, 5, seed=0)
+    per_object = np.zeros((200, 5), dtype=int)
+    np.add.at(per_object, (crowd.answers.objects, folds), 1)
+    assert (per_object == 1).all()  # 5 answers, 5 folds: exactly one held out per fold
+
+
+def test_grid_search_scores_every_configuration() -> None:
+    crowd = simulate(random_confusions(np.random.default_rng(9), 10, 2), 200, 3, seed=9)
+    auto = AutoDawidSkene(search="grid", population_grid=(1.0, 4.0), spam_grid=(0.0, 8.0), start=(0, 0))
+    auto.fit(crowd.answers)
+    assert set(auto.scores_) == {(1.0, 0.0), (1.0, 8.0), (4.0, 0.0), (4.0, 8.0)}
+    best = max(auto.scores_, key=auto.scores_.__getitem__)
+    assert (auto.chosen_["population_prior"], auto.chosen_["spam_prior"]) == best
+
+
+def test_empty_answers() -> None:
+    empty = np.zeros(0, np.int64)
+    auto = AutoDawidSkene().fit(Answers(empty, empty, empty, np.zeros(0), np.zeros(0), ("a", "b")))
+    assert auto.labels_ is not None and auto.labels_.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [({"n_folds": 1}, "n_folds must be >= 2"), ({"spam_grid": ()}, "must not be empty"),
+     ({"population_grid": (-1.0,)}, "grid values"), ({"start": (9, 0)}, "outside the grid"),
+     ({"search": "random"}, "search must be"), ({"max_selection_answers": 10}, "max_selection_answers"),
+     ({"n_iter": 0}, "n_iter must be >= 1")],
+)
+def test_bad_parameters(params: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        AutoDawidSkene(**params)
+
+
+def load_shared(name: str) -> tuple[Answers, dict[str, str]]:
+    with (SHARED / name / "labels.csv").open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    items, workers, labels = (np.asarray(col) for col in zip(*rows, strict=True))
+    object_ids, objects = np.unique(items, return_inverse=True)
+    worker_ids, wrk = np.unique(workers, return_inverse=True)
+    categories, classes = np.unique(labels, return_inverse=True)
+    # Some sets have a worker answering an object twice; like crowd-kit, every row counts as an answer.
+    answers = Answers(objects.astype(np.int64), wrk.astype(np.int64), classes.astype(np.int64), object_ids,
+                      worker_ids, tuple(categories.tolist()))
+    with (SHARED / name / "gold.csv").open(newline="") as f:
+        gold = dict(list(csv.reader(f))[1:])
+    return answers, gold
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared datasets are not present")
+@pytest.mark.parametrize("name", list(README_BEST))
+def test_auto_beats_crowd_kit_on_real_data(name: str) -> None:
+    if not (SHARED / name / "labels.csv").is_file():
+        pytest.skip(f"{name} is not present")
+    answers, gold = load_shared(name)
+    auto = AutoDawidSkene().fit(answers)
+    assert auto.labels_ is not None
+    labels = (answers.categories[c] for c in auto.labels_)
+    predicted = dict(zip(answers.object_ids.tolist(), labels, strict=True))
+    accuracy = 100.0 * sum(predicted.get(o) == lab for o, lab in gold.items()) / len(gold)
+    assert accuracy >= README_BEST[name] - 0.5, (name, accuracy)
