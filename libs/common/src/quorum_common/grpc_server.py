@@ -195,9 +195,11 @@ class GrpcService:
             await self._server.stop(self.grace_period_s)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # A client library that swallows a cancel must not hang shutdown: give tasks a bounded time.
+            _done, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                log.warning("task_did_not_stop", task=task.get_name())
         for cleanup in self.cleanups:
             with contextlib.suppress(Exception):
                 await cleanup()
