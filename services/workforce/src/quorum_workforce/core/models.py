@@ -1,0 +1,75 @@
+"""Domain values the service passes between its layers (the servicer turns them into protos)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: str
+    owner_id: str
+    name: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class Worker:
+    worker_id: str
+    owner_id: str
+    name: str
+    team_ids: tuple[str, ...]
+    created_at_ms: int
+    answers: int = 0
+
+
+@dataclass(frozen=True)
+class DataObject:
+    object_id: int
+    source: str = ""
+    source_ref: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    job_id: str
+    object_id: int
+    task_type: str
+    source: str
+    source_ref: str
+    categories: tuple[str, ...]
+    instructions: str
+    job_name: str
+    lease_expires_at_ms: int
+    time_limit_s: int
+    accepted_at_ms: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer_id: str
+    task_id: str
+    job_id: str
+    object_id: int
+    worker_id: str
+    label: str
+    payload_json: str
+    accepted_at_ms: int
+    submitted_at_ms: int
+    time_spent_s: float
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    answer_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job_id: str
+    answers: int
+    objects_complete: int
+    active_leases: int
+    complete_object_ids: tuple[int, ...]

@@ -1,0 +1,34 @@
+"""Workforce settings, from the environment without prefix (see docs/conventions.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from quorum_common.settings import ServiceSettings
+
+
+class WorkforceSettings(ServiceSettings):
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Dispatch state (a cache of PostgreSQL).")
+    redis_key_prefix: str = Field("qw:", description="Prefix of every workforce key in Redis.")
+    redis_max_connections: int = Field(256, ge=1)
+    sweep_interval_s: float = Field(1.0, gt=0, description="How often expired leases go back to the pool.")
+    worker_cache_ttl_s: float = Field(
+        5.0, ge=0, description="How long a worker's teams are cached in process."
+    )
+    submit_grace_s: float = Field(
+        60.0,
+        gt=0,
+        description="A submit in flight keeps its lease this long past expiry before the sweeper "
+        "decides from PostgreSQL (covers a crash between the commit and the Redis update).",
+    )
+    lease_tombstone_s: float = Field(
+        6 * 3600.0, gt=0, description="How long an expired/cancelled/declined task id still answers with why."
+    )
+    outbox_poll_interval_s: float = Field(
+        0.1, gt=0, description="How often the outbox relay publishes (batched; bounds event latency)."
+    )
+    dispatch_max_scan: int = Field(
+        2000,
+        ge=10,
+        description="Objects one NextTask call may inspect per job before giving up (bounds Lua time).",
+    )

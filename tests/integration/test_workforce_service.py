@@ -1,0 +1,705 @@
+"""The workforce service in process, against real PostgreSQL, Redis and a Kafka-protocol broker, over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from redis.asyncio import Redis
+
+from quorum.common.v1 import common_pb2
+from quorum.workforce.v1 import workforce_pb2 as pb
+from quorum.workforce.v1 import workforce_pb2_grpc
+from quorum_common.clock import now_ms
+from quorum_common.db import make_engine, make_sessionmaker, run_migrations
+from quorum_common.errors import reason_from_rpc_error
+from quorum_common.events import ANSWERS_TOPIC, object_key, parse_envelope
+from quorum_common.grpc_server import GrpcService
+from quorum_workforce import MIGRATIONS, SCHEMA
+from quorum_workforce.adapters.events import answer_submitted
+from quorum_workforce.adapters.pgpool import RawPool
+from quorum_workforce.adapters.repository import Repository
+from quorum_workforce.core.models import Answer
+from quorum_workforce.server import build_service
+from quorum_workforce.settings import WorkforceSettings
+
+Stub = workforce_pb2_grpc.WorkforceServiceStub
+CATS = ["cat", "dog"]
+
+
+def redis_db(url: str, db: int) -> str:
+    """The session's Redis, in a database of our own (FLUSHDB there touches nobody else)."""
+    return url.rsplit("/", 1)[0] + f"/{db}"
+
+
+def settings_for(database_url: str, redis_url: str, kafka: str, **extra: object) -> WorkforceSettings:
+    return WorkforceSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        kafka_bootstrap_servers=kafka,
+        grpc_port=0,
+        grace_period_s=0.5,
+        sweep_interval_s=0.2,
+        log_json=False,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Running:
+    service: GrpcService
+    channel: grpc.aio.Channel
+    stub: Stub
+
+    async def close(self) -> None:
+        await self.channel.close()
+        await asyncio.wait_for(self.service.stop(), 30)  # a hang in shutdown fails, not blocks, the suite
+
+
+async def start(settings: WorkforceSettings) -> Running:
+    service = await build_service(settings)
+    await service.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.bound_port}")
+    return Running(service, channel, Stub(channel))
+
+
+@pytest.fixture(scope="module")
+def migrated(database_url: str) -> str:
+    run_migrations(database_url, SCHEMA, MIGRATIONS)
+    return database_url
+
+
+@pytest.fixture(scope="module")
+async def running(migrated: str, redis_url: str, kafka_bootstrap: str) -> AsyncIterator[Running]:
+    r = await start(settings_for(migrated, redis_db(redis_url, 5), kafka_bootstrap))
+    yield r
+    await r.close()
+
+
+@pytest.fixture
+def stub(running: Running) -> Stub:
+    return running.stub
+
+
+def uid() -> str:
+    return uuid.uuid4().hex
+
+
+async def rpc_error(call: object) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call  # type: ignore[misc]
+    return err.value
+
+
+@dataclass
+class Job:
+    owner: str
+    team: str
+    job_id: str
+    workers: list[str]
+    tokens: list[str]
+
+
+async def make_job(
+    stub: Stub,
+    *,
+    objects: int,
+    n: int,
+    workers: int,
+    time_limit_s: int = 60,
+    task_type: str = "image-classification",
+    categories: list[str] | None = None,
+) -> Job:
+    owner = uid()
+    team = (await stub.CreateTeam(pb.CreateTeamRequest(owner_id=owner, name="team"))).team_id
+    ids, tokens = [], []
+    for i in range(workers):
+        created = await stub.CreateWorker(
+            pb.CreateWorkerRequest(owner_id=owner, name=f"w{i}", team_ids=[team])
+        )
+        ids.append(created.worker.worker_id)
+        tokens.append(created.token)
+    job_id = uid()
+    data = [common_pb2.DataObject(object_id=i, source_ref=f"s3://bucket/{i}.jpg") for i in range(objects)]
+    # Two batches, one of them twice: PutJobObjects is idempotent.
+    half = len(data) // 2
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job_id, objects=data[:half]))
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job_id, objects=data[:half]))
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job_id, objects=data[half:]))
+    spec = pb.JobSpec(
+        job_id=job_id,
+        owner_id=owner,
+        team_id=team,
+        name="pets",
+        task_type=task_type,
+        categories=CATS if categories is None else categories,
+        workers_per_object=n,
+        task_time_limit_s=time_limit_s,
+        instructions="pick one",
+        object_count=objects,
+    )
+    await stub.OpenJob(pb.OpenJobRequest(spec=spec))
+    return Job(owner, team, job_id, ids, tokens)
+
+
+async def next_task(stub: Stub, worker: str, job_id: str = "") -> pb.Task | None:
+    res = await stub.NextTask(pb.NextTaskRequest(worker_id=worker, job_id=job_id))
+    return res.task if res.HasField("task") else None
+
+
+async def submit(stub: Stub, worker: str, task: pb.Task, label: str = "cat") -> pb.SubmitAnswerResponse:
+    return await stub.SubmitAnswer(
+        pb.SubmitAnswerRequest(worker_id=worker, task_id=task.task_id, label=label)
+    )
+
+
+async def answers_of(stub: Stub, job_id: str, object_ids: list[int] | None = None) -> list[common_pb2.Answer]:
+    return [
+        a async for a in stub.ListAnswers(pb.ListAnswersRequest(job_id=job_id, object_ids=object_ids or []))
+    ]
+
+
+async def eventually(check, timeout_s: float = 10.0, interval_s: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval_s)
+
+
+# ---- teams and workers -------------------------------------------------------------------------------------
+
+
+async def test_teams_workers_and_tokens(stub: Stub) -> None:
+    owner, other = uid(), uid()
+    team = await stub.CreateTeam(pb.CreateTeamRequest(owner_id=owner, name="Annotators"))
+    err = await rpc_error(stub.CreateTeam(pb.CreateTeamRequest(owner_id=owner, name="Annotators")))
+    assert err.code() == grpc.StatusCode.ALREADY_EXISTS and reason_from_rpc_error(err) == "team_exists"
+    await stub.CreateTeam(pb.CreateTeamRequest(owner_id=other, name="Annotators"))  # unique per owner only
+    second = await stub.CreateTeam(pb.CreateTeamRequest(owner_id=owner, name="Reviewers"))
+    teams = (await stub.ListTeams(pb.ListTeamsRequest(owner_id=owner))).teams
+    assert [t.name for t in teams] == ["Annotators", "Reviewers"]
+
+    other_team = (await stub.ListTeams(pb.ListTeamsRequest(owner_id=other))).teams[0]
+    err = await rpc_error(
+        stub.CreateWorker(pb.CreateWorkerRequest(owner_id=owner, name="x", team_ids=[other_team.team_id]))
+    )
+    assert err.code() == grpc.StatusCode.NOT_FOUND and reason_from_rpc_error(err) == "team_not_found"
+
+    created = await stub.CreateWorker(
+        pb.CreateWorkerRequest(owner_id=owner, name="ann", team_ids=[team.team_id, second.team_id])
+    )
+    assert created.token.startswith("qw_")
+    assert sorted(created.worker.team_ids) == sorted([team.team_id, second.team_id])
+    await stub.CreateWorker(pb.CreateWorkerRequest(owner_id=owner, name="bob", team_ids=[second.team_id]))
+
+    me = await stub.AuthenticateWorker(pb.AuthenticateWorkerRequest(token=created.token))
+    assert me.worker_id == created.worker.worker_id and me.name == "ann"
+    for bad in ("", "qw_nope", created.token[:-1] + ("A" if created.token[-1] != "A" else "B")):
+        err = await rpc_error(stub.AuthenticateWorker(pb.AuthenticateWorkerRequest(token=bad)))
+        assert err.code() == grpc.StatusCode.UNAUTHENTICATED and reason_from_rpc_error(err) == "invalid_token"
+
+    everyone = (await stub.ListWorkers(pb.ListWorkersRequest(owner_id=owner))).workers
+    assert [w.name for w in everyone] == ["ann", "bob"]
+    first_team = (await stub.ListWorkers(pb.ListWorkersRequest(owner_id=owner, team_id=team.team_id))).workers
+    assert [w.name for w in first_team] == ["ann"]
+    assert all(w.answers == 0 for w in everyone)
+
+
+# ---- dispatch ----------------------------------------------------------------------------------------------
+
+
+async def test_each_object_gets_n_distinct_workers_and_no_more(stub: Stub) -> None:
+    job = await make_job(stub, objects=5, n=3, workers=4)
+    seen: dict[str, list[int]] = defaultdict(list)
+    progress = True
+    while progress:
+        progress = False
+        for w in job.workers:
+            task = await next_task(stub, w, job.job_id)
+            if task is None:
+                continue
+            progress = True
+            assert task.job_id == job.job_id and task.task_type == "image-classification"
+            assert (
+                list(task.categories) == CATS and task.instructions == "pick one" and task.job_name == "pets"
+            )
+            assert task.source_ref == f"s3://bucket/{task.object_id}.jpg"
+            assert task.time_limit_s == 60 and task.lease_expires_at_ms - task.accepted_at_ms == 60_000
+            assert abs(task.accepted_at_ms - now_ms()) < 5_000
+            seen[w].append(task.object_id)
+            res = await submit(stub, w, task, "dog" if task.object_id % 2 else "cat")
+            assert not res.duplicate
+    for w, oids in seen.items():
+        assert len(oids) == len(set(oids)), f"{w} got an object twice"
+        assert oids == sorted(oids), "manifest order"
+    answers = await answers_of(stub, job.job_id)
+    per_object = defaultdict(set)
+    for a in answers:
+        per_object[a.object_id].add(a.worker_id)
+    assert {o: len(ws) for o, ws in per_object.items()} == {o: 3 for o in range(5)}
+    assert len(answers) == 15
+    assert [a.object_id for a in answers] == sorted(a.object_id for a in answers)
+    assert answers[0].payload_json == '{"label": "cat"}'
+    for w in job.workers:
+        assert await next_task(stub, w) is None
+    progress_ = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert (progress_.answers, progress_.objects_complete, progress_.active_leases) == (15, 5, 0)
+    assert list(progress_.complete_object_ids) == [0, 1, 2, 3, 4]
+    some = await answers_of(stub, job.job_id, [1, 3])
+    assert {a.object_id for a in some} == {1, 3} and len(some) == 6
+    counts = {
+        w.worker_id: w.answers
+        for w in (await stub.ListWorkers(pb.ListWorkersRequest(owner_id=job.owner))).workers
+    }
+    assert sum(counts.values()) == 15 and all(c <= 5 for c in counts.values())
+
+
+async def test_concurrent_workers_never_exceed_n(stub: Stub) -> None:
+    job = await make_job(stub, objects=60, n=3, workers=12)
+    latencies: list[float] = []
+
+    async def work(worker: str) -> list[int]:
+        got = []
+        while True:
+            started = time.perf_counter()
+            task = await next_task(stub, worker)
+            latencies.append(time.perf_counter() - started)
+            if task is None:
+                return got
+            got.append(task.object_id)
+            await submit(stub, worker, task)
+
+    results = await asyncio.gather(*(work(w) for w in job.workers))
+    for got in results:
+        assert len(got) == len(set(got))
+    answers = await answers_of(stub, job.job_id)
+    assert len(answers) == 180
+    assert Counter(a.object_id for a in answers) == {o: 3 for o in range(60)}
+    assert len({(a.object_id, a.worker_id) for a in answers}) == 180
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(f"next_task p50={latencies[len(latencies) // 2] * 1000:.1f}ms p99={p99 * 1000:.1f}ms")  # noqa: T201
+
+
+async def test_decline_removes_the_object_for_that_worker(stub: Stub) -> None:
+    job = await make_job(stub, objects=2, n=1, workers=2)
+    a, b = job.workers
+    task = await next_task(stub, a)
+    assert task is not None and task.object_id == 0
+    err = await rpc_error(stub.DeclineTask(pb.DeclineTaskRequest(worker_id=b, task_id=task.task_id)))
+    assert err.code() == grpc.StatusCode.NOT_FOUND and reason_from_rpc_error(err) == "task_not_found"
+    await stub.DeclineTask(pb.DeclineTaskRequest(worker_id=a, task_id=task.task_id))
+    await stub.DeclineTask(pb.DeclineTaskRequest(worker_id=a, task_id=task.task_id))  # idempotent
+    err = await rpc_error(submit(stub, a, task))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and reason_from_rpc_error(err) == "task_declined"
+    again = await next_task(stub, a)
+    assert again is not None and again.object_id == 1
+    await submit(stub, a, again)
+    assert await next_task(stub, a) is None  # never object 0 again
+    other = await next_task(stub, b)
+    assert other is not None and other.object_id == 0  # a's decline did not count toward N
+    err = await rpc_error(stub.DeclineTask(pb.DeclineTaskRequest(worker_id=b, task_id=uid())))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_expired_lease_goes_back_to_the_pool(stub: Stub) -> None:
+    job = await make_job(stub, objects=3, n=1, workers=2, time_limit_s=1)
+    a, b = job.workers
+    held = await next_task(stub, a)
+    assert held is not None and held.object_id == 0
+    first, second = await next_task(stub, b), await next_task(stub, b)
+    assert (first.object_id, second.object_id) == (1, 2)  # type: ignore[union-attr]
+    await submit(stub, b, first)  # type: ignore[arg-type]
+    await submit(stub, b, second)  # type: ignore[arg-type]
+    assert await next_task(stub, b) is None
+    progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert progress.active_leases == 1
+    await asyncio.sleep(max(0.0, (held.lease_expires_at_ms - now_ms()) / 1000) + 0.05)
+    err = await rpc_error(submit(stub, a, held))  # expired even before the sweeper ran
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and reason_from_rpc_error(err) == "lease_expired"
+    assert "time limit" in (err.details() or "")
+    # b's cursor is past object 0: it comes back through the reopened set (the Lua path).
+    back = await eventually(lambda: next_task(stub, b))
+    assert back is not None and back.object_id == 0
+    err = await rpc_error(submit(stub, a, held))
+    assert reason_from_rpc_error(err) == "lease_expired"
+    assert not (await submit(stub, b, back)).duplicate
+    progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert (progress.answers, progress.objects_complete, progress.active_leases) == (3, 3, 0)
+
+
+async def test_submit_is_idempotent(stub: Stub) -> None:
+    job = await make_job(stub, objects=1, n=2, workers=2)
+    w = job.workers[0]
+    task = await next_task(stub, w)
+    assert task is not None
+    first = await submit(stub, w, task)
+    second = await submit(stub, w, task)
+    third = await submit(stub, w, task, label="dog")
+    assert not first.duplicate and second.duplicate and third.duplicate
+    assert first.answer_id == second.answer_id == third.answer_id
+    progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert (progress.answers, progress.objects_complete) == (1, 0)
+    assert [a.label for a in await answers_of(stub, job.job_id)] == ["cat"]
+    # Concurrent double submits of one task: one answer, both see the same id.
+    other = await next_task(stub, job.workers[1])
+    assert other is not None
+    results = await asyncio.gather(*(submit(stub, job.workers[1], other) for _ in range(5)))
+    assert len({r.answer_id for r in results}) == 1
+    assert sum(not r.duplicate for r in results) == 1
+    progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert (progress.answers, progress.objects_complete) == (2, 1)
+
+
+async def test_foreign_or_unknown_task_is_not_found(stub: Stub) -> None:
+    job = await make_job(stub, objects=2, n=1, workers=2)
+    a, b = job.workers
+    task = await next_task(stub, a)
+    assert task is not None
+    for worker, task_id in ((b, task.task_id), (a, uid())):
+        err = await rpc_error(
+            stub.SubmitAnswer(pb.SubmitAnswerRequest(worker_id=worker, task_id=task_id, label="cat"))
+        )
+        assert err.code() == grpc.StatusCode.NOT_FOUND and reason_from_rpc_error(err) == "task_not_found"
+    await submit(stub, a, task)
+    # Once answered, still not b's: no duplicate answer for a foreign worker either.
+    err = await rpc_error(submit(stub, b, task))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    err = await rpc_error(stub.NextTask(pb.NextTaskRequest(worker_id=uid())))
+    assert err.code() == grpc.StatusCode.NOT_FOUND and reason_from_rpc_error(err) == "worker_not_found"
+
+
+async def test_wrong_label_and_payload_are_invalid_argument(stub: Stub) -> None:
+    job = await make_job(stub, objects=1, n=1, workers=1)
+    w = job.workers[0]
+    task = await next_task(stub, w)
+    assert task is not None
+    err = await rpc_error(submit(stub, w, task, label="bird"))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and reason_from_rpc_error(err) == "invalid_label"
+    assert "'cat'" in (err.details() or "") and "'dog'" in (err.details() or "")
+    for payload, reason in (("{oops", "payload_invalid"), ('"' + "x" * 70_000 + '"', "payload_too_large")):
+        err = await rpc_error(
+            stub.SubmitAnswer(
+                pb.SubmitAnswerRequest(worker_id=w, task_id=task.task_id, label="cat", payload_json=payload)
+            )
+        )
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and reason_from_rpc_error(err) == reason
+    # The lease survived the rejected attempts.
+    ok = await stub.SubmitAnswer(
+        pb.SubmitAnswerRequest(
+            worker_id=w, task_id=task.task_id, label="dog", payload_json='{"label": "dog"}'
+        )
+    )
+    assert not ok.duplicate
+    assert [a.payload_json for a in await answers_of(stub, job.job_id)] == ['{"label": "dog"}']
+
+
+async def test_job_validation(stub: Stub) -> None:
+    job = await make_job(stub, objects=1, n=1, workers=1)
+    base = dict(
+        job_id=uid(),
+        owner_id=job.owner,
+        team_id=job.team,
+        name="x",
+        task_type="text-classification",
+        categories=CATS,
+        workers_per_object=1,
+        task_time_limit_s=30,
+    )
+    for change in ({"workers_per_object": 11}, {"workers_per_object": 0}, {"task_time_limit_s": 0}):
+        err = await rpc_error(stub.OpenJob(pb.OpenJobRequest(spec=pb.JobSpec(**{**base, **change}))))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    err = await rpc_error(stub.OpenJob(pb.OpenJobRequest(spec=pb.JobSpec(**{**base, "owner_id": uid()}))))
+    assert err.code() == grpc.StatusCode.NOT_FOUND and reason_from_rpc_error(err) == "team_not_found"
+    err = await rpc_error(stub.CloseJob(pb.CloseJobRequest(job_id=uid())))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    err = await rpc_error(stub.GetJobProgress(pb.GetJobProgressRequest(job_id=uid())))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_close_job_cancels_leases(stub: Stub) -> None:
+    job = await make_job(stub, objects=3, n=1, workers=2)
+    a, b = job.workers
+    task = await next_task(stub, a)
+    assert task is not None
+    await stub.CloseJob(pb.CloseJobRequest(job_id=job.job_id))
+    await stub.CloseJob(pb.CloseJobRequest(job_id=job.job_id))  # idempotent
+    err = await rpc_error(submit(stub, a, task))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and reason_from_rpc_error(err) == "job_closed"
+    assert await next_task(stub, b) is None
+    assert await next_task(stub, b, job.job_id) is None
+    progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert (progress.answers, progress.active_leases) == (0, 0)
+
+
+async def test_objects_added_after_open_and_job_filter(stub: Stub) -> None:
+    job = await make_job(stub, objects=2, n=1, workers=1)
+    w = job.workers[0]
+    for _ in range(2):
+        task = await next_task(stub, w, job.job_id)
+        assert task is not None
+        await submit(stub, w, task)
+    assert await next_task(stub, w, job.job_id) is None
+    stored = await stub.PutJobObjects(
+        pb.PutJobObjectsRequest(
+            job_id=job.job_id, objects=[common_pb2.DataObject(object_id=7, source="hello")]
+        )
+    )
+    assert stored.stored == 1
+    late = await next_task(stub, w, job.job_id)
+    assert late is not None and (late.object_id, late.source) == (7, "hello")
+    # A job of another owner's team is not this worker's.
+    other = await make_job(stub, objects=1, n=1, workers=1)
+    err = await rpc_error(stub.NextTask(pb.NextTaskRequest(worker_id=w, job_id=other.job_id)))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_oldest_job_first_across_jobs(stub: Stub) -> None:
+    job = await make_job(stub, objects=1, n=1, workers=1)
+    w = job.workers[0]
+    newer = uid()
+    await stub.PutJobObjects(
+        pb.PutJobObjectsRequest(job_id=newer, objects=[common_pb2.DataObject(object_id=0)])
+    )
+    await stub.OpenJob(
+        pb.OpenJobRequest(
+            spec=pb.JobSpec(
+                job_id=newer,
+                owner_id=job.owner,
+                team_id=job.team,
+                name="newer",
+                task_type="bounding-box",
+                workers_per_object=1,
+                task_time_limit_s=30,
+            )
+        )
+    )
+    await stub.OpenJob(
+        pb.OpenJobRequest(
+            spec=pb.JobSpec(  # OpenJob again: idempotent, keeps its place
+                job_id=newer,
+                owner_id=job.owner,
+                team_id=job.team,
+                name="newer",
+                task_type="bounding-box",
+                workers_per_object=1,
+                task_time_limit_s=30,
+            )
+        )
+    )
+    first = await next_task(stub, w)
+    second = await next_task(stub, w)
+    assert (first.job_id, second.job_id) == (job.job_id, newer)  # type: ignore[union-attr]
+    ok = await stub.SubmitAnswer(
+        pb.SubmitAnswerRequest(
+            worker_id=w,
+            task_id=second.task_id,  # type: ignore[union-attr]
+            payload_json='{"boxes": []}',
+        )
+    )
+    assert not ok.duplicate
+
+
+async def test_health_is_serving(running: Running) -> None:
+    health = health_pb2_grpc.HealthStub(running.channel)
+
+    async def serving() -> bool:
+        res = await health.Check(health_pb2.HealthCheckRequest(service=""))
+        return res.status == health_pb2.HealthCheckResponse.SERVING
+
+    assert await eventually(serving)
+
+
+# ---- durability and recovery -------------------------------------------------------------------------------
+
+
+async def test_answers_and_dispatch_survive_a_restart(
+    migrated: str, redis_url: str, kafka_bootstrap: str
+) -> None:
+    settings = settings_for(migrated, redis_db(redis_url, 5), kafka_bootstrap)
+    first = await start(settings)
+    job = await make_job(first.stub, objects=3, n=2, workers=2)
+    a, b = job.workers
+    t0 = await next_task(first.stub, a)
+    answer = await submit(first.stub, a, t0)  # type: ignore[arg-type]
+    await first.close()
+
+    second = await start(settings)
+    try:
+        stored = await answers_of(second.stub, job.job_id)
+        assert [(x.answer_id, x.object_id, x.worker_id) for x in stored] == [(answer.answer_id, 0, a)]
+        again = await submit(second.stub, a, t0)  # type: ignore[arg-type]
+        assert again.duplicate and again.answer_id == answer.answer_id
+        nxt = await next_task(second.stub, a)
+        assert nxt is not None and nxt.object_id == 1
+        got_b = await next_task(second.stub, b)
+        assert got_b is not None and got_b.object_id == 0
+    finally:
+        await second.close()
+
+
+async def test_redis_flush_then_rebuild(migrated: str, redis_url: str, kafka_bootstrap: str) -> None:
+    url = redis_db(redis_url, 6)
+    r = await start(settings_for(migrated, url, kafka_bootstrap))
+    redis = Redis.from_url(url)
+    try:
+        stub = r.stub
+        job = await make_job(stub, objects=4, n=2, workers=3)
+        a, b, c = job.workers
+        # a answers 0 and 1, b answers 0 (object 0 complete), b declines 1, c holds 2.
+        for _ in range(2):
+            await submit(stub, a, await next_task(stub, a))  # type: ignore[arg-type]
+        await submit(stub, b, await next_task(stub, b))  # type: ignore[arg-type]
+        declined = await next_task(stub, b)
+        assert declined is not None and declined.object_id == 1
+        await stub.DeclineTask(pb.DeclineTaskRequest(worker_id=b, task_id=declined.task_id))
+        held = await next_task(stub, c)
+        assert held is not None and held.object_id == 1
+        await redis.flushdb()
+
+        # The sweeper notices that Redis lost its data and rebuilds every open job from PostgreSQL.
+        got_a = await eventually(lambda: next_task(stub, a))
+        assert got_a is not None and got_a.object_id == 2  # a answered 0 and 1
+        got_b = await next_task(stub, b)
+        assert got_b is not None and got_b.object_id == 2  # b answered 0 and declined 1
+        got_c = await next_task(stub, c)
+        assert got_c is not None and got_c.object_id == 1  # 0 is complete
+        # The lease c held before the flush was lost with Redis: its submit is refused.
+        err = await rpc_error(submit(stub, c, held))
+        assert reason_from_rpc_error(err) == "task_not_found"
+
+        # A rebuild keeps live leases counting: drop only the job's meta and open it again.
+        await redis.delete(f"qw:j:{job.job_id}:m")
+        spec = pb.JobSpec(
+            job_id=job.job_id,
+            owner_id=job.owner,
+            team_id=job.team,
+            name="pets",
+            task_type="image-classification",
+            categories=CATS,
+            workers_per_object=2,
+            task_time_limit_s=60,
+        )
+        await stub.OpenJob(pb.OpenJobRequest(spec=spec))
+        assert (await next_task(stub, c, job.job_id)).object_id == 3  # type: ignore[union-attr]
+        assert (await next_task(stub, a, job.job_id)).object_id == 3  # type: ignore[union-attr]
+        assert await next_task(stub, b, job.job_id) is None  # 1 and 2 are taken by live leases
+        for worker, task in ((a, got_a), (b, got_b), (c, got_c)):
+            assert not (await submit(stub, worker, task)).duplicate
+        progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+        assert (progress.answers, progress.objects_complete, progress.active_leases) == (6, 3, 2)
+    finally:
+        await redis.aclose()
+        await r.close()
+
+
+async def test_sweeper_finalizes_a_lease_answered_before_a_crash(
+    migrated: str, redis_url: str, kafka_bootstrap: str
+) -> None:
+    """Crash between the commit and the Redis update: the sweeper must count the answer, not release it."""
+    r = await start(settings_for(migrated, redis_db(redis_url, 5), kafka_bootstrap))
+    engine = make_engine(migrated, SCHEMA, pool_size=1)
+    raw = RawPool(migrated, 1)
+    try:
+        job = await make_job(r.stub, objects=1, n=1, workers=2, time_limit_s=1)
+        a, b = job.workers
+        task = await next_task(r.stub, a)
+        assert task is not None
+        now = now_ms()
+        answer = Answer(
+            uid(), task.task_id, job.job_id, 0, a, "cat", '{"label": "cat"}', task.accepted_at_ms, now, 0.1
+        )
+        await Repository(make_sessionmaker(engine), raw).insert_answer(
+            answer, answer_submitted(answer, "image-classification", CATS, 1)
+        )
+        await asyncio.sleep(max(0.0, (task.lease_expires_at_ms - now_ms()) / 1000) + 0.6)
+
+        async def lease_gone() -> bool:
+            p = await r.stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+            return p.active_leases == 0
+
+        assert await eventually(lease_gone)
+        assert await next_task(r.stub, b) is None  # finalized, not released
+        retry = await submit(r.stub, a, task)
+        assert retry.duplicate and retry.answer_id == answer.answer_id
+    finally:
+        await raw.close()
+        await engine.dispose()
+        await r.close()
+
+
+# ---- events ------------------------------------------------------------------------------------------------
+
+
+async def consume_answers(bootstrap: str, job_id: str, want: int, timeout_s: float = 30.0) -> list:  # type: ignore[type-arg]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions = consumer.partitions_for_topic(ANSWERS_TOPIC)
+        while not partitions and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            partitions = consumer.partitions_for_topic(ANSWERS_TOPIC)
+        tps = [TopicPartition(ANSWERS_TOPIC, p) for p in sorted(partitions or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while len(found) < want and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        env = parse_envelope(record.value)
+                    except DecodeError:  # other tests publish garbage on purpose: skip it, as consumers do
+                        continue
+                    if (
+                        env.WhichOneof("payload") == "answer_submitted"
+                        and env.answer_submitted.answer.job_id == job_id
+                    ):
+                        found.append((record.key, env))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_answers_are_published_and_replayed(stub: Stub, kafka_bootstrap: str) -> None:
+    job = await make_job(stub, objects=2, n=1, workers=1, task_type="text-classification")
+    w = job.workers[0]
+    ids = []
+    for _ in range(2):
+        task = await next_task(stub, w)
+        ids.append((await submit(stub, w, task, "dog")).answer_id)  # type: ignore[arg-type]
+    events = await consume_answers(kafka_bootstrap, job.job_id, 2)
+    assert len(events) == 2
+    by_answer = {env.answer_submitted.answer.answer_id: (key, env) for key, env in events}
+    assert set(by_answer) == set(ids)
+    for key, env in by_answer.values():
+        sub = env.answer_submitted
+        assert key == object_key(job.job_id, sub.answer.object_id)
+        assert (sub.task_type, list(sub.categories), sub.required_answers) == ("text-classification", CATS, 1)
+        assert (sub.answer.worker_id, sub.answer.label, sub.answer.payload_json) == (
+            w,
+            "dog",
+            '{"label": "dog"}',
+        )
+        assert sub.answer.submitted_at_ms >= sub.answer.accepted_at_ms > 0
+    replayed = await stub.ReplayAnswers(pb.ReplayAnswersRequest(job_id=job.job_id, object_ids=[1]))
+    assert replayed.republished == 1
+    events = await consume_answers(kafka_bootstrap, job.job_id, 3)
+    assert len(events) == 3
+    assert len({env.event_id for _, env in events}) == 3  # fresh event ids
+    assert Counter(env.answer_submitted.answer.object_id for _, env in events) == {0: 1, 1: 2}
