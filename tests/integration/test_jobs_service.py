@@ -23,6 +23,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import Engine, create_engine, text
+
 from quorum.events.v1 import events_pb2
 from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
@@ -36,7 +38,6 @@ from quorum_jobs.adapters.tables import metadata
 from quorum_jobs.application import resolve_manifest_path
 from quorum_jobs.server import build_service
 from quorum_jobs.settings import JobsSettings
-from sqlalchemy import Engine, create_engine, text
 
 RECONCILE_S = 0.2
 REPLAY_AFTER_S = 0.6

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from quorum_common.errors import InvalidArgument
 from quorum_jobs.core.manifest import MAX_REPORTED_ERRORS, canonical_json, check_source_ref, parse_manifest
 

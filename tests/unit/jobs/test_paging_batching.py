@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from quorum_common.errors import InvalidArgument
 from quorum_jobs.core.batching import DataObject, batches
 from quorum_jobs.core.paging import Cursor, decode_cursor, encode_cursor, page_size

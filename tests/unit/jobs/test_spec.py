@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import pytest
+
 from quorum_common.errors import InvalidArgument
 from quorum_jobs.core.manifest import parse_manifest
 from quorum_jobs.core.spec import JobSpecInput, check_manifest_fits, validate_spec

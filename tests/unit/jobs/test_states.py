@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from quorum_common.errors import FailedPrecondition
 from quorum_jobs.core.states import (
     TERMINAL,

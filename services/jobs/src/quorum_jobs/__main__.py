@@ -1,5 +1,4 @@
 from quorum_common.entrypoint import service_app
-
 from quorum_jobs import MIGRATIONS, SCHEMA
 from quorum_jobs.server import build_service
 from quorum_jobs.settings import JobsSettings

@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from quorum_common.logging import get_logger
-
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
 from quorum_jobs.core.batching import DataObject

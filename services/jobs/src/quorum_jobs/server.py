@@ -8,7 +8,6 @@ from quorum_common.events import JOB_STATUS_TOPIC, LABELS_TOPIC
 from quorum_common.grpc_server import GrpcService
 from quorum_common.kafka import DbOffsetConsumer, ensure_topics, start_producer
 from quorum_common.outbox import Outbox, OutboxRelay
-
 from quorum_jobs import SCHEMA
 from quorum_jobs.adapters.labels import LabelHandler
 from quorum_jobs.adapters.store import JobStore

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+
 from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from quorum_common.clock import to_ms
-
 from quorum_jobs.application import JobsApp, JobView, ManifestSource
 from quorum_jobs.core.spec import JobSpecInput
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
 from google.protobuf.message import DecodeError
-from quorum_common.events import parse_envelope
-from quorum_common.logging import get_logger
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quorum_common.events import parse_envelope
+from quorum_common.logging import get_logger
 from quorum_jobs.adapters.store import JobStore, LabelEvent
 from quorum_jobs.core.output import NO_CONSENSUS_REASON
 from quorum_jobs.core.states import is_machine_label

@@ -14,16 +14,16 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from quorum.events.v1 import events_pb2
-from quorum_common.db import transaction
-from quorum_common.events import JOB_STATUS_TOPIC, envelope
-from quorum_common.logging import get_logger
-from quorum_common.outbox import Outbox
 from sqlalchemy import BigInteger, Row, any_, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from quorum.events.v1 import events_pb2
+from quorum_common.db import transaction
+from quorum_common.events import JOB_STATUS_TOPIC, envelope
+from quorum_common.logging import get_logger
+from quorum_common.outbox import Outbox
 from quorum_jobs.adapters.tables import job_objects, jobs, requesters
 from quorum_jobs.core.manifest import ManifestObject
 from quorum_jobs.core.paging import Cursor

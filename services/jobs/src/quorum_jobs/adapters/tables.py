@@ -1,7 +1,5 @@
 """Tables of the `jobs` schema (SQLAlchemy Core). Keep migrations/versions in step with this file."""
 
-from quorum_common.kafka import consumer_offsets_table
-from quorum_common.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from quorum_common.kafka import consumer_offsets_table
+from quorum_common.outbox import outbox_table
 from quorum_jobs import SCHEMA
 
 metadata = MetaData(schema=SCHEMA)

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import grpc
+
 from quorum.common.v1 import common_pb2
 from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
-
 from quorum_jobs.core.batching import DataObject, batches
 
 _RETRYABLE = frozenset(
