@@ -32,6 +32,7 @@ run: install
 	$(VENV)/bin/quorum up
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
 
 test-unit: install
