@@ -28,6 +28,8 @@ from quorum_common.kafka import ensure_topics, start_producer
 from quorum_consolidation import MIGRATIONS, SCHEMA
 from quorum_consolidation.adapters.answer_consumer import CONSUMER_NAME
 from quorum_consolidation.adapters.tables import answers, consumer_offsets, object_state, outbox
+from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.majority_vote import MajorityVote
 from quorum_consolidation.server import build_service
 from quorum_consolidation.settings import ConsolidationSettings
 
@@ -52,8 +54,12 @@ class LabelWatcher:
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=50)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
         await consumer.start()
         await consumer.topics()  # loads metadata for every topic (the labels topic exists by now)
         partitions = consumer.partitions_for_topic(LABELS_TOPIC) or set()
@@ -78,8 +84,12 @@ class LabelWatcher:
                 await self._task
 
     def of(self, job_id: str, object_id: int | None = None) -> list[events_pb2.EventEnvelope]:
-        return [e for e in self.events if e.label_consolidated.job_id == job_id
-                and (object_id is None or e.label_consolidated.object_id == object_id)]
+        return [
+            e
+            for e in self.events
+            if e.label_consolidated.job_id == job_id
+            and (object_id is None or e.label_consolidated.object_id == object_id)
+        ]
 
     async def wait(self, job_id: str, object_id: int, count: int = 1) -> list[events_pb2.LabelConsolidated]:
         async def seen() -> bool:
@@ -121,8 +131,13 @@ async def labels(kafka_bootstrap: str, producer: AIOKafkaProducer) -> AsyncItera
 
 @pytest.fixture
 def settings(migrated_url: str, kafka_bootstrap: str) -> ConsolidationSettings:
-    return ConsolidationSettings(database_url=migrated_url, kafka_bootstrap_servers=kafka_bootstrap,
-                                 grpc_port=0, grace_period_s=0.2, log_json=False)
+    return ConsolidationSettings(
+        database_url=migrated_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        grpc_port=0,
+        grace_period_s=0.2,
+        log_json=False,
+    )
 
 
 @asynccontextmanager
@@ -166,16 +181,38 @@ def new_job() -> str:
     return uuid.uuid4().hex
 
 
-def answer_event(job_id: str, object_id: int, worker_id: str, label: str, *, required: int = 3,
-                 answer_id: str | None = None, submitted_at_ms: int = 0) -> events_pb2.EventEnvelope:
-    answer = common_pb2.Answer(answer_id=answer_id or uuid.uuid4().hex, job_id=job_id, object_id=object_id,
-                               worker_id=worker_id, label=label, submitted_at_ms=submitted_at_ms)
-    return envelope(answer_submitted=events_pb2.AnswerSubmitted(
-        answer=answer, task_type="text-classification", categories=CATS, required_answers=required))
+def answer_event(
+    job_id: str,
+    object_id: int,
+    worker_id: str,
+    label: str,
+    *,
+    required: int = 3,
+    answer_id: str | None = None,
+    submitted_at_ms: int = 0,
+) -> events_pb2.EventEnvelope:
+    answer = common_pb2.Answer(
+        answer_id=answer_id or uuid.uuid4().hex,
+        job_id=job_id,
+        object_id=object_id,
+        worker_id=worker_id,
+        label=label,
+        submitted_at_ms=submitted_at_ms,
+    )
+    return envelope(
+        answer_submitted=events_pb2.AnswerSubmitted(
+            answer=answer, task_type="text-classification", categories=CATS, required_answers=required
+        )
+    )
 
 
-async def publish(producer: AIOKafkaProducer, env: events_pb2.EventEnvelope | bytes, *,
-                  key: bytes | None = None, partition: int | None = None) -> RecordMetadata:
+async def publish(
+    producer: AIOKafkaProducer,
+    env: events_pb2.EventEnvelope | bytes,
+    *,
+    key: bytes | None = None,
+    partition: int | None = None,
+) -> RecordMetadata:
     if isinstance(env, events_pb2.EventEnvelope):
         a = env.answer_submitted.answer
         key = object_key(a.job_id, a.object_id)
@@ -187,11 +224,15 @@ async def publish(producer: AIOKafkaProducer, env: events_pb2.EventEnvelope | by
 
 async def wait_consumed(db: AsyncEngine, meta: RecordMetadata) -> None:
     """Until the service's consumer has committed past this record (its effects are then visible)."""
+
     async def done() -> bool:
         t = consumer_offsets
         async with db.connect() as conn:
-            offset = await conn.scalar(select(t.c.next_offset).where(
-                t.c.consumer == CONSUMER_NAME, t.c.topic == ANSWERS_TOPIC, t.c.partition == meta.partition))
+            offset = await conn.scalar(
+                select(t.c.next_offset).where(
+                    t.c.consumer == CONSUMER_NAME, t.c.topic == ANSWERS_TOPIC, t.c.partition == meta.partition
+                )
+            )
         return offset is not None and offset > meta.offset
 
     await eventually(done, f"the consumer to pass offset {meta.offset} of partition {meta.partition}")
@@ -203,8 +244,9 @@ async def count(db: AsyncEngine, stmt: object) -> int:
 
 
 async def outbox_rows(db: AsyncEngine, job_id: str, object_id: int) -> int:
-    return await count(db, select(func.count()).select_from(outbox).where(
-        outbox.c.key == object_key(job_id, object_id)))
+    return await count(
+        db, select(func.count()).select_from(outbox).where(outbox.c.key == object_key(job_id, object_id))
+    )
 
 
 async def stored_answers(db: AsyncEngine, job_id: str) -> int:
@@ -226,7 +268,10 @@ async def test_health_is_serving(service: GrpcService) -> None:
 
 
 async def test_label_appears_when_the_object_reaches_its_required_answers(
-    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
     stub: consolidation_pb2_grpc.ConsolidationServiceStub,
 ) -> None:
     job = new_job()
@@ -241,8 +286,11 @@ async def test_label_appears_when_the_object_reaches_its_required_answers(
     [label] = await labels.wait(job, 0)
     assert (label.label, label.class_index, label.answer_count, label.method) == ("cat", 0, 3, "mv")
     assert list(label.worker_ids) == ["w1", "w2", "w3"]
-    # One object with a 2-1 split: accuracy 2/3, so odds of 4 per vote over 3 classes: 16 / (16 + 4 + 1).
-    assert label.confidence == pytest.approx(16 / 21)
+    # The service's confidence is the core's majority-vote posterior for the same answers.
+    expected = MajorityVote().fit(
+        Answers.from_triples([(0, "w1", "cat"), (0, "w2", "dog"), (0, "w3", "cat")], CATS)
+    )
+    assert label.confidence == pytest.approx(float(expected.confidences()[0]))
     assert label.consolidated_at_ms > 0
 
     listed = await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest(job_id=job))
@@ -253,7 +301,10 @@ async def test_label_appears_when_the_object_reaches_its_required_answers(
 
 
 async def test_single_answer_objects_and_undecodable_records(
-    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
 ) -> None:
     job = new_job()
     first = await publish(producer, b"\xff\xfe not a protobuf", key=object_key(job, 0))
@@ -262,12 +313,15 @@ async def test_single_answer_objects_and_undecodable_records(
     await publish(producer, answer_event(job, 0, "w1", "bird", required=1), partition=same)
     [label] = await labels.wait(job, 0)
     assert (label.label, label.answer_count) == ("bird", 1)
-    assert label.confidence == pytest.approx(0.99)  # a lone answer agrees with itself: the capped accuracy
+    assert label.confidence == pytest.approx(MajorityVote().prior_accuracy)  # a lone answer: the prior
     assert await stored_answers(db, job) == 1
 
 
 async def test_duplicate_answer_events_do_not_double_count(
-    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
 ) -> None:
     job = new_job()
     await publish(producer, answer_event(job, 5, "w1", "cat"))
@@ -288,7 +342,10 @@ async def test_duplicate_answer_events_do_not_double_count(
 
 
 async def test_replayed_answer_for_a_labeled_object_republishes_its_label(
-    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
 ) -> None:
     job = new_job()
     first = answer_event(job, 1, "w1", "dog", required=2)
@@ -306,7 +363,10 @@ async def test_replayed_answer_for_a_labeled_object_republishes_its_label(
 
 
 async def test_a_burst_of_answers_labels_every_object_once(
-    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
 ) -> None:
     job, n_objects = new_job(), 150
     expected = {o: CATS[o % 3] for o in range(n_objects)}
@@ -316,8 +376,11 @@ async def test_a_burst_of_answers_labels_every_object_once(
             label = expected[o] if w != o % 3 else CATS[(o + 1) % 3]  # a 2-1 majority, dissent rotates
             env = answer_event(job, o, worker, label)
             a = env.answer_submitted.answer
-            pending.append(await producer.send(ANSWERS_TOPIC, env.SerializeToString(),
-                                               key=object_key(a.job_id, a.object_id)))
+            pending.append(
+                await producer.send(
+                    ANSWERS_TOPIC, env.SerializeToString(), key=object_key(a.job_id, a.object_id)
+                )
+            )
     await asyncio.gather(*pending)
 
     async def all_labeled() -> bool:
@@ -332,7 +395,10 @@ async def test_a_burst_of_answers_labels_every_object_once(
 
 
 async def test_restart_resumes_from_stored_offsets(
-    settings: ConsolidationSettings, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine,
+    settings: ConsolidationSettings,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
 ) -> None:
     job = new_job()
     async with running(settings):
@@ -342,15 +408,19 @@ async def test_restart_resumes_from_stored_offsets(
     async with running(settings):
         # Same partition as the first answer: passing this record means the partition was resumed, and a
         # consumer that started over would have replayed (and so republished) object 0 on the way.
-        later = await publish(producer, answer_event(job, 1, "w1", "dog", required=1),
-                              partition=meta.partition)
+        later = await publish(
+            producer, answer_event(job, 1, "w1", "dog", required=1), partition=meta.partition
+        )
         await labels.wait(job, 1)
         await wait_consumed(db, later)
     assert await outbox_rows(db, job, 0) == 1
     assert [e.label_consolidated for e in labels.of(job, 0)] == [before]
     async with db.connect() as conn:
-        n = await conn.scalar(select(object_state.c.answer_count).where(object_state.c.job_id == job,
-                                                                        object_state.c.object_id == 0))
+        n = await conn.scalar(
+            select(object_state.c.answer_count).where(
+                object_state.c.job_id == job, object_state.c.object_id == 0
+            )
+        )
     assert n == 1
 
 
@@ -363,18 +433,29 @@ def rpc_answer(object_id: int, worker_id: str, label: str, job_id: str = "job-a"
 
 async def test_consolidate_answers_rpc(stub: consolidation_pb2_grpc.ConsolidationServiceStub) -> None:
     request = consolidation_pb2.ConsolidateAnswersRequest(
-        task_type="image-classification", categories=CATS,
-        answers=[rpc_answer(2, "a", "dog"), rpc_answer(2, "b", "dog"), rpc_answer(2, "c", "bird"),
-                 rpc_answer(1, "a", "cat"), rpc_answer(1, "b", "cat"), rpc_answer(1, "c", "cat"),
-                 rpc_answer(1, "a", "bird", job_id="job-b")],
+        task_type="image-classification",
+        categories=CATS,
+        answers=[
+            rpc_answer(2, "a", "dog"),
+            rpc_answer(2, "b", "dog"),
+            rpc_answer(2, "c", "bird"),
+            rpc_answer(1, "a", "cat"),
+            rpc_answer(1, "b", "cat"),
+            rpc_answer(1, "c", "cat"),
+            rpc_answer(1, "a", "bird", job_id="job-b"),
+        ],
     )
     reply = await stub.ConsolidateAnswers(request)
     got = [(r.job_id, r.object_id, r.label, r.class_index, r.answer_count, r.method) for r in reply.labels]
-    assert got == [("job-a", 1, "cat", 0, 3, "mv"), ("job-a", 2, "dog", 1, 3, "mv"),
-                   ("job-b", 1, "bird", 2, 1, "mv")]
+    assert got == [
+        ("job-a", 1, "cat", 0, 3, "mv"),
+        ("job-a", 2, "dog", 1, 3, "mv"),
+        ("job-b", 1, "bird", 2, 1, "mv"),
+    ]
     assert reply.labels[0].confidence > reply.labels[1].confidence > 1 / 3
-    explicit = await stub.ConsolidateAnswers(consolidation_pb2.ConsolidateAnswersRequest(
-        categories=CATS, answers=request.answers, method="mv"))
+    explicit = await stub.ConsolidateAnswers(
+        consolidation_pb2.ConsolidateAnswersRequest(categories=CATS, answers=request.answers, method="mv")
+    )
     assert explicit == reply
     empty = await stub.ConsolidateAnswers(consolidation_pb2.ConsolidateAnswersRequest(categories=CATS))
     assert list(empty.labels) == []
@@ -383,17 +464,32 @@ async def test_consolidate_answers_rpc(stub: consolidation_pb2_grpc.Consolidatio
 @pytest.mark.parametrize(
     ("request_kwargs", "reason", "detail"),
     [
-        ({"categories": CATS, "method": "nope", "answers": [rpc_answer(1, "a", "cat")]}, "unknown_method",
-         "unknown consolidation method 'nope'"),
-        ({"categories": CATS, "answers": [rpc_answer(1, "a", "cow")]}, "unknown_label",
-         "label not in categories"),
-        ({"categories": ["cat"], "answers": [rpc_answer(1, "a", "cat")]}, "too_few_categories",
-         "at least 2 categories"),
+        (
+            {"categories": CATS, "method": "nope", "answers": [rpc_answer(1, "a", "cat")]},
+            "unknown_method",
+            "unknown consolidation method 'nope'",
+        ),
+        (
+            {"categories": CATS, "answers": [rpc_answer(1, "a", "cow")]},
+            "unknown_label",
+            "label not in categories",
+        ),
+        (
+            {"categories": ["cat"], "answers": [rpc_answer(1, "a", "cat")]},
+            "too_few_categories",
+            "at least 2 categories",
+        ),
         ({"categories": [], "answers": []}, "too_few_categories", "at least 2 categories"),
-        ({"categories": CATS, "answers": [rpc_answer(1, "", "cat")]}, "missing_worker_id",
-         "has no worker_id"),
-        ({"categories": CATS, "answers": [rpc_answer(1, "a", "cat"), rpc_answer(1, "a", "dog")]},
-         "duplicate_answer", "more than once"),
+        (
+            {"categories": CATS, "answers": [rpc_answer(1, "", "cat")]},
+            "missing_worker_id",
+            "has no worker_id",
+        ),
+        (
+            {"categories": CATS, "answers": [rpc_answer(1, "a", "cat"), rpc_answer(1, "a", "dog")]},
+            "duplicate_answer",
+            "more than once",
+        ),
     ],
     ids=["unknown-method", "unknown-label", "one-category", "no-categories", "no-worker", "worker-twice"],
 )

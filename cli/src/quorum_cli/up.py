@@ -87,7 +87,8 @@ def up(
         console.print(f"[red]Quorum failed to start:[/] {err}")
         raise typer.Exit(1) from err
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in (signal.SIGTERM, signal.SIGINT):  # explicit: a shell may start us with SIGINT ignored
+        signal.signal(sig, lambda *_: stop.set())
     console.print(
         f"\n[green bold]Quorum is running[/]\n"
         f"  API:          {platform.api_url}/v1\n"

@@ -21,6 +21,14 @@ CATS2 = ["cat", "dog"]
 CATS3 = ["cat", "dog", "bird"]
 
 
+def pairwise_accuracy(
+    agreeing_pairs: float, pairs: float, k: int, p0: float = 0.7, weight: float = 2.0
+) -> float:
+    """The estimator MajorityVote documents: invert a = p^2 + (1-p)^2/(K-1), with prior pseudo-pairs."""
+    a = (agreeing_pairs + weight * (p0**2 + (1 - p0) ** 2 / (k - 1))) / (pairs + weight)
+    return (1 + np.sqrt(max(0.0, 1 - k + a * k * (k - 1)))) / k
+
+
 def one_coin(votes: list[int], accuracy: float) -> np.ndarray:
     """The docstring's posterior, written out term by term for one object."""
     k, n = len(votes), sum(votes)
@@ -43,8 +51,15 @@ def one_coin(votes: list[int], accuracy: float) -> np.ndarray:
         ([(1, "a", "cat"), (1, "a", "dog")], CATS2, "duplicate_answer", r"more than once.*\(1, 'a'\)"),
         ([(1, "a")], CATS2, "malformed_answer", r"\(object_id, worker_id, label\) triple"),
     ],
-    ids=["unknown-label", "empty-label", "one-category", "no-categories", "repeated-category",
-         "worker-twice", "not-a-triple"],
+    ids=[
+        "unknown-label",
+        "empty-label",
+        "one-category",
+        "no-categories",
+        "repeated-category",
+        "worker-twice",
+        "not-a-triple",
+    ],
 )
 def test_bad_input_is_rejected_with_a_precise_message(
     triples: list[tuple], categories: list[str], reason: str, match: str
@@ -99,16 +114,20 @@ def test_empty_input_exits_early() -> None:
 def test_majority_wins_and_confidence_is_the_one_coin_posterior(categories: list[str]) -> None:
     a, b = categories[0], categories[1]
     triples = [
-        (0, "w1", a), (0, "w2", a), (0, "w3", b),  # 2-1 for a
-        (1, "w1", b), (1, "w2", b), (1, "w3", b),  # unanimous b
+        (0, "w1", a),
+        (0, "w2", a),
+        (0, "w3", b),  # 2-1 for a
+        (1, "w1", b),
+        (1, "w2", b),
+        (1, "w3", b),  # unanimous b
     ]
     result = consolidate(triples, categories, "mv")
     assert [(r.object_id, r.label, r.class_index, r.answer_count, r.method) for r in result] == [
         (0, a, 0, 3, "mv"),
         (1, b, 1, 3, "mv"),
     ]
-    accuracy = 5 / 6  # 5 of 6 answers agree with their object's majority
     k = len(categories)
+    accuracy = pairwise_accuracy(1 + 3, 3 + 3, k)  # object 0: 1 of 3 pairs agree; object 1: 3 of 3
     expected0 = one_coin([2, 1] + [0] * (k - 2), accuracy)
     expected1 = one_coin([0, 3] + [0] * (k - 2), accuracy)
     assert result[0].confidence == pytest.approx(expected0[0])
@@ -123,7 +142,8 @@ def test_majority_wins_and_confidence_is_the_one_coin_posterior(categories: list
 def test_k2_split_vote_confidence_equals_the_accuracy() -> None:
     # K=2, a 2-1 split: p^2 (1-p) / (p^2 (1-p) + p (1-p)^2) = p.
     result = consolidate([(0, "a", "dog"), (0, "b", "dog"), (0, "c", "cat")], CATS2, "mv")
-    assert result[0].label == "dog" and result[0].confidence == pytest.approx(2 / 3)
+    accuracy = max(pairwise_accuracy(1, 3, 2), 0.5 + 1e-3)  # one 2-1 split is chance-level agreement: floor
+    assert result[0].label == "dog" and result[0].confidence == pytest.approx(accuracy)
 
 
 def test_single_answer_confidence_is_the_accuracy_estimate() -> None:
@@ -131,14 +151,23 @@ def test_single_answer_confidence_is_the_accuracy_estimate() -> None:
     mv = MajorityVote()
     labels = mv.fit_predict(Answers.from_triples(triples, CATS3))
     assert labels.tolist() == [0, 2]
-    assert mv.accuracy_ == pytest.approx(4 / 5)
-    assert mv.confidences()[1] == pytest.approx(4 / 5)  # object 1 has one answer
+    assert mv.accuracy_ == pytest.approx(pairwise_accuracy(3, 6, 3))  # object 0: 3 of 6 pairs agree
+    assert mv.confidences()[1] == pytest.approx(mv.accuracy_)  # object 1 has one answer
+
+
+def test_single_answers_only_give_the_prior_accuracy_not_certainty() -> None:
+    # One worker per object: agreement says nothing about accuracy, so the prior stands (not 0.99).
+    mv = MajorityVote(prior_accuracy=0.7).fit(
+        Answers.from_triples([(i, "w", "cat") for i in range(50)], CATS2)
+    )
+    assert mv.accuracy_ == pytest.approx(0.7)
+    assert mv.confidences() == pytest.approx(np.full(50, 0.7))
 
 
 @pytest.mark.parametrize(
     ("triples", "accuracy"),
     [
-        ([(i, "w", "cat") for i in range(4)], 0.99),  # all single answers agree with themselves: capped
+        ([(i, w, "cat") for i in range(400) for w in "abc"], 0.99),  # 1,200 unanimous pairs: capped
         ([(0, "a", "cat"), (0, "b", "dog"), (1, "a", "cat"), (1, "b", "dog")], 0.5 + 1e-3),  # chance: floor
     ],
     ids=["capped", "floored"],
