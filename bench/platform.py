@@ -31,7 +31,7 @@ import time
 import httpx
 import numpy as np
 
-from quorum_cli.labeling_run import run_labeling_job
+from quorum_cli.labeling_run import ApiClient, run_labeling_job
 from quorum_cli.platform import Platform
 from quorum_cli.simulation import CrowdDataset
 from quorum_common.devinfra import free_port
@@ -51,15 +51,14 @@ def synthetic(n_items: int, n_workers: int, seed: int = 0) -> CrowdDataset:
 
 
 async def healthz_baseline(api: str, concurrency: int, seconds: float) -> float:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     count = 0
-    async with httpx.AsyncClient(base_url=api, limits=limits) as client:
+    async with ApiClient(api, connections=concurrency) as client:
         deadline = time.perf_counter() + seconds
 
         async def loop() -> None:
             nonlocal count
             while time.perf_counter() < deadline:
-                (await client.get("/healthz")).raise_for_status()
+                assert (await client.get("/healthz")).status_code == 200
                 count += 1
 
         start = time.perf_counter()
@@ -80,6 +79,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=48, help="concurrent simulated workers")
     parser.add_argument("--per-object", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=48, help="HTTP connections")
+    parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause of a worker between tasks")
     parser.add_argument("--api")
     parser.add_argument("--api-key")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -101,7 +101,14 @@ def main() -> None:
         baseline = asyncio.run(healthz_baseline(api, args.concurrency, 5.0))
         data = synthetic(args.objects, args.workers)
         result = asyncio.run(
-            run_labeling_job(api, key, data, workers_per_object=args.per_object, concurrency=args.concurrency)
+            run_labeling_job(
+                api,
+                key,
+                data,
+                workers_per_object=args.per_object,
+                concurrency=args.concurrency,
+                think_s=args.think_ms / 1000,
+            )
         )
     finally:
         if plat is not None:
@@ -114,6 +121,7 @@ def main() -> None:
         "objects": args.objects,
         "answers": answers,
         "workers": args.workers,
+        "think_ms": args.think_ms,
         "wall_s_submit_to_all_labels_stored": round(result.wall_s, 2),
         "answers_per_s_end_to_end": round(answers / result.wall_s, 1),
         "baseline_healthz_req_per_s": round(baseline, 1),

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from quorum_cli.simulation import CrowdDataset, CrowdSimulator
+
+# aiohttp, not httpx, on this hot path: with 48 concurrent workers httpx's async pool fell to ~300 req/s
+# on this machine while aiohttp kept ~4,000 req/s, and the load generator must not be the bottleneck.
 
 
 @dataclass
@@ -43,17 +47,54 @@ class ApiError(RuntimeError):
     pass
 
 
-def _check(response: httpx.Response, expected: tuple[int, ...] = (200, 201)) -> httpx.Response:
-    if response.status_code not in expected:
-        raise ApiError(
-            f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
-            f"{response.text[:500]}"
+@dataclass
+class Response:
+    """A fully read HTTP response (the body is read before the connection goes back to the pool)."""
+
+    method: str
+    path: str
+    status_code: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class ApiClient:
+    """The few HTTP verbs the simulation needs, over one pooled aiohttp session."""
+
+    def __init__(self, base_url: str, *, connections: int, timeout_s: float = 60) -> None:
+        self._session = aiohttp.ClientSession(
+            base_url,
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
         )
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Response:
+        async with self._session.request(method, path, **kwargs) as r:
+            return Response(method, path, r.status, await r.text())
+
+    async def get(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._session.close()
+
+
+def _check(response: Response, expected: tuple[int, ...] = (200, 201)) -> Response:
+    if response.status_code not in expected:
+        raise ApiError(f"{response.method} {response.path} -> {response.status_code}: {response.text[:500]}")
     return response
 
 
 async def create_workers(
-    client: httpx.AsyncClient, key: str, names: list[str], team_name: str
+    client: ApiClient, key: str, names: list[str], team_name: str
 ) -> tuple[str, dict[str, str]]:
     headers = {"Authorization": f"Bearer {key}"}
     team = _check(await client.post("/v1/teams", json={"name": team_name}, headers=headers)).json()
@@ -83,12 +124,12 @@ async def run_labeling_job(
     seed: int = 0,
     job_name: str | None = None,
     on_answer: Any = None,
+    think_s: float = 0.0,
     timeout_s: float = 1800,
 ) -> RunResult:
     """Create a job for `dataset` and label it with simulated workers; returns once it completed."""
     simulator = CrowdSimulator(dataset, seed=seed)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=api_url, timeout=60, limits=limits) as client:
+    async with ApiClient(api_url, connections=concurrency) as client:
         headers = {"Authorization": f"Bearer {requester_key}"}
         suffix = uuid.uuid4().hex[:8]
         team_id, tokens = await create_workers(client, requester_key, dataset.workers, f"team-{suffix}")
@@ -117,19 +158,21 @@ async def run_labeling_job(
         done = asyncio.Event()
         started = time.perf_counter()
 
-        async def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def call(method: str, url: str, **kwargs: Any) -> Response:
             """Retry while a service restarts (503/transport errors): the same request is safe to repeat."""
             for attempt in range(600):
                 try:
                     r = await client.request(method, url, **kwargs)
                     if r.status_code not in (502, 503, 504):
                         return r
-                except httpx.TransportError:
+                except (aiohttp.ClientError, TimeoutError):
                     pass
                 if done.is_set() or attempt == 599:
                     raise ApiError(f"{method} {url}: service unavailable")
                 await asyncio.sleep(0.1)
             raise AssertionError("unreachable")
+
+        rng = random.Random(seed)
 
         async def worker_loop(worker: str, token: str) -> None:
             worker_headers = {"Authorization": f"Bearer {token}"}
@@ -165,6 +208,8 @@ async def run_labeling_job(
                     await on_answer(result)
                 if result.answers_submitted >= needed:
                     done.set()
+                if think_s:  # a person takes a moment per task; spread it so workers don't move in lockstep
+                    await asyncio.sleep(think_s * (0.5 + rng.random()))
 
         async def watch_job() -> dict[str, Any]:
             deadline = time.monotonic() + timeout_s
@@ -194,7 +239,7 @@ async def run_labeling_job(
 
 
 async def fetch_answers(api_url: str, requester_key: str, job_id: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+    async with ApiClient(api_url, connections=4) as client:
         r = _check(
             await client.get(
                 f"/v1/jobs/{job_id}/answers", headers={"Authorization": f"Bearer {requester_key}"}
