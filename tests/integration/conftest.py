@@ -46,12 +46,13 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             "MAX_MANIFEST_BYTES": "5000000",
         },
     )
+    plat.test_kafka = kafka  # type: ignore[attr-defined]  # the broker-loss test restarts it
     try:
         plat.start()
         yield plat
     finally:
         plat.stop()
-        kafka.stop()
+        plat.test_kafka.stop()  # type: ignore[attr-defined]
         remove_tree(root)
 
 

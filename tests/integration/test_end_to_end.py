@@ -135,3 +135,40 @@ def test_image_job_from_generated_digits(platform: Platform, requester_key: str,
         for line in result.output_lines
     )
     assert all(line["source-ref"].startswith("file://") for line in result.output_lines)
+
+
+def test_a_broker_that_loses_its_log_loses_no_answer(platform: Platform, requester_key: str) -> None:
+    """Tansu keeps its log in memory: kill it mid-job and start an empty one on the same port."""
+    from quorum_common.devinfra import EmbeddedKafka
+
+    data = text_dataset(90, 6, seed=4)
+    total = 90 * 3
+    restarted: list[bool] = []
+
+    async def lose_the_broker(result) -> None:  # noqa: ANN001 - RunResult
+        if result.answers_submitted >= total // 2 and not restarted:
+            restarted.append(True)
+            old = platform.test_kafka  # type: ignore[attr-defined]
+            old.proc.kill()
+            old.proc.wait()
+            platform.test_kafka = await asyncio.to_thread(  # type: ignore[attr-defined]
+                EmbeddedKafka(old.data_dir, port=old.port).start
+            )
+
+    result = asyncio.run(
+        run_labeling_job(
+            platform.api_url,
+            requester_key,
+            data,
+            workers_per_object=3,
+            seed=4,
+            on_answer=lose_the_broker,
+            timeout_s=180,
+        )
+    )
+    assert restarted
+    assert result.job["status"] == "completed"
+    assert result.job["counters"]["human_labeled"] == 90
+    answers = asyncio.run(fetch_answers(platform.api_url, requester_key, result.job["job_id"]))
+    assert set(result.acked) <= {a["answerId"] for a in answers}
+    assert len(answers) == total
