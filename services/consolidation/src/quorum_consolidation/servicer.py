@@ -39,8 +39,13 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
             for job_id in sorted(by_job):
                 labels.extend(
                     consolidation_pb2.ObjectLabel(
-                        job_id=job_id, object_id=r.object_id, label=r.label, class_index=r.class_index,
-                        confidence=r.confidence, answer_count=r.answer_count, method=r.method,
+                        job_id=job_id,
+                        object_id=r.object_id,
+                        label=r.label,
+                        class_index=r.class_index,
+                        confidence=r.confidence,
+                        answer_count=r.answer_count,
+                        method=r.method,
                     )
                     for r in consolidate(by_job[job_id], categories, method)
                 )
@@ -58,9 +63,15 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
         return consolidation_pb2.ConsolidateAnswersResponse(
             labels=[
                 consolidation_pb2.ObjectLabel(
-                    job_id=r.job_id, object_id=r.object_id, label=r.label, class_index=r.class_index,
-                    confidence=r.confidence, answer_count=r.answer_count, method=r.method,
-                    consolidated_at_ms=to_ms(r.consolidated_at), worker_ids=r.worker_ids,
+                    job_id=r.job_id,
+                    object_id=r.object_id,
+                    label=r.label,
+                    class_index=r.class_index,
+                    confidence=r.confidence,
+                    answer_count=r.answer_count,
+                    method=r.method,
+                    consolidated_at_ms=to_ms(r.consolidated_at),
+                    worker_ids=r.worker_ids,
                 )
                 for r in rows
             ]

@@ -159,8 +159,11 @@ class WorkerModel:
     def rows_for(self, worker_ids: np.ndarray) -> np.ndarray:
         """Row of each worker id in `log_confusions`; `n_workers` (the population row) for unseen ones."""
         unseen = self.n_workers
-        return np.fromiter((self._row_of.get(w, unseen) for w in np.asarray(worker_ids).tolist()),
-                           dtype=np.int64, count=len(worker_ids))
+        return np.fromiter(
+            (self._row_of.get(w, unseen) for w in np.asarray(worker_ids).tolist()),
+            dtype=np.int64,
+            count=len(worker_ids),
+        )
 
     def knows(self, worker_ids: np.ndarray) -> np.ndarray:
         """bool per worker id: whether the model has the worker's own matrix."""
@@ -202,8 +205,16 @@ class WorkerModel:
         if auto.model_ is None:
             raise ValueError("the AutoDawidSkene model is not fitted (or was fitted on no answers)")
         model = cls.from_dawid_skene(auto.model_, answers, auto.chosen_.get("temperature", 1.0))
-        return cls(model.categories, model.worker_ids, model.log_confusions, model.log_prior,
-                   model.log_population, model.temperature, "auto", model.n_answers)
+        return cls(
+            model.categories,
+            model.worker_ids,
+            model.log_confusions,
+            model.log_prior,
+            model.log_population,
+            model.temperature,
+            "auto",
+            model.n_answers,
+        )
 
     @classmethod
     def one_coin(
@@ -246,8 +257,9 @@ def fit_worker_model(
             mv = MajorityVote(prior_accuracy=prior_accuracy).fit(answers)
             assert mv.accuracy_ is not None
             accuracy = mv.accuracy_
-        return WorkerModel.one_coin(answers.categories, min(max(accuracy, 1.0 / k + 1e-3), 0.99),
-                                    answers.n_answers)
+        return WorkerModel.one_coin(
+            answers.categories, min(max(accuracy, 1.0 / k + 1e-3), 0.99), answers.n_answers
+        )
     ds = DawidSkene(**dict(ADAPTIVE_DS_PARAMS if params is None else params))
     init = None
     if previous is not None and tuple(previous.categories) == tuple(answers.categories):
@@ -326,8 +338,11 @@ class Decision:
 
 
 def decide_posteriors(
-    policy: AdaptivePolicy, probas: np.ndarray, n_answers: np.ndarray,
-    object_ids: np.ndarray | None = None, categories: tuple[str, ...] | None = None,
+    policy: AdaptivePolicy,
+    probas: np.ndarray,
+    n_answers: np.ndarray,
+    object_ids: np.ndarray | None = None,
+    categories: tuple[str, ...] | None = None,
 ) -> Decision:
     """`decide` from posteriors ``[n, K]`` and answer counts ``[n]`` already at hand (for example, objects
     with no answer yet: the class prior and 0). The label is the first most likely class."""

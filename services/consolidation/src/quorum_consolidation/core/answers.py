@@ -87,8 +87,11 @@ class Answers:
 
     @classmethod
     def from_arrays(
-        cls, object_ids: Sequence[Any] | np.ndarray, worker_ids: Sequence[Any] | np.ndarray,
-        labels: Sequence[str] | np.ndarray, categories: Sequence[str],
+        cls,
+        object_ids: Sequence[Any] | np.ndarray,
+        worker_ids: Sequence[Any] | np.ndarray,
+        labels: Sequence[str] | np.ndarray,
+        categories: Sequence[str],
     ) -> Answers:
         """Index columns of (object id, worker id, label); raises ConsolidationInputError on bad input.
 

@@ -38,8 +38,12 @@ def _restrict(answers: Answers, keep_objects: np.ndarray) -> tuple[Answers, np.n
     new_index = np.cumsum(keep_objects) - 1
     mask = keep_objects[answers.objects]
     sub = Answers(
-        new_index[answers.objects[mask]], answers.workers[mask], answers.classes[mask],
-        answers.object_ids[keep_objects], answers.worker_ids, answers.categories,
+        new_index[answers.objects[mask]],
+        answers.workers[mask],
+        answers.classes[mask],
+        answers.object_ids[keep_objects],
+        answers.worker_ids,
+        answers.categories,
     )
     return sub, new_index
 
@@ -248,7 +252,10 @@ class AutoDawidSkene(BaseClassificationAggregator):
         temperature = 1.0
         if self.calibrate:
             temperature = _best_temperature(
-                best["log_post"], best["column"], self.max_selection_answers // 3, self.seed  # type: ignore[arg-type]
+                best["log_post"],
+                best["column"],
+                self.max_selection_answers // 3,
+                self.seed,  # type: ignore[arg-type]
             )
 
         model = self._model(s, u, self.n_iter, self.tol)

@@ -45,7 +45,8 @@ def consolidate(
     cats = data.categories
     # Building the output records is the only per-object Python step; the estimate itself is vectorised.
     return [
-        ConsolidatedLabel(object_id=oid, label=cats[c], class_index=c, confidence=conf, answer_count=n,
-                          method=method)
+        ConsolidatedLabel(
+            object_id=oid, label=cats[c], class_index=c, confidence=conf, answer_count=n, method=method
+        )
         for oid, c, conf, n in zip(data.object_ids.tolist(), labels, confidences, counts, strict=True)
     ]

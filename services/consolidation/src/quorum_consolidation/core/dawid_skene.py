@@ -220,7 +220,10 @@ class DawidSkene(BaseClassificationAggregator):
         return m_step, state
 
     def run(
-        self, matrix: AnswerMatrix, known: KnownLabels | None = None, extra: np.ndarray | None = None,
+        self,
+        matrix: AnswerMatrix,
+        known: KnownLabels | None = None,
+        extra: np.ndarray | None = None,
         init: np.ndarray | None = None,
     ) -> tuple[EMResult, np.ndarray | None]:
         """EM on prepared answers (from posteriors `init`, default majority-vote shares); returns the result

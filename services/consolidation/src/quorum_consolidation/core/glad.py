@@ -17,7 +17,14 @@ from quorum_consolidation.core.side_info import KnownLabels
 
 
 def glad_objective(
-    x: np.ndarray, t: np.ndarray, obj: np.ndarray, wrk: np.ndarray, w: int, n: int, k: int, mu_a: float,
+    x: np.ndarray,
+    t: np.ndarray,
+    obj: np.ndarray,
+    wrk: np.ndarray,
+    w: int,
+    n: int,
+    k: int,
+    mu_a: float,
     mu_b: float,
 ) -> tuple[float, np.ndarray]:
     """Minus GLAD's M-step objective Q (with the Gaussian log priors, up to a constant) and its gradient, at
@@ -121,8 +128,15 @@ class GLAD(BaseClassificationAggregator):
             done += 1
             probas = e_step(x[:w], x[w:])
             t = probas[obj, cls]
-            res = minimize(q_and_grad, x, args=(t,), jac=True, method="CG", tol=self.m_step_tol,
-                           options={"maxiter": self.m_step_max_iter})
+            res = minimize(
+                q_and_grad,
+                x,
+                args=(t,),
+                jac=True,
+                method="CG",
+                tol=self.m_step_tol,
+                options={"maxiter": self.m_step_max_iter},
+            )
             x = res.x
             q = -float(res.fun) / m
             history.append(q)

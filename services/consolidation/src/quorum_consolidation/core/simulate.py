@@ -17,7 +17,10 @@ class SimulatedCrowd:
 
 
 def random_confusions(
-    rng: np.random.Generator, n_workers: int, n_classes: int, accuracy: tuple[float, float] = (0.5, 0.95),
+    rng: np.random.Generator,
+    n_workers: int,
+    n_classes: int,
+    accuracy: tuple[float, float] = (0.5, 0.95),
     concentration: float = 1.0,
 ) -> np.ndarray:
     """Per worker: accuracy uniform in `accuracy` on every row, the rest spread over the other classes by a
@@ -36,8 +39,12 @@ def random_confusions(
 
 
 def simulate(
-    confusions: np.ndarray, n_objects: int, per_object: int, seed: int = 0,
-    class_prior: np.ndarray | None = None, worker_weights: np.ndarray | None = None,
+    confusions: np.ndarray,
+    n_objects: int,
+    per_object: int,
+    seed: int = 0,
+    class_prior: np.ndarray | None = None,
+    worker_weights: np.ndarray | None = None,
 ) -> SimulatedCrowd:
     """`per_object` distinct workers answer each object (drawn with probability proportional to
     `worker_weights`, default uniform); each answers from their confusion row of the object's true class."""
@@ -60,7 +67,11 @@ def simulate(
     cum = confusions[workers, truth[objects]].cumsum(axis=1)
     classes = np.minimum((rng.random(objects.shape[0])[:, None] > cum).sum(axis=1), k - 1)
     answers = Answers(
-        objects.astype(np.int64), workers.astype(np.int64), classes.astype(np.int64),
-        np.arange(n_objects), np.arange(w), tuple(f"c{i}" for i in range(k)),
+        objects.astype(np.int64),
+        workers.astype(np.int64),
+        classes.astype(np.int64),
+        np.arange(n_objects),
+        np.arange(w),
+        tuple(f"c{i}" for i in range(k)),
     )
     return SimulatedCrowd(answers, truth, confusions)
