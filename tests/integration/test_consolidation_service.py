@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import grpc
+import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import RecordMetadata
@@ -30,6 +31,7 @@ from quorum_consolidation.adapters.answer_consumer import CONSUMER_NAME
 from quorum_consolidation.adapters.tables import answers, consumer_offsets, object_state, outbox
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.majority_vote import MajorityVote
+from quorum_consolidation.core.streaming import can_fit
 from quorum_consolidation.server import build_service
 from quorum_consolidation.settings import ConsolidationSettings
 
@@ -392,6 +394,58 @@ async def test_a_burst_of_answers_labels_every_object_once(
     assert {g.object_id: g.label for g in got} == expected
     assert {g.answer_count for g in got} == {3}
     assert await stored_answers(db, job) == 3 * n_objects
+
+
+async def test_streaming_labels_follow_the_job_worker_model(
+    settings: ConsolidationSettings,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
+) -> None:
+    """'good' is always right; 'bad1' and 'bad2' independently give the next class 35% of the time. Once the
+    job's Dawid-Skene model has seen enough objects, a 2-1 split against 'good' follows 'good'."""
+    async with running(settings.model_copy(update={"streaming_method": "ds"})):
+        job, n_objects = new_job(), 120
+        rng = np.random.default_rng(7)
+        pending = []
+        for o in range(n_objects):
+            t = int(rng.integers(3))
+            for worker in ("good", "bad1", "bad2"):
+                label = CATS[t] if worker == "good" or rng.random() >= 0.35 else CATS[(t + 1) % 3]
+                env = answer_event(job, o, worker, label)
+                pending.append(
+                    await producer.send(ANSWERS_TOPIC, env.SerializeToString(), key=object_key(job, o))
+                )
+        await asyncio.gather(*pending)
+
+        async def all_labeled() -> bool:
+            return len({e.label_consolidated.object_id for e in labels.of(job)}) == n_objects
+
+        await eventually(all_labeled, f"labels for all {n_objects} objects")
+        assert {e.label_consolidated.method for e in labels.of(job)} == {"ds"}
+
+        split = [(n_objects, "good", "cat"), (n_objects, "bad1", "dog"), (n_objects, "bad2", "dog")]
+        for o, w, label in split:
+            await publish(producer, answer_event(job, o, w, label))
+        [label] = await labels.wait(job, n_objects)
+        assert (label.label, label.method, label.answer_count) == ("cat", "ds", 3)
+        assert label.confidence > 0.5
+        assert MajorityVote().fit(Answers.from_triples(split, CATS)).labels_.tolist() == [CATS.index("dog")]
+
+
+async def test_streaming_mv_setting_keeps_batch_majority_vote(
+    settings: ConsolidationSettings,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+) -> None:
+    job = new_job()
+    triples = [(o, w, "cat" if w != "w3" else "dog") for o in range(4) for w in ("w1", "w2", "w3")]
+    assert can_fit(Answers.from_triples(triples, CATS))  # big enough for DS, yet "mv" is asked for
+    async with running(settings.model_copy(update={"streaming_method": "mv"})):
+        for o, w, label in triples:
+            await publish(producer, answer_event(job, o, w, label))
+        got = [(await labels.wait(job, o))[0] for o in range(4)]
+    assert {(g.label, g.method) for g in got} == {("cat", "mv")}
 
 
 async def test_restart_resumes_from_stored_offsets(

@@ -11,6 +11,7 @@ from quorum_common.outbox import Outbox
 from quorum_consolidation import SCHEMA
 from quorum_consolidation.adapters import tables
 from quorum_consolidation.adapters.answer_consumer import CONSUMER_NAME, AnswerHandler
+from quorum_consolidation.adapters.job_models import JobModels
 from quorum_consolidation.adapters.label_publisher import LabelPublisher
 from quorum_consolidation.servicer import ConsolidationServicer
 from quorum_consolidation.settings import ConsolidationSettings
@@ -26,7 +27,15 @@ async def build_service(settings: ConsolidationSettings) -> GrpcService:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         sessions=sessions,
         offsets=tables.consumer_offsets,
-        handler=AnswerHandler(outbox=outbox, method=settings.default_method),
+        handler=AnswerHandler(
+            outbox=outbox,
+            method=settings.streaming_method,
+            models=JobModels(
+                refit_growth=settings.refit_growth,
+                refit_max_age_s=settings.refit_max_age_s,
+                max_jobs=settings.job_model_cache_size,
+            ),
+        ),
         partitions=settings.consumer_partitions,
         max_batch=settings.consumer_max_batch,
     )

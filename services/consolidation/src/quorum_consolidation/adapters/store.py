@@ -76,9 +76,15 @@ def _stored_label(row: Any) -> StoredLabel | None:
     if row.label is None:
         return None
     return StoredLabel(
-        job_id=row.job_id, object_id=row.object_id, label=row.label, class_index=row.class_index,
-        confidence=row.confidence, method=row.method, answer_count=row.answer_count,
-        worker_ids=list(row.worker_ids or []), consolidated_at=row.consolidated_at,
+        job_id=row.job_id,
+        object_id=row.object_id,
+        label=row.label,
+        class_index=row.class_index,
+        confidence=row.confidence,
+        method=row.method,
+        answer_count=row.answer_count,
+        worker_ids=list(row.worker_ids or []),
+        consolidated_at=row.consolidated_at,
     )
 
 
@@ -95,8 +101,12 @@ async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> l
     )
     return [
         ObjectStatus(
-            job_id=row.job_id, object_id=row.object_id, required_answers=row.required_answers,
-            categories=list(row.categories), answer_count=row.n_answers, label=_stored_label(row),
+            job_id=row.job_id,
+            object_id=row.object_id,
+            required_answers=row.required_answers,
+            categories=list(row.categories),
+            answer_count=row.n_answers,
+            label=_stored_label(row),
         )
         for row in rows
     ]
@@ -139,17 +149,32 @@ async def record_labels(session: AsyncSession, labels: Sequence[dict[str, Any]])
         column("answer_count", Integer),
         column("worker_ids", ARRAY(String)),
         name="new_labels",
-    ).data([
-        (r["job_id"], r["object_id"], r["label"], r["class_index"], r["confidence"], r["method"],
-         r["answer_count"], r["worker_ids"])
-        for r in labels
-    ])
+    ).data(
+        [
+            (
+                r["job_id"],
+                r["object_id"],
+                r["label"],
+                r["class_index"],
+                r["confidence"],
+                r["method"],
+                r["answer_count"],
+                r["worker_ids"],
+            )
+            for r in labels
+        ]
+    )
     stmt = (
         update(s)
         .where(s.c.job_id == v.c.job_id, s.c.object_id == v.c.object_id, s.c.label.is_(None))
         .values(
-            label=v.c.label, class_index=v.c.class_index, confidence=v.c.confidence, method=v.c.method,
-            answer_count=v.c.answer_count, worker_ids=v.c.worker_ids, consolidated_at=func.now(),
+            label=v.c.label,
+            class_index=v.c.class_index,
+            confidence=v.c.confidence,
+            method=v.c.method,
+            answer_count=v.c.answer_count,
+            worker_ids=v.c.worker_ids,
+            consolidated_at=func.now(),
         )
         .returning(*s.c)
     )
@@ -163,3 +188,37 @@ async def job_labels(session: AsyncSession, job_id: str) -> list[StoredLabel]:
         select(s).where(s.c.job_id == job_id, s.c.label.is_not(None)).order_by(s.c.object_id)
     )
     return [label for label in map(_stored_label, rows) if label is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class JobAnswers:
+    """All stored answers of one job, as parallel columns."""
+
+    object_ids: list[int]
+    worker_ids: list[str]
+    labels: list[str]
+
+
+async def job_answer_counts(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, int]:
+    """Stored answers per job (served by the (job_id, object_id, worker_id) unique index)."""
+    if not job_ids:
+        return {}
+    a = answers
+    rows = await session.execute(
+        select(a.c.job_id, func.count()).where(a.c.job_id.in_(list(job_ids))).group_by(a.c.job_id)
+    )
+    return {job_id: int(n) for job_id, n in rows}
+
+
+async def job_answers(session: AsyncSession, job_id: str) -> JobAnswers:
+    """Every stored answer of a job, in one query (the unique index leads with job_id)."""
+    a = answers
+    rows = await session.execute(select(a.c.object_id, a.c.worker_id, a.c.label).where(a.c.job_id == job_id))
+    object_ids: list[int] = []
+    worker_ids: list[str] = []
+    labels: list[str] = []
+    for object_id, worker_id, label in rows:
+        object_ids.append(object_id)
+        worker_ids.append(worker_id)
+        labels.append(label)
+    return JobAnswers(object_ids, worker_ids, labels)
