@@ -563,3 +563,49 @@ async def test_list_job_labels(stub: consolidation_pb2_grpc.ConsolidationService
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest())
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# --- worker quality -----------------------------------------------------------------------------------------
+
+
+async def test_worker_quality_ranks_a_reliable_worker_above_a_noisy_one(
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    db: AsyncEngine,
+    stub: consolidation_pb2_grpc.ConsolidationServiceStub,
+) -> None:
+    job = new_job()
+    rng = np.random.default_rng(7)
+    n_objects = 40
+    for o in range(n_objects):
+        truth = int(rng.integers(3))
+        for w, p_right in (("reliable", 1.0), ("steady1", 0.8), ("steady2", 0.8), ("noisy", 0.4)):
+            label = truth if rng.random() < p_right else (truth + 1 + int(rng.integers(2))) % 3
+            await publish(producer, answer_event(job, o, w, CATS[label], required=4))
+
+    async def all_stored() -> bool:
+        return await stored_answers(db, job) == 4 * n_objects
+
+    await eventually(all_stored, "every answer stored")
+
+    report = await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=job))
+    assert (report.job_id, report.method, list(report.categories)) == (job, "ds", CATS)
+    by_worker = {w.worker_id: w for w in report.workers}
+    assert set(by_worker) == {"reliable", "steady1", "steady2", "noisy"}
+    assert all(w.answers == n_objects and len(w.confusion) == 9 for w in report.workers)
+    assert by_worker["reliable"].accuracy > by_worker["steady1"].accuracy > by_worker["noisy"].accuracy
+    assert by_worker["reliable"].agreement_with_consensus > by_worker["noisy"].agreement_with_consensus
+
+    mv = await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=job, method="mv"))
+    mv_by_worker = {w.worker_id: w for w in mv.workers}
+    assert mv.method == "mv" and mv_by_worker["reliable"].accuracy > mv_by_worker["noisy"].accuracy
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=new_job()))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert reason_from_rpc_error(err.value) == "job_not_found"
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=job, method="nope"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_from_rpc_error(err.value) == "unknown_method"

@@ -186,6 +186,11 @@ class QuorumClient:
     def stop_job(self, job_id: str) -> dict[str, Any]:
         return self._json("POST", f"/v1/jobs/{job_id}/stop")  # type: ignore[no-any-return]
 
+    def job_workers(self, job_id: str, method: str = "") -> dict[str, Any]:
+        """Per-worker quality of a job: {job_id, method, categories, data, count}."""
+        params: Mapping[str, Any] = {"method": method} if method else {}
+        return self._json("GET", f"/v1/jobs/{job_id}/workers", params=params)  # type: ignore[no-any-return]
+
     def _download(self, path: str, dest: IO[bytes]) -> int:
         request = self._http.build_request("GET", path, timeout=_EXPORT_TIMEOUT)
         response = self._send(request, stream=True)

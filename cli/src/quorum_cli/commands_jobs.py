@@ -1,4 +1,4 @@
-"""`quorum job create|status|list|stop|output|answers`: labeling jobs from the command line."""
+"""`quorum job create|status|list|stop|workers|output|answers`: labeling jobs from the command line."""
 
 from __future__ import annotations
 
@@ -256,6 +256,41 @@ def stop(
         print_json(job)
         return
     console.print(f"Job [cyan]{job['job_id']}[/] is {_status(job['status'])}")
+
+
+@app.command("workers")
+@handle_errors
+def workers(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    method: Annotated[
+        str, typer.Option("--method", help="Worker model: ds (default), mv, one_coin_ds, glad, mace, auto.")
+    ] = "",
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show each worker's answers, estimated accuracy and agreement with the consolidated labels."""
+    with make_client(api, api_key) as client:
+        report = client.job_workers(job_id, method=method)
+    if as_json:
+        print_json(report)
+        return
+    table = Table(
+        title=f"{report['count']} worker(s) of job {report['job_id']} ({report['method']})",
+        box=None,
+        padding=(0, 1),
+        title_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("worker", style="cyan", no_wrap=True)
+    table.add_column("answers", justify="right", no_wrap=True)
+    table.add_column("accuracy", justify="right", no_wrap=True)
+    table.add_column("agreement", justify="right", no_wrap=True)
+    for w in report["data"]:
+        table.add_row(
+            w["worker_id"], str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"
+        )
+    console.print(table)
 
 
 def _download(kind: str, job_id: str, output: Path | None, api: str | None, api_key: str | None) -> None:

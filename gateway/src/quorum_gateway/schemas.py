@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quorum.consolidation.v1 import consolidation_pb2
 from quorum.jobs.v1 import jobs_pb2
 from quorum.workforce.v1 import workforce_pb2
 
@@ -198,6 +199,50 @@ class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int
     next_page_token: str = Field("", description="Pass as page_token for the next page; empty at the end.")
+
+
+class JobWorkerPublic(BaseModel):
+    worker_id: str
+    answers: int = Field(description="The worker's answers in this job.")
+    accuracy: float = Field(description="Expected accuracy under the model: sum_k prior_k * confusion[k][k].")
+    confusion: list[list[float]] = Field(
+        description="K x K, confusion[true][answered] = P(answers `answered` | truth is `true`), in the "
+        "order of `categories`."
+    )
+    agreement: float = Field(description="Share of the worker's answers equal to the consolidated label.")
+
+    @classmethod
+    def from_proto(cls, w: consolidation_pb2.WorkerQuality, k: int) -> JobWorkerPublic:
+        flat = list(w.confusion)
+        return cls(
+            worker_id=w.worker_id,
+            answers=w.answers,
+            accuracy=w.accuracy,
+            confusion=[flat[i * k : (i + 1) * k] for i in range(k)] if k else [],
+            agreement=w.agreement_with_consensus,
+        )
+
+
+class JobWorkersPublic(BaseModel):
+    job_id: str
+    method: str = Field(description="The aggregation method whose worker model is reported.")
+    categories: list[str]
+    data: list[JobWorkerPublic] = Field(description="Most answers first.")
+    count: int
+
+    @classmethod
+    def from_proto(cls, resp: consolidation_pb2.WorkerQualityResponse) -> JobWorkersPublic:
+        k = len(resp.categories)
+        data = sorted(
+            (JobWorkerPublic.from_proto(w, k) for w in resp.workers), key=lambda w: (-w.answers, w.worker_id)
+        )
+        return cls(
+            job_id=resp.job_id,
+            method=resp.method,
+            categories=list(resp.categories),
+            data=data,
+            count=len(data),
+        )
 
 
 # ---------------------------------------------------------------- worker portal

@@ -225,6 +225,33 @@ def test_job_answers_to_stdout(api: Api) -> None:
     assert result.exit_code == 0 and '{"workerId": "w-1"}' in result.output
 
 
+def test_job_workers_table_and_json(api: Api) -> None:
+    ace = {"worker_id": "w-ace", "answers": 12, "accuracy": 0.9871, "agreement": 1.0}
+    meh = {"worker_id": "w-meh", "answers": 3, "accuracy": 0.5, "agreement": 0.25}
+    ace["confusion"] = [[1.0, 0.0], [0.0, 1.0]]
+    meh["confusion"] = [[0.5, 0.5], [0.5, 0.5]]
+    report = {"job_id": "j-1", "method": "ds", "categories": ["cat", "dog"], "data": [ace, meh], "count": 2}
+    api.on("GET", "/v1/jobs/j-1/workers", body=report)
+    result = runner.invoke(app, ["job", "workers", "j-1", *KEY])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    ace_row = next(line for line in lines if "w-ace" in line)
+    assert "12" in ace_row and "0.987" in ace_row and "100.0%" in ace_row
+    meh_row = next(line for line in lines if "w-meh" in line)
+    assert "0.500" in meh_row and "25.0%" in meh_row
+    assert "method" not in str(api.last().url.params)
+
+    result = runner.invoke(app, ["job", "workers", "j-1", "--method", "mv", "--json", *KEY])
+    assert result.exit_code == 0 and json.loads(result.output) == report
+    assert api.last().url.params["method"] == "mv"
+
+
+def test_job_workers_error(api: Api) -> None:
+    api.error("GET", "/v1/jobs/j-9/workers", 404, "job_not_found", "job 'j-9' not found")
+    result = runner.invoke(app, ["job", "workers", "j-9", *KEY])
+    assert result.exit_code == 1 and "job_not_found" in result.output
+
+
 def test_teams_and_workers(api: Api) -> None:
     api.on("POST", "/v1/teams", 201, {"team_id": "t-1", "name": "crew", "created_at": None})
     result = runner.invoke(app, ["teams", "add", "crew", *KEY])

@@ -11,6 +11,7 @@ from grpc import StatusCode
 from structlog.testing import capture_logs
 
 from quorum.common.v1 import common_pb2
+from quorum.consolidation.v1 import consolidation_pb2
 from quorum.jobs.v1 import jobs_pb2
 
 AUTH = {"Authorization": f"Bearer {REQUESTER_KEY}"}
@@ -341,3 +342,85 @@ def test_output_failing_mid_stream_breaks_the_transfer(client: TestClient, fakes
         client.get("/v1/jobs/j-1/output", headers=AUTH)
     assert call.cancelled
     assert [e["event"] for e in logs] == ["export_interrupted"]  # logged once, no traceback noise
+
+
+def quality(
+    worker_id: str, answers: int, accuracy: float, agreement: float
+) -> consolidation_pb2.WorkerQuality:
+    return consolidation_pb2.WorkerQuality(
+        worker_id=worker_id,
+        answers=answers,
+        accuracy=accuracy,
+        confusion=[accuracy, 1 - accuracy, 1 - accuracy, accuracy],
+        agreement_with_consensus=agreement,
+    )
+
+
+def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.jobs.responses["GetJob"] = make_job()
+    fakes.consolidation.responses["GetWorkerQuality"] = consolidation_pb2.WorkerQualityResponse(
+        job_id="j-1",
+        method="ds",
+        categories=["cat", "dog"],
+        workers=[quality("w-few", 2, 0.5, 0.5), quality("w-many", 9, 0.75, 0.875)],
+    )
+    response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "job_id": "j-1",
+        "method": "ds",
+        "categories": ["cat", "dog"],
+        "data": [
+            {
+                "worker_id": "w-many",
+                "answers": 9,
+                "accuracy": 0.75,
+                "confusion": [[0.75, 0.25], [0.25, 0.75]],
+                "agreement": 0.875,
+            },
+            {
+                "worker_id": "w-few",
+                "answers": 2,
+                "accuracy": 0.5,
+                "confusion": [[0.5, 0.5], [0.5, 0.5]],
+                "agreement": 0.5,
+            },
+        ],
+        "count": 2,
+    }
+    assert fakes.jobs.requests("GetJob")[0].requester_id == "r-1"
+    [request] = fakes.consolidation.requests("GetWorkerQuality")
+    assert (request.job_id, request.method) == ("j-1", "")
+
+    client.get("/v1/jobs/j-1/workers?method=mv", headers=AUTH)
+    assert fakes.consolidation.requests("GetWorkerQuality")[1].method == "mv"
+
+
+def test_job_workers_of_someone_elses_job_are_404(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.jobs.errors["GetJob"] = rpc_error(
+        StatusCode.NOT_FOUND, "job 'j-1' not found", reason="job_not_found"
+    )
+    response = client.get("/v1/jobs/j-1/workers", headers={"Authorization": f"Bearer {OTHER_REQUESTER_KEY}"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "job_not_found"
+    assert fakes.consolidation.requests("GetWorkerQuality") == []
+
+
+def test_job_workers_of_a_job_without_answers_is_an_empty_list(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.jobs.responses["GetJob"] = make_job()
+    fakes.consolidation.errors["GetWorkerQuality"] = rpc_error(
+        StatusCode.NOT_FOUND, "no answers recorded for job 'j-1'", reason="job_not_found"
+    )
+    response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json() == {"job_id": "j-1", "method": "ds", "categories": [], "data": [], "count": 0}
+
+
+def test_job_workers_bad_method_is_400(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.jobs.responses["GetJob"] = make_job()
+    fakes.consolidation.errors["GetWorkerQuality"] = rpc_error(
+        StatusCode.INVALID_ARGUMENT, "unknown consolidation method 'x'", reason="unknown_method"
+    )
+    response = client.get("/v1/jobs/j-1/workers?method=x", headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_method"

@@ -18,12 +18,21 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from quorum.common.v1 import common_pb2
+from quorum.consolidation.v1 import consolidation_pb2
 from quorum.jobs.v1 import jobs_pb2
 from quorum.workforce.v1 import workforce_pb2
 from quorum_common.logging import get_logger
 from quorum_gateway.deps import ClientsDep, RequesterDep
 from quorum_gateway.errors import ApiError, ResponseAborted
-from quorum_gateway.schemas import JobCreate, JobFields, JobPublic, JobsPublic, error_responses, iso_ms
+from quorum_gateway.schemas import (
+    JobCreate,
+    JobFields,
+    JobPublic,
+    JobsPublic,
+    JobWorkersPublic,
+    error_responses,
+    iso_ms,
+)
 
 log = get_logger(__name__)
 
@@ -224,6 +233,35 @@ async def stop_job(job_id: JobId, requester: RequesterDep, clients: ClientsDep) 
         timeout=clients.deadline_s,
     )
     return JobPublic.from_proto(job)
+
+
+@router.get(
+    "/{job_id}/workers",
+    summary="Per-worker quality estimates for a job (answers, accuracy, confusion matrix, agreement)",
+    description="Fitted on every answer recorded for the job so far. `method` picks the aggregation model "
+    "(ds, mv, one_coin_ds, glad, mace, auto; default ds).",
+    responses=error_responses(400, 401, 404, 503),
+)
+async def job_workers(
+    job_id: JobId,
+    requester: RequesterDep,
+    clients: ClientsDep,
+    method: Annotated[str, Query(max_length=32, description="Aggregation method (default ds).")] = "",
+) -> JobWorkersPublic:
+    # The consolidation service does not know owners: check the job is this requester's first.
+    await clients.jobs.GetJob(
+        jobs_pb2.GetJobRequest(job_id=job_id, requester_id=requester.requester_id), timeout=clients.deadline_s
+    )
+    request = consolidation_pb2.GetWorkerQualityRequest(job_id=job_id, method=method)
+    try:
+        resp = await clients.consolidation.GetWorkerQuality(request, timeout=clients.deadline_s)
+    except grpc.RpcError as err:
+        code = err.code() if callable(getattr(err, "code", None)) else None  # type: ignore[attr-defined]
+        if code != grpc.StatusCode.NOT_FOUND:
+            raise
+        # The job is the requester's but no answer has reached consolidation yet: no workers so far.
+        resp = consolidation_pb2.WorkerQualityResponse(job_id=job_id, method=method or "ds")
+    return JobWorkersPublic.from_proto(resp)
 
 
 # ---------------------------------------------------------------- exports (streamed)

@@ -1,6 +1,6 @@
 """Consolidation errors: the shared hierarchy; service-specific reasons go in `reason=`."""
 
-from quorum_common.errors import InvalidArgument, QuorumError
+from quorum_common.errors import InvalidArgument, NotFound, QuorumError
 from quorum_consolidation.core.answers import ConsolidationInputError
 
 
@@ -9,4 +9,4 @@ def invalid_input(err: ConsolidationInputError) -> InvalidArgument:
     return InvalidArgument(str(err), reason=err.reason)
 
 
-__all__ = ["ConsolidationInputError", "InvalidArgument", "QuorumError", "invalid_input"]
+__all__ = ["ConsolidationInputError", "InvalidArgument", "NotFound", "QuorumError", "invalid_input"]

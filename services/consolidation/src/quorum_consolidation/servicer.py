@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 
 import grpc
@@ -11,7 +12,8 @@ from quorum.consolidation.v1 import consolidation_pb2, consolidation_pb2_grpc
 from quorum_common.clock import to_ms
 from quorum_consolidation.adapters import store
 from quorum_consolidation.core import ConsolidationInputError, consolidate, make_aggregator
-from quorum_consolidation.errors import InvalidArgument, invalid_input
+from quorum_consolidation.core.worker_quality import job_worker_quality
+from quorum_consolidation.errors import InvalidArgument, NotFound, invalid_input
 from quorum_consolidation.settings import ConsolidationSettings
 
 
@@ -75,4 +77,41 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                 )
                 for r in rows
             ]
+        )
+
+    async def GetWorkerQuality(  # noqa: N802 - gRPC method name
+        self, request: consolidation_pb2.GetWorkerQualityRequest, context: grpc.aio.ServicerContext
+    ) -> consolidation_pb2.WorkerQualityResponse:
+        if not request.job_id:
+            raise InvalidArgument("job_id is required", reason="missing_job_id")
+        async with self._sessions() as session:
+            rows = await store.job_answers_with_categories(session, request.job_id)
+        try:
+            # The fit is CPU-bound: off the event loop.
+            report = await asyncio.to_thread(
+                job_worker_quality,
+                rows.object_ids,
+                rows.worker_ids,
+                rows.labels,
+                rows.categories,
+                request.method,
+            )
+        except ConsolidationInputError as err:
+            raise invalid_input(err) from err
+        if report is None:
+            raise NotFound(f"no answers recorded for job {request.job_id!r}", reason="job_not_found")
+        return consolidation_pb2.WorkerQualityResponse(
+            job_id=request.job_id,
+            method=report.method,
+            categories=report.categories,
+            workers=[
+                consolidation_pb2.WorkerQuality(
+                    worker_id=w.worker_id,
+                    answers=w.answers,
+                    accuracy=w.accuracy,
+                    confusion=w.confusion.ravel().tolist(),
+                    agreement_with_consensus=w.agreement,
+                )
+                for w in report.workers
+            ],
         )

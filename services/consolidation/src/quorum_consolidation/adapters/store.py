@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,8 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Text,
+    cast,
     column,
     func,
     select,
@@ -222,3 +225,37 @@ async def job_answers(session: AsyncSession, job_id: str) -> JobAnswers:
         worker_ids.append(worker_id)
         labels.append(label)
     return JobAnswers(object_ids, worker_ids, labels)
+
+
+@dataclass(frozen=True, slots=True)
+class JobAnswersWithCategories:
+    """All stored answers of one job, as parallel columns, with the category set of each answer's object."""
+
+    object_ids: list[int]
+    worker_ids: list[str]
+    labels: list[str]
+    categories: list[tuple[str, ...]]
+
+
+async def job_answers_with_categories(session: AsyncSession, job_id: str) -> JobAnswersWithCategories:
+    """Every stored answer of a job with its object's categories, in one query.
+
+    The categories come as JSON text and are decoded once per distinct value (a job has one set, normally),
+    not once per row."""
+    a, s = answers, object_state
+    rows = await session.execute(
+        select(a.c.object_id, a.c.worker_id, a.c.label, cast(s.c.categories, Text))
+        .join(s, (s.c.job_id == a.c.job_id) & (s.c.object_id == a.c.object_id))
+        .where(a.c.job_id == job_id)
+    )
+    decoded: dict[str, tuple[str, ...]] = {}
+    out = JobAnswersWithCategories([], [], [], [])
+    for object_id, worker_id, label, cats_json in rows:
+        cats = decoded.get(cats_json)
+        if cats is None:
+            cats = decoded[cats_json] = tuple(str(c) for c in json.loads(cats_json))
+        out.object_ids.append(object_id)
+        out.worker_ids.append(worker_id)
+        out.labels.append(label)
+        out.categories.append(cats)
+    return out
