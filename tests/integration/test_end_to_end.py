@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -87,6 +88,17 @@ def test_two_hundred_object_job_completes_with_ground_truth_output(
     spread = sum(p * (1 - p) for p in right) ** 0.5 / len(right)
     ours_accuracy, _ = accuracy(ours, data.gold)
     assert ours_accuracy >= expected - 3 * spread, (ours_accuracy, expected, spread)
+
+    # Worker estimates for the job, through the public API: every worker, every answer counted.
+    r = httpx.get(
+        f"{platform.api_url}/v1/jobs/{job['job_id']}/workers",
+        headers={"Authorization": f"Bearer {requester_key}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    workers = r.json()["data"]
+    assert len(workers) == 9 and sum(w["answers"] for w in workers) == 600
+    assert all(0.0 <= w["accuracy"] <= 1.0 and len(w["confusion"]) == 3 for w in workers)
 
 
 def test_killed_services_lose_no_acknowledged_answer(platform: Platform, requester_key: str) -> None:
