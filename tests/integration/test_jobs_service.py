@@ -182,7 +182,7 @@ def fake(workforce: tuple[FakeWorkforce, int]) -> FakeWorkforce:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0, what: str = "") -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 45.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
     while not await check():
         if time.monotonic() > deadline:

@@ -109,6 +109,9 @@ class DbOffsetConsumer:
             auto_offset_reset="earliest",
             max_poll_records=self.max_batch,
             fetch_max_wait_ms=100,
+            # A fetch the broker never answers is retried after this long (aiokafka's default is 40 s;
+            # seen once in CI as a label consumer stalled for over 15 s).
+            request_timeout_ms=10000,
         )
         await _retry_start(consumer.start, f"consumer:{self.name}", close=consumer.stop)
         try:
