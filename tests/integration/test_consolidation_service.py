@@ -192,6 +192,8 @@ def answer_event(
     required: int = 3,
     answer_id: str | None = None,
     submitted_at_ms: int = 0,
+    min_answers: int = 0,
+    target_confidence: float = 0.0,
 ) -> events_pb2.EventEnvelope:
     answer = common_pb2.Answer(
         answer_id=answer_id or uuid.uuid4().hex,
@@ -203,7 +205,12 @@ def answer_event(
     )
     return envelope(
         answer_submitted=events_pb2.AnswerSubmitted(
-            answer=answer, task_type="text-classification", categories=CATS, required_answers=required
+            answer=answer,
+            task_type="text-classification",
+            categories=CATS,
+            required_answers=required,
+            min_answers=min_answers,
+            target_confidence=target_confidence,
         )
     )
 
@@ -609,3 +616,55 @@ async def test_worker_quality_ranks_a_reliable_worker_above_a_noisy_one(
         await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=job, method="nope"))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason_from_rpc_error(err.value) == "unknown_method"
+
+
+# --- adaptive redundancy ------------------------------------------------------------------------------------
+
+
+async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits_on_contested_ones(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine
+) -> None:
+    """min 2, max 5, target 0.9: two agreeing answers of a reliable crowd are enough; a 1-1 split waits for
+    more; an object at its maximum is labeled whatever its posterior."""
+    job = new_job()
+
+    def adaptive(object_id: int, worker: str, label: str) -> events_pb2.EventEnvelope:
+        return answer_event(job, object_id, worker, label, required=5, min_answers=2, target_confidence=0.9)
+
+    n_confident = 20
+    for o in range(n_confident):
+        for worker in ("w1", "w2"):
+            await publish(producer, adaptive(o, worker, CATS[o % 3]))
+    for o in range(n_confident):
+        [label] = [e for e in await labels.wait(job, o)][:1]
+        assert (label.label, label.answer_count, label.method) == (CATS[o % 3], 2, "adaptive-ds")
+        assert label.confidence >= 0.9
+
+    # Below the minimum: nothing, whatever the answer.
+    meta = await publish(producer, adaptive(100, "w1", "cat"))
+    await wait_consumed(db, meta)
+    # Contested: a 1-1 split waits for more answers.
+    await publish(producer, adaptive(101, "w1", "cat"))
+    meta = await publish(producer, adaptive(101, "w2", "dog"))
+    await wait_consumed(db, meta)
+    assert labels.of(job, 100) == [] and labels.of(job, 101) == []
+    assert await outbox_rows(db, job, 101) == 0
+
+    # More answers for "cat" settle it before the maximum.
+    await publish(producer, adaptive(101, "w3", "cat"))
+    meta = await publish(producer, adaptive(101, "w4", "cat"))
+    await wait_consumed(db, meta)
+    first = (await labels.wait(job, 101))[0]
+    assert (first.label, first.method) == ("cat", "adaptive-ds")
+    assert 3 <= first.answer_count <= 4 and first.confidence >= 0.9
+
+    # An object that never gets confident is labeled at its maximum (here a job of min 2, max 3).
+    other = new_job()
+    for i, label in enumerate(["cat", "dog", "bird"]):
+        env = answer_event(other, 0, f"x{i}", label, required=3, min_answers=2, target_confidence=0.9)
+        meta = await publish(producer, env)
+        if i < 2:
+            await wait_consumed(db, meta)
+            assert labels.of(other, 0) == [], f"labeled after {i + 1} answers"
+    [last] = (await labels.wait(other, 0))[:1]
+    assert last.answer_count == 3 and last.method == "adaptive-ds" and last.confidence < 0.9

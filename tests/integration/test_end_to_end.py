@@ -195,3 +195,57 @@ def test_a_broker_that_loses_its_log_loses_no_answer(platform: Platform, request
     answers = asyncio.run(fetch_answers(platform.api_url, requester_key, result.job["job_id"]))
     assert set(result.acked) <= {a["answerId"] for a in answers}
     assert len(answers) == total
+
+
+def test_adaptive_job_asks_fewer_answers_and_labels_every_object(
+    platform: Platform, requester_key: str
+) -> None:
+    """Target 0.9, min 1, max 5, a crowd of mostly-accurate workers: most objects stop after one or two
+    answers, contested ones get more, and every object gets its label."""
+    n_items, max_workers = 60, 5
+    rng = np.random.default_rng(11)
+    categories = ["negative", "neutral", "positive"]
+    items = [f"a{i:04d}" for i in range(n_items)]
+    gold = {item: categories[int(rng.integers(3))] for item in items}
+    contents = {item: {"source": f"review {item}: it was {gold[item]}-ish"} for item in items}
+    acc = rng.uniform(0.85, 0.97, size=8)
+    confusion = np.stack([np.full((3, 3), (1 - a) / 2) + np.eye(3) * (a - (1 - a) / 2) for a in acc])
+    workers = [f"w{w:02d}" for w in range(len(acc))]
+    data = CrowdDataset("adaptive-reviews", items, categories, gold, contents, {}, workers, confusion)
+
+    result = asyncio.run(
+        run_labeling_job(
+            platform.api_url,
+            requester_key,
+            data,
+            workers_per_object=max_workers,
+            target_confidence=0.9,
+            min_workers_per_object=1,
+            seed=5,
+            timeout_s=300,
+        )
+    )
+    job = result.job
+    assert job["status"] == "completed", job
+    assert (job["target_confidence"], job["min_workers_per_object"]) == (0.9, 1)
+    assert job["counters"]["human_labeled"] + job["counters"]["machine_labeled"] == n_items
+    assert job["counters"]["unlabeled"] == 0 and job["counters"]["failed"] == 0
+    attribute = job["label_attribute_name"]
+    assert len(result.output_lines) == n_items
+    assert all(attribute in line for line in result.output_lines)
+
+    answers = asyncio.run(fetch_answers(platform.api_url, requester_key, job["job_id"]))
+    per_object = Counter(a["object_id"] for a in answers)
+    assert len(per_object) == n_items and max(per_object.values()) <= max_workers
+    assert job["answers"] == len(answers)
+    assert len(answers) < 0.8 * max_workers * n_items, (len(answers), sorted(Counter(per_object.values())))
+    predictions = {
+        line["item"]: line[f"{attribute}-metadata"]["class-name"] for line in result.output_lines
+    }
+    correct = sum(predictions[item] == gold[item] for item in items) / n_items
+    print(  # noqa: T201 - the figure the test exists for, shown with -s
+        f"adaptive: {len(answers)} answers for {n_items} objects "
+        f"({len(answers) / n_items:.2f} per object vs {max_workers} fixed), accuracy {correct:.3f}, "
+        f"answers per object {sorted(Counter(per_object.values()).items())}, wall {result.wall_s:.1f}s"
+    )
+    assert correct >= 0.85

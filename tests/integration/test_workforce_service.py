@@ -17,13 +17,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.asyncio import Redis
 
 from quorum.common.v1 import common_pb2
+from quorum.events.v1 import events_pb2
 from quorum.workforce.v1 import workforce_pb2 as pb
 from quorum.workforce.v1 import workforce_pb2_grpc
 from quorum_common.clock import now_ms
 from quorum_common.db import make_engine, make_sessionmaker, run_migrations
 from quorum_common.errors import reason_from_rpc_error
-from quorum_common.events import ANSWERS_TOPIC, object_key, parse_envelope
+from quorum_common.events import ANSWERS_TOPIC, LABELS_TOPIC, envelope, object_key, parse_envelope
 from quorum_common.grpc_server import GrpcService
+from quorum_common.kafka import start_producer
 from quorum_workforce import MIGRATIONS, SCHEMA
 from quorum_workforce.adapters.events import answer_submitted
 from quorum_workforce.adapters.pgpool import RawPool
@@ -703,3 +705,68 @@ async def test_answers_are_published_and_replayed(stub: Stub, kafka_bootstrap: s
     assert len(events) == 3
     assert len({env.event_id for _, env in events}) == 3  # fresh event ids
     assert Counter(env.answer_submitted.answer.object_id for _, env in events) == {0: 1, 1: 2}
+
+
+# ---- adaptive redundancy ---------------------------------------------------------------------------------
+
+
+async def test_a_label_stops_dispatch_of_an_adaptive_jobs_object(
+    stub: Stub, migrated: str, redis_url: str, kafka_bootstrap: str
+) -> None:
+    """min 2, max 4: an object takes two workers at once, then one at a time; its LabelConsolidated closes
+    it (a lease already out may still answer), and it stays closed after a rebuild from PostgreSQL."""
+    job = await make_job(stub, objects=2, n=4, workers=5, task_type="text-classification")
+    spec = pb.JobSpec(
+        job_id=job.job_id,
+        owner_id=job.owner,
+        team_id=job.team,
+        name="pets",
+        task_type="text-classification",
+        categories=CATS,
+        workers_per_object=4,
+        task_time_limit_s=60,
+        object_count=2,
+        target_confidence=0.9,
+        min_workers_per_object=2,
+    )
+    await stub.OpenJob(pb.OpenJobRequest(spec=spec))  # the same job, now adaptive
+    w0, w1, w2, w3, w4 = job.workers
+    wait_s = 2.1  # the service's adaptive_verdict_wait_ms (2000 by default) and a margin
+    t0, t1 = await next_task(stub, w0, job.job_id), await next_task(stub, w1, job.job_id)
+    assert t0 is not None and t1 is not None and t0.object_id == t1.object_id == 0  # two at once (min 2)
+    await submit(stub, w0, t0)
+    await submit(stub, w1, t1)
+    t2 = await next_task(stub, w2, job.job_id)  # object 0 waits a moment for its label
+    assert t2 is not None and t2.object_id == 1
+    await asyncio.sleep(wait_s)
+    t3 = await next_task(stub, w3, job.job_id)  # no label came: object 0 takes one more worker
+    assert t3 is not None and t3.object_id == 0
+    t4 = await next_task(stub, w4, job.job_id)  # beyond the minimum, one worker at a time
+    assert t4 is not None and t4.object_id == 1
+
+    label = envelope(
+        label_consolidated=events_pb2.LabelConsolidated(
+            job_id=job.job_id, object_id=0, label="cat", method="adaptive-ds", answer_count=2
+        )
+    )
+    producer = await start_producer(kafka_bootstrap)
+    redis = Redis.from_url(redis_db(redis_url, 5))
+    try:
+        await producer.send_and_wait(LABELS_TOPIC, label.SerializeToString(), key=object_key(job.job_id, 0))
+        closed_key = f"qw:j:{job.job_id}:closed"
+        assert await eventually(lambda: redis.sismember(closed_key, "0"), timeout_s=30)
+        # The lease already out still answers; the answer is stored and counted.
+        assert not (await submit(stub, w3, t3)).duplicate
+        assert len(await answers_of(stub, job.job_id, [0])) == 3
+        # Object 0 has 3 answers of at most 4, but it is closed: w2 (holding object 1) gets nothing.
+        await asyncio.sleep(wait_s)
+        assert await next_task(stub, w2, job.job_id) is None
+
+        # Rebuilt from PostgreSQL (the meta is gone, OpenJob again), object 0 stays closed.
+        await redis.delete(f"qw:j:{job.job_id}:m", closed_key)
+        await stub.OpenJob(pb.OpenJobRequest(spec=spec))
+        assert await redis.sismember(closed_key, "0")
+        assert await next_task(stub, w2, job.job_id) is None
+    finally:
+        await redis.aclose()
+        await producer.stop()

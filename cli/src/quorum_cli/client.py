@@ -124,6 +124,8 @@ class QuorumClient:
         price_per_task_usd: float = 0.0,
         instructions: str = "",
         label_attribute_name: str | None = None,
+        target_confidence: float = 0.0,
+        min_workers_per_object: int = 0,
         manifest_file: Path | None = None,
         manifest_path: str | None = None,
         manifest: str | None = None,
@@ -144,6 +146,10 @@ class QuorumClient:
         }
         if label_attribute_name:
             fields["label_attribute_name"] = label_attribute_name
+        if target_confidence:
+            fields["target_confidence"] = target_confidence
+        if min_workers_per_object:
+            fields["min_workers_per_object"] = min_workers_per_object
         if manifest_file is None:
             body = (
                 {**fields, "manifest": manifest}

@@ -87,7 +87,27 @@ def create(
         Path | None,
         typer.Option("--categories-file", help="JSON array, GT label-category file, or one class per line."),
     ] = None,
-    workers_per_object: Annotated[int, typer.Option("--workers-per-object", min=1)] = 3,
+    workers_per_object: Annotated[
+        int,
+        typer.Option("--workers-per-object", min=1, help="Answers per object (the maximum when adaptive)."),
+    ] = 3,
+    target_confidence: Annotated[
+        float,
+        typer.Option(
+            "--target-confidence",
+            min=0.0,
+            help="Adaptive redundancy: label an object once its posterior reaches this (0.5 < t < 1; "
+            "0 = off, every object gets --workers-per-object answers).",
+        ),
+    ] = 0.0,
+    min_workers_per_object: Annotated[
+        int,
+        typer.Option(
+            "--min-workers-per-object",
+            min=0,
+            help="Adaptive jobs: answers before an object may be labeled (default 1).",
+        ),
+    ] = 0,
     time_limit: Annotated[
         int, typer.Option("--time-limit", min=1, help="Seconds a worker has per task.")
     ] = 300,
@@ -129,6 +149,8 @@ def create(
             price_per_task_usd=price,
             instructions=instructions,
             label_attribute_name=label_attribute_name,
+            target_confidence=target_confidence,
+            min_workers_per_object=min_workers_per_object,
             manifest_file=manifest,
             manifest_path=manifest_path,
         )
@@ -159,7 +181,14 @@ def job_table(job: dict[str, Any]) -> Table:
     table.add_row("task type", job["task_type"])
     table.add_row("categories", ", ".join(job["categories"]))
     table.add_row("team", job["team_id"])
-    table.add_row("workers per object", str(job["workers_per_object"]))
+    if job.get("target_confidence"):
+        table.add_row(
+            "workers per object",
+            f"{job.get('min_workers_per_object', 1)} to {job['workers_per_object']} "
+            f"(adaptive, target confidence {job['target_confidence']:g})",
+        )
+    else:
+        table.add_row("workers per object", str(job["workers_per_object"]))
     table.add_row(
         "progress",
         Group(ProgressBar(total=max(c["total"], 1), completed=c["total"] * job["progress"], width=40)),

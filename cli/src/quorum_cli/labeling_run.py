@@ -126,6 +126,8 @@ async def run_labeling_job(
     on_answer: Any = None,
     think_s: float = 0.0,
     timeout_s: float = 1800,
+    target_confidence: float | None = None,
+    min_workers_per_object: int | None = None,
 ) -> RunResult:
     """Create a job for `dataset` and label it with simulated workers; returns once it completed."""
     simulator = CrowdSimulator(dataset, seed=seed)
@@ -148,6 +150,12 @@ async def run_labeling_job(
                     "team_id": team_id,
                     "instructions": f"Pick the right class for each {dataset.name} item.",
                     "manifest": "\n".join(dataset.manifest_lines()) + "\n",
+                    **({"target_confidence": target_confidence} if target_confidence else {}),
+                    **(
+                        {"min_workers_per_object": min_workers_per_object}
+                        if min_workers_per_object
+                        else {}
+                    ),
                 },
             )
         ).json()

@@ -117,6 +117,21 @@ class JobFields(BaseModel):
     team_id: str = Field(min_length=1)
     instructions: str = Field("", max_length=100_000)
     label_attribute_name: str | None = Field(None, description="Defaults to the job name.")
+    target_confidence: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Adaptive redundancy: 0 (off) gives every object workers_per_object answers; else "
+        "(0.5 < t < 1) an object is labeled once its posterior reaches t, and workers_per_object is the "
+        "maximum number of answers.",
+    )
+    min_workers_per_object: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Adaptive jobs: answers every object gets before it may be labeled (0 = default: 1 "
+        "with a target, workers_per_object without).",
+    )
 
 
 class JobCreate(JobFields):
@@ -153,6 +168,8 @@ class JobPublic(BaseModel):
     price_per_task_usd: float
     team_id: str
     instructions: str
+    target_confidence: float = Field(0.0, description="0 = fixed redundancy (adaptive redundancy off).")
+    min_workers_per_object: int
     status: str = Field(description="initializing | in_progress | stopping | stopped | completed | failed")
     counters: LabelCounters
     progress: float = Field(description="Fraction of objects with a final label (or failed), 0..1.")
@@ -178,6 +195,8 @@ class JobPublic(BaseModel):
             price_per_task_usd=job.price_per_task_usd,
             team_id=job.team_id,
             instructions=job.instructions,
+            target_confidence=job.target_confidence,
+            min_workers_per_object=job.min_workers_per_object or job.workers_per_object,
             status=job.status,
             counters=LabelCounters(
                 total=c.total,

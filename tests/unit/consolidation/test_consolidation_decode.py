@@ -34,7 +34,8 @@ def test_a_valid_answer_becomes_an_answer_row_and_an_object_row() -> None:
     assert decoded.answer == {"answer_id": "a1", "job_id": "j1", "object_id": 4, "worker_id": "w1",
                               "label": "cat", "submitted_at_ms": 7}
     assert decoded.object_row == {"job_id": "j1", "object_id": 4, "required_answers": 3,
-                                  "task_type": "image-classification", "categories": CATS}
+                                  "task_type": "image-classification", "categories": CATS,
+                                  "min_answers": 0, "target_confidence": 0.0}
 
 
 @pytest.mark.parametrize(

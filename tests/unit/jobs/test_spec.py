@@ -146,3 +146,39 @@ def test_label_attribute_must_be_new_on_every_line() -> None:
         check_manifest_fits(validate_spec(spec(label_attribute_name="other")), chained)
     assert "manifest line 3: the line already has the key 'other-metadata'" in info.value.message
     check_manifest_fits(validate_spec(spec(label_attribute_name="mood-v2")), chained)
+
+
+# --- adaptive redundancy ------------------------------------------------------------------------------------
+
+
+def test_without_a_target_redundancy_is_fixed() -> None:
+    v = validate_spec(BASE)
+    assert (v.target_confidence, v.adaptive, v.min_workers_per_object, v.min_workers) == (0.0, False, 3, 3)
+    # Naming the same minimum as the maximum is harmless without a target.
+    assert validate_spec(spec(min_workers_per_object=3)).min_workers == 3
+
+
+def test_a_target_makes_workers_per_object_the_maximum_with_a_default_minimum_of_one() -> None:
+    v = validate_spec(spec(target_confidence=0.9, workers_per_object=5))
+    assert (v.adaptive, v.target_confidence, v.min_workers, v.workers_per_object) == (True, 0.9, 1, 5)
+    v = validate_spec(spec(target_confidence=0.95, workers_per_object=5, min_workers_per_object=2))
+    assert (v.min_workers, v.workers_per_object) == (2, 5)
+    assert validate_spec(spec(target_confidence=0.8, min_workers_per_object=3)).min_workers == 3
+
+
+@pytest.mark.parametrize("target", [0.5, 1.0, 0.3, -0.1, 1.5, float("nan")])
+def test_target_confidence_out_of_range(target: float) -> None:
+    err = invalid(spec(target_confidence=target))
+    assert err.reason == "invalid_job_spec"
+    assert "target_confidence must be 0 (off) or between 0.5 and 1 (exclusive)" in str(err)
+
+
+@pytest.mark.parametrize("minimum", [4, -1])
+def test_min_workers_per_object_must_lie_between_one_and_the_maximum(minimum: int) -> None:
+    err = invalid(spec(target_confidence=0.9, min_workers_per_object=minimum))
+    assert f"min_workers_per_object must be between 1 and workers_per_object (3), got {minimum}" in str(err)
+
+
+def test_min_workers_per_object_needs_a_target() -> None:
+    err = invalid(spec(min_workers_per_object=1))
+    assert "min_workers_per_object needs target_confidence" in str(err)

@@ -184,6 +184,8 @@ async def create_job(
         price_per_task_usd=spec.price_per_task_usd,
         team_id=spec.team_id,
         instructions=spec.instructions,
+        target_confidence=spec.target_confidence,
+        min_workers_per_object=spec.min_workers_per_object,
     )
     if data is not None:
         create.manifest_data = data

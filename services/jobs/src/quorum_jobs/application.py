@@ -346,6 +346,8 @@ class JobsApp:
                     price_per_task_usd=spec.price_per_task_usd,
                     instructions=spec.instructions,
                     object_count=job.counters.total,
+                    target_confidence=spec.target_confidence,
+                    min_workers_per_object=spec.min_workers,
                 )
             )
         except WorkforceError as err:

@@ -39,6 +39,8 @@ def job_to_proto(view: JobView) -> jobs_pb2.Job:
         completed_at_ms=to_ms(job.completed_at),
         failure_reason=job.failure_reason or "",
         instructions=spec.instructions,
+        target_confidence=spec.target_confidence,
+        min_workers_per_object=spec.min_workers,
     )
 
 
@@ -78,6 +80,8 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
             team_id=request.team_id,
             label_attribute_name=request.label_attribute_name,
             instructions=request.instructions,
+            target_confidence=request.target_confidence,
+            min_workers_per_object=request.min_workers_per_object,
         )
         return job_to_proto(await self._app.create_job(request.requester_id, spec, source))
 

@@ -9,15 +9,17 @@ from redis.asyncio import Redis
 
 from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
 from quorum_common.db import make_engine, make_sessionmaker, ping
-from quorum_common.events import ANSWERS_TOPIC
+from quorum_common.events import ANSWERS_TOPIC, LABELS_TOPIC
 from quorum_common.grpc_server import GrpcService
-from quorum_common.kafka import ensure_topics, start_producer
+from quorum_common.kafka import DbOffsetConsumer, ensure_topics, start_producer
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox, OutboxRelay
 from quorum_workforce import SCHEMA
 from quorum_workforce.adapters.dispatch import DispatchStore
+from quorum_workforce.adapters.labels import LABELS_CONSUMER, LabelCloser
 from quorum_workforce.adapters.pgpool import RawPool
 from quorum_workforce.adapters.repository import Repository
+from quorum_workforce.adapters.tables import consumer_offsets
 from quorum_workforce.servicer import WorkforceServicer
 from quorum_workforce.settings import WorkforceSettings
 from quorum_workforce.workforce import Workforce
@@ -37,8 +39,20 @@ async def build_service(settings: WorkforceSettings) -> GrpcService:
     )
     raw = RawPool(settings.database_url, settings.db_pool_size)
     repo = Repository(sessions, raw)
-    workforce = Workforce(settings, repo, DispatchStore(redis, settings.redis_key_prefix))
+    dispatch = DispatchStore(
+        redis, settings.redis_key_prefix, verdict_wait_ms=settings.adaptive_verdict_wait_ms
+    )
+    workforce = Workforce(settings, repo, dispatch)
     servicer = WorkforceServicer(workforce)
+    # Adaptive redundancy: a labeled object of a job with a target confidence is dispatched no more.
+    labels_consumer = DbOffsetConsumer(
+        name=LABELS_CONSUMER,
+        topic=LABELS_TOPIC,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        sessions=sessions,
+        offsets=consumer_offsets,
+        handler=LabelCloser(dispatch),
+    )
 
     async def relay() -> None:
         """Publish the outbox; in the background, as answers are safe in PostgreSQL while Kafka is away."""
@@ -82,7 +96,7 @@ async def build_service(settings: WorkforceSettings) -> GrpcService:
         grace_period_s=settings.grace_period_s,
         metrics_port=settings.metrics_port,
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
-        background=[relay, workforce.run_sweeper],
+        background=[relay, workforce.run_sweeper, labels_consumer.run],
         readiness=ready,
         cleanups=[close_redis, raw.close, engine.dispose],
     )

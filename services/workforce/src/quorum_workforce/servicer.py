@@ -64,6 +64,8 @@ def _spec(spec: workforce_pb2.JobSpec) -> JobSpec:
         price_per_task_usd=spec.price_per_task_usd,
         instructions=spec.instructions,
         object_count=spec.object_count,
+        target_confidence=spec.target_confidence,
+        min_workers_per_object=spec.min_workers_per_object,
     )
 
 

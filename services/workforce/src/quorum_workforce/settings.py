@@ -32,3 +32,9 @@ class WorkforceSettings(ServiceSettings):
         ge=10,
         description="Objects one NextTask call may inspect per job before giving up (bounds Lua time).",
     )
+    adaptive_verdict_wait_ms: int = Field(
+        2000,
+        ge=0,
+        description="Adaptive jobs: after an answer beyond the minimum, how long an object waits for its "
+        "label (which closes it) before the next worker is sent to it.",
+    )

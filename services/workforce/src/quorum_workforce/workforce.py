@@ -172,9 +172,12 @@ class Workforce:
             for _, oid, worker in leases:
                 takers.setdefault(oid, []).append(worker)
             declined = await self.repo.declined_workers(spec.job_id)
+            closed = set(await self.repo.closed_object_ids(spec.job_id)) if spec.adaptive else set()
             async for batch in self.repo.iter_objects(spec.job_id):
                 n = spec.workers_per_object
-                await self.dispatch.load_objects(spec.job_id, n, batch, takers, declined)
+                await self.dispatch.load_objects(spec.job_id, n, batch, takers, declined, closed=closed)
+            if closed:
+                await self.dispatch.close_objects(spec.job_id, sorted(closed))
             await self.dispatch.settle_rebuilt_leases(spec.job_id, leases)
             await self.dispatch.publish_job(spec, epoch)
         finally:
@@ -275,11 +278,13 @@ class Workforce:
             return await self._submit_refused(worker_id, task_id, ticket.check)
         try:
             task_type, categories, required = ticket.task_type, ticket.categories, ticket.required
+            min_answers, target = ticket.min_answers, ticket.target_confidence
             if not task_type or categories is None or not required:  # job meta gone (closed meanwhile)
                 spec = await self.repo.get_job(ticket.job_id)
                 if spec is None:
                     raise NotFound("no such task for this worker", reason="task_not_found")
                 task_type, categories, required = spec.task_type, spec.categories, spec.workers_per_object
+                min_answers, target = spec.min_workers, spec.target_confidence
             payload = normalize_answer(task_type, categories, label, payload_json)
             answer = Answer(
                 answer_id=_new_id(),
@@ -294,7 +299,7 @@ class Workforce:
                 time_spent_s=max(0.0, (now - ticket.accepted_at_ms) / 1000),
             )
             inserted = await self.repo.insert_answer(
-                answer, answer_submitted(answer, task_type, categories, required)
+                answer, answer_submitted(answer, task_type, categories, required, min_answers, target)
             )
         except BaseException:
             # Not stored (or unknown, e.g. cancelled mid-commit): the lease is active again; if it was in
@@ -375,7 +380,17 @@ class Workforce:
         count = 0
         async for batch in self.repo.stream_answers(job_id, object_ids):
             await self.repo.add_events(
-                [answer_submitted(a, spec.task_type, spec.categories, spec.workers_per_object) for a in batch]
+                [
+                    answer_submitted(
+                        a,
+                        spec.task_type,
+                        spec.categories,
+                        spec.workers_per_object,
+                        spec.min_workers,
+                        spec.target_confidence,
+                    )
+                    for a in batch
+                ]
             )
             count += len(batch)
         log.info("answers_replayed", job_id=job_id, answers=count)

@@ -17,13 +17,17 @@ from quorum_common.events import LABELS_TOPIC, envelope, object_key, parse_envel
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
 from quorum_consolidation.adapters import store
-from quorum_consolidation.adapters.job_models import JobModels
+from quorum_consolidation.adapters.job_models import AdaptiveModels, JobModels
 from quorum_consolidation.core import Answers, ConsolidationInputError, consolidate, validate_categories
+from quorum_consolidation.core.adaptive import AdaptivePolicy, decide
 from quorum_consolidation.core.consolidate import ConsolidatedLabel
 from quorum_consolidation.core.streaming import label_with_model
 
 #: The streaming method that labels from the job-level worker model (any other name: a fit on the batch).
 JOB_MODEL_METHOD = "ds"
+#: The method of labels of adaptive jobs (posterior under the job's adaptive worker model reached the target,
+#: or the object has its maximum number of answers).
+ADAPTIVE_METHOD = "adaptive-ds"
 
 log = get_logger(__name__)
 
@@ -65,6 +69,9 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
         else:
             if a.label not in ev.categories:
                 why = f"label {a.label!r} not in categories"
+    adaptive = 0.5 < ev.target_confidence < 1
+    if why is None and ev.target_confidence and not adaptive:
+        why = f"target_confidence is {ev.target_confidence}"
     if why is not None:
         log.warning(
             "answer_skipped", why=why, job_id=a.job_id, object_id=a.object_id, event_id=env.event_id, **where
@@ -85,6 +92,8 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
             "required_answers": ev.required_answers,
             "task_type": ev.task_type,
             "categories": list(ev.categories),
+            "min_answers": min(max(ev.min_answers, 1), ev.required_answers) if adaptive else 0,
+            "target_confidence": ev.target_confidence if adaptive else 0.0,
         },
     )
 
@@ -117,6 +126,7 @@ class AnswerHandler:
     outbox: Outbox
     method: str = JOB_MODEL_METHOD
     models: JobModels = field(default_factory=JobModels)
+    adaptive_models: AdaptiveModels = field(default_factory=AdaptiveModels)
 
     async def __call__(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
         incoming = [x for x in map(decode_answer, records) if x is not None]
@@ -135,8 +145,13 @@ class AnswerHandler:
         # An answer for an object labeled before this batch is most likely a replay (a broker that lost its
         # log): publish the stored label again so downstream consumers that lost it too get it back.
         republish = [s.label for s in statuses if s.label is not None]
-        ready = [s for s in statuses if s.label is None and s.answer_count >= s.required_answers]
+        pending = [s for s in statuses if s.label is None]
+        ready = [s for s in pending if not s.adaptive and s.answer_count >= s.required_answers]
         new_labels = await self._consolidate(session, ready)
+        # Adaptive jobs: an object with its minimum answers is labeled as soon as its posterior under the
+        # job's worker model reaches the target (always at the maximum); otherwise it waits for more.
+        candidates = [s for s in pending if s.adaptive and s.answer_count >= s.min_answers]
+        new_labels += await self._decide_adaptive(session, candidates)
         events = [label_event(label) for label in (*new_labels, *republish)]
         await self.outbox.add_events(session, events)
         report = log.info if events else log.debug  # quiet while objects are still collecting answers
@@ -193,6 +208,69 @@ class AnswerHandler:
                     "worker_ids": workers_of[r.object_id],
                 }
                 for r in results
+            )
+        return await store.record_labels(session, rows)
+
+    async def _decide_adaptive(
+        self, session: AsyncSession, candidates: Sequence[store.ObjectStatus]
+    ) -> list[store.StoredLabel]:
+        if not candidates:
+            return []
+        status_of = {(s.job_id, s.object_id): s for s in candidates}
+        stored = await store.answers_of(session, list(status_of))
+        groups: dict[tuple[str, tuple[str, ...]], list[store.ObjectAnswers]] = defaultdict(list)
+        for obj in stored:
+            status = status_of[(obj.job_id, obj.object_id)]
+            groups[(obj.job_id, tuple(status.categories))].append(obj)
+        counts = await store.job_answer_counts(session, sorted({job for job, _ in groups}))
+        rows: list[dict[str, Any]] = []
+        for (job_id, cats), objs in groups.items():
+            first = status_of[(job_id, objs[0].object_id)]
+            try:
+                policy = AdaptivePolicy(
+                    target_confidence=first.target_confidence,
+                    min_answers=max(1, min(first.min_answers, first.required_answers)),
+                    max_answers=first.required_answers,
+                )
+                answers = Answers.from_arrays(
+                    [o.object_id for o in objs for _ in o.worker_ids],
+                    [w for o in objs for w in o.worker_ids],
+                    [label for o in objs for label in o.labels],
+                    cats,
+                )
+                model = await self.adaptive_models.get(session, job_id, cats, counts.get(job_id, 0))
+                decision = decide(policy, model, answers)
+            except (ConsolidationInputError, ValueError) as err:  # stored data an earlier event let in
+                log.error("adaptive_decision_failed", job_id=job_id, objects=len(objs), error=str(err))
+                continue
+            workers_of = {o.object_id: o.worker_ids for o in objs}
+            for oid, done, c, conf, n in zip(
+                decision.object_ids.tolist(),
+                decision.done.tolist(),
+                decision.label.tolist(),
+                decision.confidence.tolist(),
+                decision.n_answers.tolist(),
+                strict=True,
+            ):
+                if done:
+                    rows.append(
+                        {
+                            "job_id": job_id,
+                            "object_id": oid,
+                            "label": cats[c],
+                            "class_index": c,
+                            "confidence": conf,
+                            "method": ADAPTIVE_METHOD,
+                            "answer_count": n,
+                            "worker_ids": workers_of[oid],
+                        }
+                    )
+            log.debug(
+                "adaptive_decided",
+                job_id=job_id,
+                objects=decision.n_objects,
+                done=int(decision.done.sum()),
+                model=model.source,
             )
         return await store.record_labels(session, rows)
 

@@ -51,6 +51,12 @@ class ObjectStatus:
     categories: list[str]
     answer_count: int  # distinct workers stored so far (the unique key makes rows = workers)
     label: StoredLabel | None
+    min_answers: int = 0
+    target_confidence: float = 0.0
+
+    @property
+    def adaptive(self) -> bool:
+        return self.target_confidence > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,8 @@ async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> l
             categories=list(row.categories),
             answer_count=row.n_answers,
             label=_stored_label(row),
+            min_answers=row.min_answers,
+            target_confidence=row.target_confidence,
         )
         for row in rows
     ]

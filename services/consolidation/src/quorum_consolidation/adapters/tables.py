@@ -44,6 +44,10 @@ object_state = Table(
     Column("required_answers", Integer, nullable=False),
     Column("task_type", String(100), nullable=False),
     Column("categories", JSON, nullable=False),
+    # Adaptive redundancy (target 0 = off): labeled from min_answers on once the posterior reaches the target,
+    # always at required_answers (the maximum). Migration 0002.
+    Column("min_answers", Integer, nullable=False, server_default="0"),
+    Column("target_confidence", Float, nullable=False, server_default="0"),
     Column("label", String(256), nullable=True),
     Column("class_index", Integer, nullable=True),
     Column("confidence", Float, nullable=True),

@@ -113,6 +113,8 @@ def _job_record(row: Row) -> JobRecord:
             price_per_task_usd=m["price_per_task_usd"],
             team_id=m["team_id"],
             instructions=m["instructions"],
+            target_confidence=m["target_confidence"],
+            min_workers_per_object=m["min_workers_per_object"],
         ),
         status=JobStatus(m["status"]),
         counters=LabelCounters(m["total"], m["human_labeled"], m["machine_labeled"], m["failed"]),
@@ -205,6 +207,8 @@ class JobStore:
                         price_per_task_usd=spec.price_per_task_usd,
                         team_id=spec.team_id,
                         instructions=spec.instructions,
+                        target_confidence=spec.target_confidence,
+                        min_workers_per_object=spec.min_workers,
                         status=JobStatus.INITIALIZING.value,
                         total=len(objects),
                         # The creating call opens the job itself; the reconciler steps in after this lease.

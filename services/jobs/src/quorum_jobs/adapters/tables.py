@@ -48,6 +48,9 @@ jobs = Table(
     Column("price_per_task_usd", Double, nullable=False),
     Column("team_id", String(64), nullable=False),
     Column("instructions", Text, nullable=False, server_default=""),
+    # Adaptive redundancy (0 = off); workers_per_object is then the maximum (migration 0002).
+    Column("target_confidence", Double, nullable=False, server_default="0"),
+    Column("min_workers_per_object", Integer, nullable=False, server_default="0"),
     Column("status", String(20), nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("human_labeled", BigInteger, nullable=False, server_default="0"),

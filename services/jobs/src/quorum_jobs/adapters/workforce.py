@@ -68,6 +68,8 @@ class OpenSpec:
     price_per_task_usd: float
     instructions: str
     object_count: int
+    target_confidence: float = 0.0
+    min_workers_per_object: int = 0
 
 
 class WorkforceClient:
@@ -125,6 +127,8 @@ class WorkforceClient:
                     price_per_task_usd=spec.price_per_task_usd,
                     instructions=spec.instructions,
                     object_count=spec.object_count,
+                    target_confidence=spec.target_confidence,
+                    min_workers_per_object=spec.min_workers_per_object,
                 )
             ),
         )

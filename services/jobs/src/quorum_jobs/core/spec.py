@@ -29,6 +29,8 @@ MIN_WORKERS, MAX_WORKERS = 1, 10
 MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 1, 28_800
 MIN_PRICE_USD, MAX_PRICE_USD = 0.0, 100.0
 MAX_INSTRUCTIONS_CHARS = 100_000
+# Adaptive redundancy: an object is labeled once its posterior reaches target_confidence (exclusive bounds).
+MIN_TARGET_CONFIDENCE, MAX_TARGET_CONFIDENCE = 0.5, 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class JobSpecInput:
     team_id: str
     label_attribute_name: str = ""
     instructions: str = ""
+    # Adaptive redundancy: 0 = off; min 0 = default (workers_per_object when off, 1 when on).
+    target_confidence: float = 0.0
+    min_workers_per_object: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,17 @@ class JobSpec:
     price_per_task_usd: float
     team_id: str
     instructions: str = ""
+    # 0.0 = fixed redundancy (workers_per_object answers per object); else workers_per_object is the maximum.
+    target_confidence: float = 0.0
+    min_workers_per_object: int = 0  # 0 in records read before the column existed: = workers_per_object
+
+    @property
+    def adaptive(self) -> bool:
+        return self.target_confidence > 0
+
+    @property
+    def min_workers(self) -> int:
+        return self.min_workers_per_object or self.workers_per_object
 
     def class_index(self, label: str) -> int | None:
         """The label's index in the job's categories (what Ground Truth writes as the label value)."""
@@ -154,6 +170,29 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         errors.append(
             f"price_per_task_usd must be between {MIN_PRICE_USD:g} and {MAX_PRICE_USD:g} USD, got {price}"
         )
+    target = spec.target_confidence
+    adaptive = False
+    if math.isnan(target) or not (target == 0 or MIN_TARGET_CONFIDENCE < target < MAX_TARGET_CONFIDENCE):
+        errors.append(
+            f"target_confidence must be 0 (off) or between {MIN_TARGET_CONFIDENCE:g} and "
+            f"{MAX_TARGET_CONFIDENCE:g} (exclusive), got {target}"
+        )
+    else:
+        adaptive = target > 0
+    min_workers = spec.min_workers_per_object or (1 if adaptive else spec.workers_per_object)
+    fixed_min = spec.min_workers_per_object in (0, spec.workers_per_object)
+    if not adaptive and not fixed_min:
+        errors.append(
+            "min_workers_per_object needs target_confidence (without a target every object gets "
+            f"workers_per_object answers), got {spec.min_workers_per_object}"
+        )
+    elif MIN_WORKERS <= spec.workers_per_object <= MAX_WORKERS and not (
+        MIN_WORKERS <= min_workers <= spec.workers_per_object
+    ):
+        errors.append(
+            f"min_workers_per_object must be between {MIN_WORKERS} and workers_per_object "
+            f"({spec.workers_per_object}), got {spec.min_workers_per_object}"
+        )
     if not spec.team_id.strip():
         errors.append("team_id is required (the private team whose workers label the job)")
     if len(spec.instructions) > MAX_INSTRUCTIONS_CHARS:
@@ -172,6 +211,8 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         price_per_task_usd=float(price),
         team_id=spec.team_id,
         instructions=spec.instructions,
+        target_confidence=float(target) if adaptive else 0.0,
+        min_workers_per_object=min_workers,
     )
 
 

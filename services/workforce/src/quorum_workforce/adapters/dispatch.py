@@ -17,8 +17,13 @@ Key layout (prefix P, default "qw:"; single Redis, not Cluster: scripts touch ke
   P j:<job>:o:<object>:w        SET     takers: workers that answered the object or hold a lease on it
   P j:<job>:o:<object>:d        SET     workers that declined the object
   P j:<job>:lock                STRING  rebuild lock (one rebuilder per job)
+  Adaptive jobs only (meta ad=1, min = takers at once before dispatch waits, vw = verdict wait in ms):
+  P j:<job>:closed              SET     labeled objects, never dispatched again (mirror of closed_objects)
+  P j:<job>:fly                 HASH    object -> gated leases out (takers beyond min: one at a time)
+  P j:<job>:hold                HASH    object -> epoch ms before which no further taker (set on answer)
   P leases                      ZSET    lease id -> when the sweeper looks at it (expiry; later if submitting)
-  P l:<lease>                   HASH    j, o, w, exp, acc, st (a|s|x|d|c, see core.dispatch.LeaseState), subs
+  P l:<lease>                   HASH    j, o, w, exp, acc, st (a|s|x|d|c, see core.dispatch.LeaseState), subs,
+                                        g (1 while the lease counts in `fly`)
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class SubmitTicket:
     task_type: str = ""
     categories: tuple[str, ...] | None = None
     required: int = 0
+    min_answers: int = 0
+    target_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,15 +104,17 @@ def _s(value: Any) -> str:
 
 
 class DispatchStore:
-    def __init__(self, redis: Redis, prefix: str = "qw:") -> None:
+    def __init__(self, redis: Redis, prefix: str = "qw:", *, verdict_wait_ms: int = 2000) -> None:
         self.redis = redis
         self.p = prefix
+        self.verdict_wait_ms = verdict_wait_ms
         self._next = redis.register_script((_LUA / "next_task.lua").read_text())
         self._begin = redis.register_script((_LUA / "begin_submit.lua").read_text())
         self._abort = redis.register_script((_LUA / "abort_submit.lua").read_text())
         self._finalize = redis.register_script((_LUA / "finalize.lua").read_text())
         self._release = redis.register_script((_LUA / "release.lua").read_text())
         self._rescan = redis.register_script((_LUA / "rescan.lua").read_text())
+        self._close_objects = redis.register_script((_LUA / "close_objects.lua").read_text())
 
     # ---- keys --------------------------------------------------------------------------------------------
 
@@ -171,7 +180,7 @@ class DispatchStore:
         check = SubmitCheck(res[0])
         if len(res) == 1:
             return SubmitTicket(check)
-        _, job, oid, acc, exp, task_type, cats, n = res
+        _, job, oid, acc, exp, task_type, cats, n, min_answers, tc = res
         return SubmitTicket(
             check=check,
             job_id=job,
@@ -181,6 +190,8 @@ class DispatchStore:
             task_type=task_type,
             categories=tuple(json.loads(cats)) if cats else None,
             required=int(n or 0),
+            min_answers=int(min_answers or 0),
+            target_confidence=float(tc or 0),
         )
 
     async def abort_submit(self, lease_id: str) -> None:
@@ -238,6 +249,10 @@ class DispatchStore:
             "cats": json.dumps(list(spec.categories)),
             "instr": spec.instructions,
             "opened": spec.opened_at_ms,
+            "ad": 1 if spec.adaptive else 0,
+            "min": spec.min_workers,
+            "tc": spec.target_confidence,
+            "vw": self.verdict_wait_ms,
         }
 
     async def update_meta(self, spec: JobSpec, previous_team: str) -> None:
@@ -252,6 +267,14 @@ class DispatchStore:
 
     async def rescan(self, job_id: str, required: int, object_ids: Sequence[int]) -> None:
         await self._rescan(args=[self.p, job_id, required, *object_ids])
+
+    async def close_objects(self, job_id: str, object_ids: Sequence[int]) -> int:
+        """Adaptive jobs: labeled objects leave the pool for good; returns how many were newly closed."""
+        closed = 0
+        for start in range(0, len(object_ids), _PIPELINE_CHUNK):
+            chunk = object_ids[start : start + _PIPELINE_CHUNK]
+            closed += int(await self._close_objects(args=[self.p, job_id, *chunk]))
+        return closed
 
     async def try_lock(self, job_id: str, token: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self.job_key(job_id, "lock"), token, nx=True, px=ttl_ms))
@@ -321,6 +344,7 @@ class DispatchStore:
         declined: Mapping[int, Sequence[str]],
         *,
         reopened: bool = False,
+        closed: frozenset[int] | set[int] = frozenset(),
     ) -> None:
         """Write objects' content, takers (answers, live leases) and declines; open those needing more.
 
@@ -341,7 +365,7 @@ class DispatchStore:
                     refused = declined.get(o.object_id, ())
                     if refused:
                         pipe.sadd(self.object_key(job_id, o.object_id, "d"), *refused)
-                    if len(set(took)) < required:
+                    if len(set(took)) < required and o.object_id not in closed:
                         open_scores[str(o.object_id)] = o.object_id
                 if open_scores:
                     pipe.zadd(self.job_key(job_id, "open"), open_scores)
@@ -370,7 +394,10 @@ class DispatchStore:
     async def drop_job(self, job_id: str) -> None:
         """Free a closed job's memory (per-object keys are dropped separately, by id)."""
         await self.redis.unlink(
-            *(self.job_key(job_id, s) for s in ("m", "open", "reopen", "cur", "src", "leases"))
+            *(
+                self.job_key(job_id, s)
+                for s in ("m", "open", "reopen", "cur", "src", "leases", "closed", "fly", "hold")
+            )
         )
 
     async def active_leases(self, job_id: str) -> int:

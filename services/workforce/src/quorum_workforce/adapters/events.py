@@ -27,7 +27,12 @@ def answer_to_proto(answer: Answer) -> common_pb2.Answer:
 
 
 def answer_submitted(
-    answer: Answer, task_type: str, categories: Sequence[str], required_answers: int
+    answer: Answer,
+    task_type: str,
+    categories: Sequence[str],
+    required_answers: int,
+    min_answers: int = 0,
+    target_confidence: float = 0.0,
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
     env = envelope(
@@ -36,6 +41,8 @@ def answer_submitted(
             task_type=task_type,
             categories=list(categories),
             required_answers=required_answers,
+            min_answers=min_answers if target_confidence > 0 else 0,
+            target_confidence=target_confidence,
         )
     )
     return ANSWERS_TOPIC, object_key(answer.job_id, answer.object_id), env

@@ -19,6 +19,7 @@ from quorum_workforce import SCHEMA
 from quorum_workforce.adapters.pgpool import RawPool
 from quorum_workforce.adapters.tables import (
     answers,
+    closed_objects,
     declines,
     job_objects,
     jobs,
@@ -54,6 +55,8 @@ def _job_from_row(row: Any) -> JobSpec:
         price_per_task_usd=row.price_per_task_usd,
         instructions=row.instructions,
         object_count=row.object_count,
+        target_confidence=row.target_confidence,
+        min_workers_per_object=row.min_workers_per_object,
         status=row.status,
         opened_at_ms=to_ms(row.created_at),
     )
@@ -273,6 +276,8 @@ class Repository:
                 "price_per_task_usd": spec.price_per_task_usd,
                 "instructions": spec.instructions,
                 "object_count": spec.object_count,
+                "target_confidence": spec.target_confidence,
+                "min_workers_per_object": spec.min_workers_per_object,
                 "status": "open",
             }
             stmt = insert(jobs).values(job_id=spec.job_id, **values)
@@ -352,6 +357,32 @@ class Repository:
             for r in rows:
                 found[r.object_id].append(r.worker_id)
             return dict(found)
+
+    async def closed_object_ids(self, job_id: str) -> list[int]:
+        async with self._sessions() as s:
+            rows = await s.execute(
+                select(closed_objects.c.object_id).where(closed_objects.c.job_id == job_id)
+            )
+            return [r.object_id for r in rows]
+
+    @staticmethod
+    async def adaptive_jobs(s: AsyncSession, job_ids: Sequence[str]) -> set[str]:
+        """Those of `job_ids` that have a target confidence (their labeled objects close)."""
+        if not job_ids:
+            return set()
+        rows = await s.execute(
+            select(jobs.c.job_id).where(jobs.c.job_id.in_(list(job_ids)), jobs.c.target_confidence > 0)
+        )
+        return {r.job_id for r in rows}
+
+    @staticmethod
+    async def close_objects(s: AsyncSession, keys: Sequence[tuple[str, int]]) -> None:
+        """Record labeled objects of adaptive jobs as closed (idempotent), in the caller's transaction."""
+        if keys:
+            await s.execute(
+                insert(closed_objects).on_conflict_do_nothing(),
+                [{"job_id": j, "object_id": o} for j, o in keys],
+            )
 
     async def declined_workers(self, job_id: str) -> dict[int, list[str]]:
         async with self._sessions() as s:

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from quorum_common.kafka import consumer_offsets_table
 from quorum_common.outbox import outbox_table
 from quorum_workforce import SCHEMA
 
@@ -65,6 +66,9 @@ jobs = Table(
     Column("price_per_task_usd", Float, nullable=False, server_default="0"),
     Column("instructions", Text, nullable=False, server_default=""),
     Column("object_count", BigInteger, nullable=False, server_default="0"),
+    # Adaptive redundancy (0 = off): workers_per_object is then the maximum (migration 0002).
+    Column("target_confidence", Float, nullable=False, server_default="0"),
+    Column("min_workers_per_object", Integer, nullable=False, server_default="0"),
     # open | closed
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -110,4 +114,14 @@ declines = Table(
     Column("declined_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Objects of adaptive jobs that got their label: never dispatched again (survives a Redis rebuild).
+closed_objects = Table(
+    "closed_objects",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("object_id", BigInteger, primary_key=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)

@@ -25,8 +25,23 @@ class JobSpec:
     price_per_task_usd: float = 0.0
     instructions: str = ""
     object_count: int = 0
+    # Adaptive redundancy: 0.0 = off; else objects close when labeled, after at least min_workers_per_object
+    # and at most workers_per_object answers.
+    target_confidence: float = 0.0
+    min_workers_per_object: int = 0
     status: str = "open"
     opened_at_ms: int = field(default=0, compare=False)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.target_confidence > 0
+
+    @property
+    def min_workers(self) -> int:
+        """Takers an object gets at once before dispatch waits for answers (= workers_per_object if fixed)."""
+        if not self.adaptive or not self.min_workers_per_object:
+            return self.workers_per_object
+        return min(self.min_workers_per_object, self.workers_per_object)
 
 
 def validate_job_spec(spec: JobSpec) -> None:
@@ -51,6 +66,13 @@ def validate_job_spec(spec: JobSpec) -> None:
     if not 0 < spec.task_time_limit_s <= MAX_TASK_TIME_LIMIT_S:
         raise bad(
             f"task_time_limit_s must be between 1 and {MAX_TASK_TIME_LIMIT_S}, not {spec.task_time_limit_s}"
+        )
+    if spec.target_confidence != 0 and not 0.5 < spec.target_confidence < 1:
+        raise bad(f"target_confidence must be 0 (off) or in (0.5, 1), not {spec.target_confidence}")
+    if spec.adaptive and not 0 <= spec.min_workers_per_object <= spec.workers_per_object:
+        raise bad(
+            f"min_workers_per_object must be between 1 and workers_per_object ({spec.workers_per_object}), "
+            f"not {spec.min_workers_per_object}"
         )
     if spec.price_per_task_usd < 0:
         raise bad("price_per_task_usd must not be negative")

@@ -10,10 +10,28 @@ local n = tonumber(redis.call('HGET', J .. ':m', 'n') or '0')
 if n > 0 then  -- else the job's state is gone: a rebuild counts the answer from PostgreSQL
   local wk = J .. ':o:' .. f[2] .. ':w'
   redis.call('SADD', wk, f[3])
-  if redis.call('SCARD', wk) >= n then
+  local c = redis.call('SCARD', wk)
+  if c >= n or redis.call('SISMEMBER', J .. ':closed', f[2]) == 1 then
     redis.call('ZREM', J .. ':open', f[2])
     redis.call('ZREM', J .. ':reopen', f[2])
+  else
+    local a = redis.call('HMGET', J .. ':m', 'ad', 'min', 'vw')
+    local mn = tonumber(a[2] or '') or n
+    if a[1] == '1' and mn < n and c >= mn then
+      -- Adaptive job, an answer at or beyond the minimum: consolidation may label (close) the object now;
+      -- give it `vw` ms before the next worker is sent (through `reopen`: it may lie below cursors).
+      local vw = tonumber(a[3] or '0')
+      if vw > 0 then
+        local t = redis.call('TIME')
+        redis.call('HSET', J .. ':hold', f[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + vw)
+      end
+      redis.call('ZADD', J .. ':open', f[2], f[2])
+      redis.call('ZADD', J .. ':reopen', f[2], f[2])
+    end
   end
+end
+if redis.call('HDEL', L, 'g') == 1 then  -- a lease beyond an adaptive object's minimum (next_task.lua)
+  if redis.call('HINCRBY', J .. ':fly', f[2], -1) <= 0 then redis.call('HDEL', J .. ':fly', f[2]) end
 end
 redis.call('ZREM', P .. 'leases', lid)
 redis.call('SREM', J .. ':leases', lid)

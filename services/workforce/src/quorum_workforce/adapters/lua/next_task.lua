@@ -33,15 +33,29 @@ end
 
 for _, j in ipairs(jobs) do
   local J = P .. 'j:' .. j
-  local m = redis.call('HMGET', J .. ':m', 'status', 'built', 'n', 'team', 'ttl')
+  local m = redis.call('HMGET', J .. ':m', 'status', 'built', 'n', 'team', 'ttl', 'min', 'ad')
   if m[1] == 'open' and m[2] == '1' and teams[m[4]] then
     local n = tonumber(m[3])
     local open = J .. ':open'
+    -- Adaptive jobs ('ad' = 1): labeled objects are closed; beyond `min` takers an object gets one more
+    -- taker at a time (its `fly` count of gated leases must be 0) and, after each answer, only once its
+    -- `hold` (a short wait for consolidation's verdict, set by finalize.lua) is over: a label closes it.
+    local adaptive = m[7] == '1'
+    local mn = tonumber(m[6] or '') or n
+    if mn > n then mn = n end
+    local gated = adaptive and mn < n
     local function eligible(o)  -- core.dispatch.is_eligible
       local wk = J .. ':o:' .. o .. ':w'
       if redis.call('SISMEMBER', wk, w) == 1 then return false end
       if redis.call('SISMEMBER', J .. ':o:' .. o .. ':d', w) == 1 then return false end
-      return redis.call('SCARD', wk) < n
+      local c = redis.call('SCARD', wk)
+      if c >= n then return false end
+      if adaptive and redis.call('SISMEMBER', J .. ':closed', o) == 1 then return false end
+      if gated and c >= mn then
+        if tonumber(redis.call('HGET', J .. ':fly', o) or '0') > 0 then return false end
+        if tonumber(redis.call('HGET', J .. ':hold', o) or '0') > now then return false end
+      end
+      return true
     end
 
     -- Objects that came back into the pool (they may lie below this worker's cursor).
@@ -88,6 +102,7 @@ for _, j in ipairs(jobs) do
 
     if chosen then
       local wk = J .. ':o:' .. chosen .. ':w'
+      local beyond_min = gated and redis.call('SCARD', wk) >= mn
       redis.call('SADD', wk, w)
       if redis.call('SCARD', wk) >= n then
         redis.call('ZREM', open, chosen)
@@ -96,6 +111,10 @@ for _, j in ipairs(jobs) do
       local ttl = tonumber(m[5])
       local exp = now + ttl * 1000
       redis.call('HSET', P .. 'l:' .. lid, 'j', j, 'o', chosen, 'w', w, 'exp', exp, 'acc', now, 'st', 'a', 'subs', 0)
+      if beyond_min then
+        redis.call('HINCRBY', J .. ':fly', chosen, 1)
+        redis.call('HSET', P .. 'l:' .. lid, 'g', 1)
+      end
       redis.call('ZADD', P .. 'leases', exp, lid)
       redis.call('SADD', J .. ':leases', lid)
       local src = redis.call('HGET', J .. ':src', chosen) or ''

@@ -4,7 +4,10 @@ local P, j, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local J = P .. 'j:' .. j
 for i = 4, #ARGV do
   local o = ARGV[i]
-  if redis.call('SCARD', J .. ':o:' .. o .. ':w') < n then
+  if redis.call('SISMEMBER', J .. ':closed', o) == 1 then
+    redis.call('ZREM', J .. ':open', o)
+    redis.call('ZREM', J .. ':reopen', o)
+  elseif redis.call('SCARD', J .. ':o:' .. o .. ':w') < n then
     if not redis.call('ZSCORE', J .. ':open', o) then
       redis.call('ZADD', J .. ':open', o, o)
       redis.call('ZADD', J .. ':reopen', o, o)
