@@ -124,6 +124,9 @@ def test_killed_services_lose_no_acknowledged_answer(platform: Platform, request
             workers_per_object=3,
             seed=2,
             on_answer=chaos,
+            # A NextTask cut off by the kill leaves a lease nobody received: it returns to the pool when
+            # the task time limit passes, so keep that limit well inside the test's patience.
+            time_limit_s=15,
             timeout_s=240,
         )
     )
@@ -186,6 +189,7 @@ def test_a_broker_that_loses_its_log_loses_no_answer(platform: Platform, request
             workers_per_object=3,
             seed=4,
             on_answer=lose_the_broker,
+            time_limit_s=15,
             timeout_s=180,
         )
     )
