@@ -8,7 +8,7 @@
 
 Datasets: every folder of `--datasets` (default ../shared/datasets/crowd next to the repository) holding
 labels.csv (item,worker,label) and gold.csv (item,label), read in place. Score = accuracy over the gold items
-(a gold item without a prediction counts as wrong) and ECE of the confidence (max posterior; 10 equal-width
+(a gold item without a prediction counts as wrong) and ECE of the confidence (max posterior; 15 equal-width
 bins), seconds of fit (ours: best of `--repeat`).
 
 crowd-kit needs scikit-learn<1.6 and pandas<3, which conflict with the project's environment, so it runs in
@@ -189,8 +189,89 @@ def run_ours(labels_csv: Path, gold: dict[str, str], repeat: int) -> dict[str, d
         out[name] = {"accuracy": acc, "ece": ece, "seconds": min(times)}
         if name == "auto":
             out[name]["chosen"] = agg.chosen_  # type: ignore[attr-defined]
+            out[name]["_reliability"] = reliability_points(pred, conf, gold)
         out[name]["_labels"] = pred
     return out
+
+
+def reliability_points(pred: dict[str, str], conf: dict[str, float], gold: dict[str, str]) -> dict[str, Any]:
+    hits = [o for o in gold if o in pred]
+    return {
+        "confidence": np.array([conf[o] for o in hits], dtype=np.float64),
+        "correct": np.array([pred[o] == gold[o] for o in hits], dtype=bool),
+    }
+
+
+def run_known(labels_csv: Path, gold: dict[str, str], share: float, seeds: int) -> dict[str, Any]:
+    """`auto` given a random `share` of the gold items as known answers (as a requester seeds known-answer
+    objects), scored on the other gold items; mean over `seeds` draws. Returns accuracy, ECE and the pooled
+    reliability points."""
+    from quorum_cli.consolidate_cmd import make_method, read_answers  # noqa: PLC0415
+    from quorum_consolidation.core.side_info import KnownLabels  # noqa: PLC0415
+
+    answers = read_answers(labels_csv)
+    ids = [str(o) for o in answers.object_ids.tolist()]
+    items = sorted(gold)
+    accs, eces, confs, rights = [], [], [], []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        pick = rng.random(len(items)) < share
+        known = {o: gold[o] for o, p in zip(items, pick, strict=True) if p}
+        rest = {o: gold[o] for o, p in zip(items, pick, strict=True) if not p}
+        agg = make_method("auto")
+        agg.fit(answers, known=KnownLabels.from_ids(answers, known))  # type: ignore[call-arg]
+        assert agg.labels_ is not None
+        pred = dict(zip(ids, (answers.categories[c] for c in agg.labels_.tolist()), strict=True))
+        conf = dict(zip(ids, agg.confidences().tolist(), strict=True))
+        acc, ece = score_labels(pred, conf, rest)
+        accs.append(acc)
+        eces.append(ece)
+        points = reliability_points(pred, conf, rest)
+        confs.append(points["confidence"])
+        rights.append(points["correct"])
+    return {
+        "accuracy": float(np.mean(accs)), "ece": float(np.mean(eces)), "known_share": share, "seeds": seeds,
+        "_reliability": {"confidence": np.concatenate(confs), "correct": np.concatenate(rights)},
+    }
+
+
+def plot_reliability(name: str, curves: dict[str, dict[str, Any]], out_dir: Path) -> Path | None:
+    """One PNG per dataset: accuracy against confidence (15 bins) for each curve, the diagonal, and how many
+    objects fall in each bin. Needs matplotlib (`pip install -e ".[bench]"`)."""
+    try:
+        import matplotlib  # noqa: PLC0415
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        log("matplotlib is not installed: no reliability diagrams (pip install -e '.[bench]')")
+        return None
+    from quorum_consolidation.core.calibration import ECE_BINS, reliability_bins  # noqa: PLC0415
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(4.2, 5.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, dpi=100
+    )
+    top.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect")
+    centers = (np.arange(ECE_BINS) + 0.5) / ECE_BINS
+    width = 1.0 / ECE_BINS / (len(curves) + 0.5)
+    for i, (label, points) in enumerate(curves.items()):
+        count, mean_conf, acc = reliability_bins(points["confidence"], points["correct"])
+        shown = count > 0
+        top.plot(mean_conf[shown], acc[shown], marker="o", markersize=3, label=label)
+        bottom.bar(centers - 0.5 / ECE_BINS + (i + 0.75) * width, count / count.sum(), width=width)
+    top.set_ylabel("accuracy")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1.02)
+    top.set_title(f"{name}: reliability (15 bins)", fontsize=10)
+    top.legend(fontsize=7, loc="upper left")
+    bottom.set_xlabel("confidence")
+    bottom.set_ylabel("share")
+    fig.tight_layout()
+    path = out_dir / f"reliability-{name}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def synthetic_answers(objects: int, per_object: int, workers: int, classes: int, seed: int):  # noqa: ANN201
@@ -292,6 +373,10 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--skip-crowdkit-speed", action="store_true", help="Skip crowd-kit's 1M-answer DS.")
     parser.add_argument("--json", type=Path, help="Also write all results here.")
+    parser.add_argument("--known-share", type=float, default=0.1,
+                        help="Share of gold items given to auto as known answers (0: no such table).")
+    parser.add_argument("--known-seeds", type=int, default=3)
+    parser.add_argument("--plots", type=Path, help="Write a reliability diagram PNG per dataset here.")
     parser.add_argument("--crowdkit-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.crowdkit_worker:
@@ -316,6 +401,16 @@ def main() -> None:
             gold = read_labels(gold_csv)
             log(f"{name}: ours ...")
             ours = run_ours(labels_csv, gold, args.repeat)
+            if args.known_share > 0:
+                log(f"{name}: auto with {100 * args.known_share:.0f}% known answers ...")
+                ours["auto_known"] = run_known(labels_csv, gold, args.known_share, args.known_seeds)
+            if args.plots is not None:
+                curves = {"auto (no gold)": ours["auto"]["_reliability"]}
+                if "auto_known" in ours:
+                    curves[f"auto + {100 * args.known_share:.0f}% known"] = ours["auto_known"]["_reliability"]
+                path = plot_reliability(name, curves, args.plots)
+                if path is not None:
+                    log(f"{name}: {path}")
             theirs: dict[str, Any] = {}
             if crowdkit is not None:
                 log(f"{name}: crowd-kit ...")
@@ -333,6 +428,7 @@ def main() -> None:
                             np.mean([our_ds.get(k) == v for k, v in res["labels"].items()]))
             for cell in ours.values():
                 cell.pop("_labels", None)
+                cell.pop("_reliability", None)
             table[name] = {"ours": ours, "crowdkit": theirs}
         results["datasets"] = table
         print_tables(table)
@@ -375,6 +471,20 @@ def print_tables(table: dict[str, Any]) -> None:
     if autos:
         gap = np.mean(autos) - np.mean(bests)
         out.write(f"| mean | {np.mean(autos):.3f} | {np.mean(bests):.3f} | {gap:+.3f} | | |\n")
+    known = {n: r["ours"]["auto_known"] for n, r in table.items() if "auto_known" in r["ours"]}
+    if known:
+        share = 100 * next(iter(known.values()))["known_share"]
+        out.write(f"\n## Calibration: top-label ECE % (15 bins) of auto, without gold and with "
+                  f"{share:.0f}% of the gold items as known answers (scored on the other gold items)\n\n")
+        out.write("| dataset | auto acc | auto ECE | + known: acc | + known: ECE |\n|---|---|---|---|---|\n")
+        for name, cell in known.items():
+            auto = table[name]["ours"]["auto"]
+            out.write(f"| {name} | {auto['accuracy']:.2f} | {auto['ece']:.1f} | {cell['accuracy']:.2f} | "
+                      f"{cell['ece']:.1f} |\n")
+        plain = [table[n]["ours"]["auto"]["ece"] for n in known]
+        kn = [c["ece"] for c in known.values()]
+        out.write(f"| mean / max | | {np.mean(plain):.1f} / {np.max(plain):.1f} | | "
+                  f"{np.mean(kn):.1f} / {np.max(kn):.1f} |\n")
     agree = {n: r["crowdkit"].get("DS", {}).get("agreement_with_our_ds") for n, r in table.items()}
     if any(v is not None for v in agree.values()):
         out.write("\nour DS (defaults) vs crowd-kit DS (defaults), share of objects with the same label: "

@@ -26,6 +26,7 @@ import typer
 
 from quorum_consolidation.core.answers import Answers, ConsolidationInputError
 from quorum_consolidation.core.base import BaseClassificationAggregator
+from quorum_consolidation.core.calibration import expected_calibration_error
 from quorum_consolidation.core.side_info import KnownLabels
 
 #: Methods by CLI name (the consolidation service's registry names): module under quorum_consolidation.core,
@@ -38,7 +39,6 @@ CLI_METHODS: Mapping[str, tuple[str, str, bool]] = {
     "mace": ("mace", "MACE", True),
     "mv": ("majority_vote", "MajorityVote", False),
 }
-ECE_BINS = 10
 
 
 class CsvFormatError(ValueError):
@@ -212,7 +212,7 @@ def score(
 ) -> dict[str, float]:
     """Accuracy over the gold items (one without a prediction counts as wrong) and expected calibration
     error (ECE: |accuracy - mean confidence| per equal-width confidence bin, weighted by the bin's share
-    of the predicted gold items; `ECE_BINS` bins)."""
+    of the predicted gold items; 15 equal-width bins)."""
     index = {o: i for i, o in enumerate(object_ids)}
     hits = [(index[o], lab) for o, lab in gold.items() if o in index]
     rows = np.fromiter((i for i, _ in hits), dtype=np.int64, count=len(hits))
@@ -225,16 +225,6 @@ def score(
         "accuracy": float(correct.sum() / len(gold)) if gold else float("nan"),
         "ece": ece,
     }
-
-
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
-    """ECE with `bins` equal-width bins over [0, 1] (a confidence of exactly 1 falls in the last bin)."""
-    if confidence.shape[0] == 0:
-        return float("nan")
-    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    conf_sum = np.bincount(which, weights=confidence, minlength=bins)
-    right = np.bincount(which, weights=correct.astype(np.float64), minlength=bins)
-    return float(np.abs(conf_sum - right).sum() / confidence.shape[0])
 
 
 def write_predictions(path: Path, object_ids: list[str], labels: list[str], confidences: np.ndarray) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from quorum_consolidation.core._sparse import AnswerMatrix, Clamp, row_softmax_
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.base import BaseClassificationAggregator
+from quorum_consolidation.core.calibration import TopLabelCalibrator
 from quorum_consolidation.core.dawid_skene import DawidSkene, DType, _empty, resolve_dtype
 from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 
@@ -98,6 +99,15 @@ def _best_temperature(log_post: np.ndarray, column: np.ndarray, max_answers: int
     return float(np.exp(best)) if best_score >= scores[i] else float(grid[i])
 
 
+def _temper(probas: np.ndarray, temperature: float) -> np.ndarray:
+    """Rows of `probas` raised to 1/temperature and renormalised (a copy)."""
+    logp = np.log(np.maximum(probas, 1e-300)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
 @dataclass
 class AutoDawidSkene(BaseClassificationAggregator):
     r"""The default method: hierarchical Dawid-Skene, tuned per job by held-out answers, with tempered
@@ -126,10 +136,18 @@ class AutoDawidSkene(BaseClassificationAggregator):
     the same held-out answer log-likelihood (a held-out answer is predicted through the tempered posterior of
     its object), so it is chosen without gold; tempering never changes the predicted class.
 
+    Gold-free tempering removes only the part of the over-confidence that shows in the answers. When crowds
+    err together (subjective items: on the real `face` and `adult` sets even unanimous answers are wrong about
+    one time in ten), no answer-only statistic can tell, and known-answer objects are the remedy: with at
+    least `min_known_for_calibration` of them, the posteriors the model gives them *without* their known
+    label fit a :class:`TopLabelCalibrator` (Platt scaling of the top label's log-odds, shrunk toward the
+    identity), which then maps every other object's confidence (labels unchanged). Those posteriors come from
+    a second fit that does not clamp the known objects (a clamped fit would make them look more often right).
+
     Optional inputs to `fit`: `known` (known-answer objects, clamped in every fit including the
-    cross-validation ones, so they anchor the confusion matrices; they come out with their known label and
-    confidence 1) and `prior` (workers' confusion counts from earlier jobs of the team, added as
-    pseudo-counts on top of the hierarchical prior).
+    cross-validation ones, so they anchor the confusion matrices and, when there are enough, calibrate; they
+    come out with their known label and confidence 1) and `prior` (workers' confusion counts from earlier
+    jobs of the team, added as pseudo-counts on top of the hierarchical prior).
 
     A. P. Dawid and A. M. Skene, JRSS C 28(1), 1979, https://doi.org/10.2307/2346806;
     D. Hovy et al., Learning whom to trust with MACE, NAACL 2013, https://aclanthology.org/N13-1132;
@@ -153,6 +171,10 @@ class AutoDawidSkene(BaseClassificationAggregator):
     """Convergence tolerance of the cross-validation fits (warm-started, so they need few iterations)."""
     dtype: DType = "auto"
     seed: int = 0
+    min_known_for_calibration: int = 20
+    """Known-answer objects needed before they also calibrate the confidences (see the class docstring)."""
+    calibration_ridge: float = 1.0
+    """Pull of the known-answer calibration toward the identity map (pseudo-observations' weight)."""
 
     model_: DawidSkene | None = field(init=False, default=None, repr=False)
     """The final fitted Dawid-Skene (its confusion matrices, class prior, population matrix)."""
@@ -177,6 +199,9 @@ class AutoDawidSkene(BaseClassificationAggregator):
         DawidSkene(n_iter=self.n_iter, tol=self.tol, dtype=self.dtype)  # validates them
         if self.selection_n_iter < 1:
             raise ValueError(f"selection_n_iter must be >= 1, got {self.selection_n_iter}")
+        if self.min_known_for_calibration < 2:
+            raise ValueError(f"min_known_for_calibration must be >= 2, got {self.min_known_for_calibration}")
+        TopLabelCalibrator(ridge=self.calibration_ridge)  # validates it
 
     def _model(self, s: float, u: float, n_iter: int, tol: float) -> DawidSkene:
         return DawidSkene(n_iter=n_iter, tol=tol, population_prior=s, spam_prior=u, dtype=self.dtype)
@@ -263,12 +288,23 @@ class AutoDawidSkene(BaseClassificationAggregator):
         result, population = model.run(matrix, known, extra)
         probas = result.probas
         if temperature != 1.0:
-            logp = np.log(np.maximum(probas, 1e-300)) / temperature
-            logp -= logp.max(axis=1, keepdims=True)
-            probas = np.exp(logp)
-            probas /= probas.sum(axis=1, keepdims=True)
-            if known is not None and known.objects.shape[0]:
-                Clamp(known.objects, known.classes).apply_(probas)
+            probas = _temper(probas, temperature)
+        calibration: dict[str, float] = {}
+        if known is not None and known.objects.shape[0] >= self.min_known_for_calibration:
+            # The known objects' posteriors from a fit that never saw their labels: a fit that clamped them
+            # has confusion matrices bent toward them, and they would look more often right than others.
+            unclamped, _ = model.run(matrix, None, extra, result.probas)
+            blind = _temper(unclamped.probas[known.objects], temperature)
+            calibrator = TopLabelCalibrator(ridge=self.calibration_ridge)
+            calibrator.fit(blind, blind.argmax(axis=1) == known.classes)
+            probas = calibrator.transform(probas)
+            calibration = {
+                "calibration_slope": calibrator.slope_,
+                "calibration_intercept": calibrator.intercept_,
+                "calibration_known": float(known.objects.shape[0]),
+            }
+        if known is not None and known.objects.shape[0] and probas is not result.probas:
+            Clamp(known.objects, known.classes).apply_(probas)
         model.probas_ = result.probas
         model.labels_ = np.argmax(result.probas, axis=1).astype(np.int64)
         model.confusions_ = np.exp(result.log_confusions)
@@ -278,5 +314,10 @@ class AutoDawidSkene(BaseClassificationAggregator):
         self.model_ = model
         self.probas_ = probas
         self.labels_ = model.labels_
-        self.chosen_ = {"population_prior": float(s), "spam_prior": float(u), "temperature": temperature}
+        self.chosen_ = {
+            "population_prior": float(s),
+            "spam_prior": float(u),
+            "temperature": temperature,
+            **calibration,
+        }
         return self
