@@ -24,7 +24,11 @@ from quorum_common.logging import get_logger
 
 log = get_logger(__name__)
 
-DEFAULT_PARTITIONS = 8
+#: Partitions of the topics the services create. The same number the embedded broker (Tansu) gives a topic it
+#: auto-creates, so a broker that restarts empty and re-creates a topic on a client's first request keeps the
+#: layout the consumers were assigned (with 8, records went to partitions 0-3 only while the consumers still
+#: tracked 8, and objects went unlabeled). Production topics are created by the operator, not by this.
+DEFAULT_PARTITIONS = 4
 
 Handler = Callable[[AsyncSession, list[ConsumerRecord]], Awaitable[None]]
 
