@@ -1,12 +1,41 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from quorum_common.settings import ServiceSettings
 
 
 class InferenceSettings(ServiceSettings):
-    backend: Literal["torch", "triton"] = Field("torch", description="In-process torch or a Triton server.")
-    triton_url: str = Field("grpc://127.0.0.1:8001", description="Used when backend is triton.")
+    backend: Literal["torch", "triton"] = Field(
+        "torch",
+        validation_alias=AliasChoices("INFERENCE_BACKEND", "BACKEND", "backend"),
+        description="Where trained networks run: in-process torch, or a Triton Inference Server.",
+    )
+    triton_url: str = Field(
+        "grpc://127.0.0.1:8001", description="An operator's Triton (used when triton_embedded is false)."
+    )
+    triton_embedded: bool = Field(
+        True, description="Start the Triton server bundled in nvidia-pytriton (127.0.0.1, free ports)."
+    )
+    models_dir: Path = Field(Path(".quorum/models"), description="Where model-version weights are stored.")
+    device: str = Field("auto", description="torch device: auto (cuda when present, else cpu), cpu, cuda.")
+    seed: int = Field(0, description="Seed of splits, initialisation and training order.")
+    head_hidden: int = Field(256, ge=0, description="Hidden units of the text head; 0 = logistic regression.")
+    head_epochs: int = Field(60, ge=1, le=10_000)
+    cnn_epochs: int = Field(30, ge=1, le=10_000)
+    image_size: int = Field(32, ge=8, le=512, description="Images are resized to image_size x image_size.")
+    validation_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Share of the human labels held out when a request marks none."
+    )
+    confidence_level: float = Field(
+        0.95, gt=0.5, lt=1, description="Confidence of the lower bound that thresholds must clear."
+    )
+    threshold_mode: Literal["per_class", "pooled"] = Field(
+        "per_class",
+        description="TrainModel's default threshold_mode: per_class (each class meets the target) or "
+        "pooled (all machine labels together do; needs far fewer validation labels with many classes).",
+    )
+    max_objects: int = Field(200_000, ge=1, description="Largest TrainModel / Predict request, in objects.")

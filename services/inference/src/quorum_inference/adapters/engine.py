@@ -1,0 +1,266 @@
+"""Train / predict / metrics for one job's model versions: features, torch training, a scoring backend,
+weights on disk and versions in PostgreSQL. CPU-heavy steps run in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from quorum_common.logging import get_logger
+from quorum_inference.adapters import nets
+from quorum_inference.adapters.features import FeatureError, ImageLoader, TextEmbedder
+from quorum_inference.adapters.store import ModelStore
+from quorum_inference.core.backend import ModelKey, ScoringBackend
+from quorum_inference.core.calibration import apply_temperature
+from quorum_inference.core.metrics import evaluate
+from quorum_inference.core.thresholds import auto_label_mask
+from quorum_inference.core.types import InferenceObject, ModelVersion, Predictions, modality_of
+from quorum_inference.errors import FailedPrecondition, InvalidArgument, NotFound
+from quorum_inference.settings import InferenceSettings
+
+log = get_logger(__name__)
+
+DEFAULT_TARGET_ACCURACY = 0.95
+
+
+class InferenceEngine:
+    def __init__(
+        self,
+        settings: InferenceSettings,
+        store: ModelStore,
+        backend: ScoringBackend,
+        *,
+        embedder: TextEmbedder | None = None,
+        images: ImageLoader | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self.backend = backend
+        self.device = nets.pick_device(settings.device)
+        self._embedder = embedder or TextEmbedder(str(self.device))
+        self._images = images or ImageLoader(settings.image_size)
+        self._models: OrderedDict[str, Any] = OrderedDict()  # model_id -> torch module (LRU)
+        self._train_lock = asyncio.Lock()  # one training at a time: it uses every core
+
+    # ----- inputs -------------------------------------------------------------------------------------
+    def _check_objects(self, objects: list[InferenceObject]) -> str:
+        if not objects:
+            raise InvalidArgument("objects is empty; send at least one object", reason="no_objects")
+        if len(objects) > self._settings.max_objects:
+            raise InvalidArgument(
+                f"{len(objects)} objects; at most {self._settings.max_objects} per request",
+                reason="too_many_objects",
+            )
+        try:
+            return modality_of(objects)
+        except ValueError as err:
+            raise InvalidArgument(str(err), reason="object_content_invalid") from err
+
+    def _features(self, modality: str, objects: list[InferenceObject]) -> NDArray[np.float32]:
+        if modality == "text":
+            return self._embedder.embed([o.text for o in objects])
+        try:
+            return self._images.load([o.image_uri for o in objects])
+        except FeatureError as err:
+            raise InvalidArgument(str(err), reason="image_unreadable") from err
+
+    def _arch(self, modality: str, n_classes: int) -> nets.Arch:
+        if modality == "text":
+            from quorum_inference.adapters.features import EMBEDDING_DIM  # noqa: PLC0415
+
+            return nets.Arch("head", (EMBEDDING_DIM,), n_classes, self._settings.head_hidden)
+        return nets.Arch("cnn", self._images.input_shape, n_classes, 0)
+
+    # ----- train --------------------------------------------------------------------------------------
+    async def train(
+        self,
+        job_id: str,
+        objects: list[InferenceObject],
+        categories: list[str],
+        *,
+        target_accuracy: float = 0.0,
+        warm_start_model_id: str = "",
+        threshold_mode: str = "",
+    ) -> ModelVersion:
+        if not job_id:
+            raise InvalidArgument("job_id is empty", reason="missing_job_id")
+        if len(categories) < 2 or len(set(categories)) != len(categories) or not all(categories):
+            raise InvalidArgument(
+                "categories must be at least 2 distinct non-empty names", reason="categories_invalid"
+            )
+        target = target_accuracy or DEFAULT_TARGET_ACCURACY
+        if not 0.0 < target < 1.0:
+            raise InvalidArgument(
+                f"target_accuracy {target_accuracy} is outside (0, 1) (0 = default 0.95)",
+                reason="target_accuracy_out_of_range",
+            )
+        mode = threshold_mode or self._settings.threshold_mode
+        if mode not in ("per_class", "pooled"):
+            raise InvalidArgument(
+                f"threshold_mode {threshold_mode!r}; allowed: per_class, pooled (empty = service default)",
+                reason="threshold_mode_invalid",
+            )
+        modality = self._check_objects(objects)
+        index = {c: i for i, c in enumerate(categories)}
+        for i, o in enumerate(objects):
+            if o.label not in index:
+                raise InvalidArgument(
+                    f"objects[{i}].label {o.label!r} is not one of the categories {categories}",
+                    reason="label_not_in_categories",
+                )
+        labels = np.array([index[o.label] for o in objects], dtype=np.int64)
+        is_val = self._split(objects)
+        if is_val.all():
+            raise InvalidArgument(
+                "every object is marked validation; at least one must be for training",
+                reason="no_training_objects",
+            )
+
+        init_state = None
+        if warm_start_model_id:
+            earlier = await self._store.get_by_id(warm_start_model_id)
+            if earlier is None:
+                raise NotFound(
+                    f"no model version {warm_start_model_id!r} to warm-start from", reason="model_not_found"
+                )
+            if earlier.modality != modality:
+                raise FailedPrecondition(
+                    f"model {warm_start_model_id} is a {earlier.modality} model; the objects are {modality}",
+                    reason="warm_start_incompatible",
+                )
+            init_state = (earlier, nets.Arch.from_json(earlier.arch))
+
+        arch = self._arch(modality, len(categories))
+        config = nets.TrainConfig(
+            epochs=self._settings.head_epochs if modality == "text" else self._settings.cnn_epochs,
+            seed=self._settings.seed,
+        )
+
+        def work() -> tuple[Any, Any]:
+            x = self._features(modality, objects)
+            state = None
+            if init_state is not None:
+                earlier, earlier_arch = init_state
+                if earlier_arch.kind != arch.kind or earlier_arch.input_shape != arch.input_shape:
+                    raise FailedPrecondition(
+                        f"model {earlier.model_id} takes {earlier_arch.input_shape}, not {arch.input_shape}",
+                        reason="warm_start_incompatible",
+                    )
+                _, _, old_state = nets.load(self._settings.models_dir / earlier.weights_path, self.device)
+                try:
+                    state = nets.warm_start_state(arch, old_state, earlier.categories, categories)
+                except ValueError as err:
+                    raise FailedPrecondition(str(err), reason="warm_start_incompatible") from err
+            model = nets.train(
+                arch, x[~is_val], labels[~is_val], config, device=self.device, init_state=state
+            )
+            val_logits = nets.logits(model, x[is_val])
+            metrics = evaluate(
+                val_logits,
+                labels[is_val],
+                len(categories),
+                n_train=int((~is_val).sum()),
+                target_accuracy=target,
+                confidence_level=self._settings.confidence_level,
+                threshold_mode=mode,  # type: ignore[arg-type]  # checked above
+            )
+            return model, metrics
+
+        async with self._train_lock:
+            model, metrics = await asyncio.to_thread(work)
+            version = await self._store.next_version(job_id)
+            relative = f"{job_id}/v{version}.pt"
+            await asyncio.to_thread(nets.save, self._settings.models_dir / relative, arch, model)
+            recorded = await self._store.add(
+                job_id=job_id,
+                version=version,
+                modality=modality,
+                categories=categories,
+                arch=arch.to_json(),
+                metrics=metrics,
+                weights_path=relative,
+                warm_start_model_id=warm_start_model_id or None,
+            )
+        self._remember(recorded.model_id, model)
+        log.info(
+            "model_trained",
+            job_id=job_id,
+            version=version,
+            n_train=metrics.n_train,
+            n_validation=metrics.n_validation,
+            validation_accuracy=round(metrics.validation_accuracy, 4),
+            temperature=round(metrics.temperature, 3),
+            backend=self.backend.name,
+        )
+        return recorded
+
+    def _split(self, objects: list[InferenceObject]) -> NDArray[np.bool_]:
+        """The objects the request marks as validation, else a seeded random share of them."""
+        marked = np.array([o.validation for o in objects], dtype=bool)
+        if marked.any() or len(objects) < 2:
+            return marked
+        n_val = max(1, int(round(self._settings.validation_fraction * len(objects))))
+        order = np.random.default_rng(self._settings.seed).permutation(len(objects))
+        marked[order[:n_val]] = True
+        return marked
+
+    def _remember(self, model_id: str, model: Any) -> None:
+        self._models[model_id] = model
+        self._models.move_to_end(model_id)
+        while len(self._models) > 32:
+            self._models.popitem(last=False)
+
+    def _model(self, version: ModelVersion) -> Any:
+        model = self._models.get(version.model_id)
+        if model is None:
+            _, model, _ = nets.load(self._settings.models_dir / version.weights_path, self.device)
+            self._remember(version.model_id, model)
+        return model
+
+    # ----- predict / metrics --------------------------------------------------------------------------
+    async def version(self, job_id: str, version: int = 0) -> ModelVersion:
+        if not job_id:
+            raise InvalidArgument("job_id is empty", reason="missing_job_id")
+        if version < 0:
+            raise InvalidArgument(f"version {version} must be >= 1 (0 = latest)", reason="version_invalid")
+        found = await self._store.get(job_id, version or None)
+        if found is None:
+            if version:
+                raise NotFound(f"job {job_id} has no model version {version}", reason="model_not_found")
+            raise FailedPrecondition(
+                f"job {job_id} has no trained model; call TrainModel first", reason="no_model"
+            )
+        return found
+
+    async def predict(self, job_id: str, version: int, objects: list[InferenceObject]) -> Predictions:
+        mv = await self.version(job_id, version)
+        modality = self._check_objects(objects)
+        if modality != mv.modality:
+            raise InvalidArgument(
+                f"model version {mv.version} of job {job_id} takes {mv.modality} objects, got {modality}",
+                reason="modality_mismatch",
+            )
+        key = ModelKey(job_id, mv.version)
+
+        def work() -> NDArray[np.float32]:
+            x = self._features(modality, objects)
+            return self.backend.logits(key, self._model(mv), x)
+
+        logits = await asyncio.to_thread(work)
+        probs = apply_temperature(logits, mv.metrics.temperature)
+        predicted = probs.argmax(axis=1)
+        confidence = probs.max(axis=1)
+        return Predictions(
+            version=mv,
+            probabilities=probs,
+            predicted=predicted,
+            confidence=confidence,
+            auto_label=auto_label_mask(predicted, confidence, mv.metrics.thresholds),
+        )
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,167 @@
+"""torch networks for automated labelling, their training loop, and their files on disk."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Everything needed to rebuild a network before loading its weights."""
+
+    kind: str  # "head" (on embeddings) or "cnn" (on images)
+    input_shape: tuple[int, ...]  # (dim,) or (channels, height, width)
+    n_classes: int
+    hidden: int = 256  # head: 0 = logistic regression
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "input_shape": list(self.input_shape)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Arch:
+        return cls(data["kind"], tuple(data["input_shape"]), int(data["n_classes"]), int(data["hidden"]))
+
+
+class SmallCNN(nn.Module):
+    """Three conv blocks and a linear classifier: enough for digits-sized images, trains in seconds on CPU."""
+
+    def __init__(self, channels: int, n_classes: int) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)
+            )
+
+        self.features = nn.Sequential(
+            block(channels, 16), block(16, 32), block(32, 64), nn.AdaptiveAvgPool2d(1)
+        )
+        self.classifier = nn.Linear(64, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def build(arch: Arch) -> nn.Module:
+    if arch.kind == "head":
+        dim = arch.input_shape[0]
+        if arch.hidden <= 0:
+            return nn.Sequential(nn.Linear(dim, arch.n_classes))
+        return nn.Sequential(
+            nn.Linear(dim, arch.hidden), nn.ReLU(), nn.Dropout(0.1), nn.Linear(arch.hidden, arch.n_classes)
+        )
+    if arch.kind == "cnn":
+        return SmallCNN(arch.input_shape[0], arch.n_classes)
+    raise ValueError(f"unknown network kind {arch.kind!r}")
+
+
+def pick_device(prefer: str = "auto") -> torch.device:
+    """GPU when one is present (or asked for), CPU otherwise."""
+    if prefer == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(prefer)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+
+def train(
+    arch: Arch,
+    x: NDArray[np.float32],
+    y: NDArray[np.int64],
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    init_state: dict[str, torch.Tensor] | None = None,
+) -> nn.Module:
+    """Train a fresh network (or one warm-started from `init_state`) with Adam and cross-entropy."""
+    torch.manual_seed(config.seed)
+    model = build(arch)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model.to(device).train()
+    if len(x):
+        xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+        yt = torch.as_tensor(y, dtype=torch.int64, device=device)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        loss_fn = nn.CrossEntropyLoss()
+        gen = torch.Generator(device="cpu").manual_seed(config.seed)
+        # Cosine decay to 0: the last epochs take small steps, so the returned weights are not whatever an
+        # Adam spike left at the end (a constant rate let a CNN fall from 0.99 to 0.64 validation accuracy).
+        steps = config.epochs * -(-len(xt) // config.batch_size)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+        for _ in range(config.epochs):
+            order = torch.randperm(len(xt), generator=gen).to(device)
+            for start in range(0, len(xt), config.batch_size):
+                idx = order[start : start + config.batch_size]
+                if len(idx) < 2 and arch.kind == "cnn":
+                    continue  # BatchNorm needs more than one sample
+                opt.zero_grad()
+                loss_fn(model(xt[idx]), yt[idx]).backward()
+                opt.step()
+                schedule.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def logits(model: nn.Module, x: NDArray[np.float32], batch_size: int = 1024) -> NDArray[np.float32]:
+    device = next(model.parameters()).device
+    out = [
+        model(torch.as_tensor(x[i : i + batch_size], dtype=torch.float32, device=device))
+        .float()
+        .cpu()
+        .numpy()
+        for i in range(0, len(x), batch_size)
+    ]
+    n_classes = model(torch.zeros((1, *x.shape[1:]), device=device)).shape[1] if not out else out[0].shape[1]
+    return np.concatenate(out) if out else np.zeros((0, n_classes), dtype=np.float32)
+
+
+def warm_start_state(
+    arch: Arch, old: dict[str, torch.Tensor], old_categories: list[str], new_categories: list[str]
+) -> dict[str, torch.Tensor]:
+    """A new network's initial weights from an earlier version: every layer copied; the output layer's rows
+    follow the category names (a category the earlier job lacked keeps its fresh initialisation)."""
+    fresh = build(arch).state_dict()
+    out_keys = [k for k in fresh if k.endswith(("weight", "bias"))][-2:]  # the final Linear
+    state: dict[str, torch.Tensor] = {}
+    for key, value in fresh.items():
+        if key not in old or (key not in out_keys and old[key].shape != value.shape):
+            raise ValueError(f"earlier version's layer {key!r} does not match this network")
+        if key in out_keys:
+            merged = value.clone()
+            for i, name in enumerate(new_categories):
+                if name in old_categories:
+                    merged[i] = old[key][old_categories.index(name)]
+            state[key] = merged
+        else:
+            state[key] = old[key].clone()
+    return state
+
+
+def save(path: Path, arch: Arch, model: nn.Module) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"arch": arch.to_json(), "state": {k: v.cpu() for k, v in model.state_dict().items()}}, tmp)
+    tmp.replace(path)  # a crash never leaves a half-written version behind
+
+
+def load(path: Path, device: torch.device) -> tuple[Arch, nn.Module, dict[str, torch.Tensor]]:
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    arch = Arch.from_json(blob["arch"])
+    model = build(arch)
+    model.load_state_dict(blob["state"])
+    return arch, model.to(device).eval(), blob["state"]

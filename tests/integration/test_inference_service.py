@@ -1,0 +1,391 @@
+"""The inference service in-process over gRPC against the real PostgreSQL: train, predict, metrics, warm
+start, bad input, and the Triton backend (a real Triton server from nvidia-pytriton) agreeing with torch."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from quorum.inference.v1 import inference_pb2, inference_pb2_grpc
+from quorum_common.db import run_migrations
+from quorum_common.errors import reason_from_rpc_error
+from quorum_common.grpc_server import GrpcService
+from quorum_inference import MIGRATIONS, SCHEMA
+from quorum_inference.server import build_service
+from quorum_inference.settings import InferenceSettings
+
+Stub = inference_pb2_grpc.InferenceServiceStub
+CATS = ["sports", "weather", "food"]
+_VOCAB = {
+    "sports": (
+        ["The striker", "Our goalkeeper", "The home team", "The coach", "The runner", "The tennis champion"],
+        [
+            "scored in the final minute",
+            "won the league title",
+            "lost the match on penalties",
+            "trained hard before the tournament",
+            "broke the sprint record",
+            "was sent off by the referee",
+        ],
+    ),
+    "weather": (
+        ["Tomorrow", "This weekend", "Tonight", "On Monday", "Across the coast", "In the mountains"],
+        [
+            "heavy rain is expected",
+            "temperatures will drop below freezing",
+            "strong winds will blow",
+            "the forecast says sunny skies",
+            "a thunderstorm may hit the area",
+            "snow will cover the roads",
+        ],
+    ),
+    "food": (
+        ["This recipe", "The chef", "My grandmother's soup", "The bakery", "The new restaurant", "The pasta"],
+        [
+            "needs fresh basil and garlic",
+            "tastes best with melted cheese",
+            "was served with roasted vegetables",
+            "bakes bread with whole wheat flour",
+            "uses a spicy tomato sauce",
+            "simmers the broth for hours",
+        ],
+    ),
+}
+
+
+def sentences(n_per_class: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for label, (subjects, predicates) in _VOCAB.items():
+        for _ in range(n_per_class):
+            out.append((f"{rng.choice(subjects)} {rng.choice(predicates)}.", label))
+    rng.shuffle(out)
+    return out
+
+
+def text_objects(
+    data: list[tuple[str, str]], with_labels: bool = True
+) -> list[inference_pb2.InferenceObject]:
+    return [
+        inference_pb2.InferenceObject(object_id=f"o{i}", text=t, label=label if with_labels else "")
+        for i, (t, label) in enumerate(data)
+    ]
+
+
+@pytest.fixture(scope="module")
+def migrated_url(database_url: str) -> str:
+    run_migrations(database_url, SCHEMA, MIGRATIONS)
+    run_migrations(database_url, SCHEMA, MIGRATIONS)  # idempotent
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def make_settings(url: str, models_dir: Path, backend: str) -> InferenceSettings:
+    return InferenceSettings(
+        database_url=url,
+        grpc_port=0,
+        grace_period_s=0.2,
+        log_json=False,
+        models_dir=models_dir,
+        INFERENCE_BACKEND=backend,
+        head_epochs=30,
+        cnn_epochs=12,
+        image_size=16,
+    )
+
+
+@asynccontextmanager
+async def running(settings: InferenceSettings) -> AsyncIterator[Stub]:
+    service: GrpcService = await build_service(settings)
+    # As in test_consolidation_service: park readiness pings once stopping (Python 3.11 wait_for quirk).
+    ping, stopping = service.readiness, asyncio.Event()
+    assert ping is not None
+
+    async def readiness() -> bool:
+        ok = await ping()
+        if stopping.is_set():
+            await asyncio.Event().wait()
+        return ok
+
+    service.readiness = readiness
+    await service.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.bound_port}") as channel:
+            yield Stub(channel)
+    finally:
+        stopping.set()
+        await asyncio.sleep(0.01)
+        await service.stop()
+
+
+@pytest.fixture(scope="module")
+async def stub(migrated_url: str, models_dir: Path) -> AsyncIterator[Stub]:
+    async with running(make_settings(migrated_url, models_dir, "torch")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+async def text_job(stub: Stub) -> tuple[str, inference_pb2.ModelVersion]:
+    job = uuid.uuid4().hex
+    mv = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=text_objects(sentences(40, seed=1)), categories=CATS, target_accuracy=0.9
+        )
+    )
+    return job, mv
+
+
+async def _code(call: asyncio.Future) -> tuple[grpc.StatusCode, str | None]:  # type: ignore[type-arg]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    return info.value.code(), reason_from_rpc_error(info.value)
+
+
+async def test_predict_before_training_is_failed_precondition(stub: Stub) -> None:
+    code, reason = await _code(
+        stub.Predict(
+            inference_pb2.PredictRequest(job_id=uuid.uuid4().hex, objects=text_objects([("hi", "")]))
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "no_model")
+
+
+async def test_train_records_a_calibrated_version_with_thresholds(
+    stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]
+) -> None:
+    job, mv = text_job
+    assert mv.version == 1 and mv.modality == "text" and list(mv.categories) == CATS
+    m = mv.metrics
+    assert m.n_train == 96 and m.n_validation == 24  # VALIDATION_FRACTION 0.2 of 120
+    assert m.validation_accuracy >= 0.9
+    assert m.temperature > 0 and m.nll_calibrated <= m.nll_uncalibrated + 1e-9
+    assert [t.category for t in m.thresholds] == CATS
+    assert m.target_accuracy == pytest.approx(0.9)
+    for t in m.thresholds:
+        assert not t.has_threshold or t.lower_bound >= 0.9
+    again = await stub.GetModelMetrics(inference_pb2.GetModelMetricsRequest(job_id=job))
+    assert again.model_id == mv.model_id and again.metrics == mv.metrics
+
+
+async def test_predict_labels_unseen_sentences(
+    stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]
+) -> None:
+    job, mv = text_job
+    held_out = sentences(20, seed=99)
+    resp = await stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False)))
+    assert resp.version == 1 and resp.model_id == mv.model_id and len(resp.predictions) == len(held_out)
+    probs = np.array([list(p.probabilities) for p in resp.predictions])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    predicted = [p.label for p in resp.predictions]
+    assert np.mean([p == g for p, (_, g) in zip(predicted, held_out, strict=True)]) >= 0.9
+    for p in resp.predictions:
+        assert p.label == CATS[int(np.argmax(p.probabilities))] and p.confidence == max(p.probabilities)
+        th = next(t for t in mv.metrics.thresholds if t.category == p.label)
+        assert p.auto_label == (th.has_threshold and p.confidence >= th.threshold)
+
+
+async def test_versions_and_warm_start(stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]) -> None:
+    job, v1 = text_job
+    v2 = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=text_objects(sentences(30, seed=2)), categories=CATS, threshold_mode="pooled"
+        )
+    )
+    assert v2.version == 2 and v2.metrics.target_accuracy == pytest.approx(0.95)  # 0 -> default
+    assert v2.metrics.threshold_mode == "pooled" and v1.metrics.threshold_mode == "per_class"
+    assert len({(t.has_threshold, t.threshold) for t in v2.metrics.thresholds}) == 1
+    latest = await stub.GetModelMetrics(inference_pb2.GetModelMetricsRequest(job_id=job))
+    assert latest.version == 2
+    # A later job with few labels and reordered categories starts from job 1's version 1.
+    few = text_objects(sentences(3, seed=3))
+    reordered = ["food", "sports", "weather"]
+    other = uuid.uuid4().hex
+    warm = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=other, objects=few, categories=reordered, warm_start_model_id=v1.model_id
+        )
+    )
+    cold = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(job_id=uuid.uuid4().hex, objects=few, categories=reordered)
+    )
+    assert warm.warm_start_model_id == v1.model_id and cold.warm_start_model_id == ""
+    held_out = sentences(20, seed=98)
+    accuracy = {}
+    for name, mv in (("warm", warm), ("cold", cold)):
+        resp = await stub.Predict(
+            inference_pb2.PredictRequest(job_id=mv.job_id, objects=text_objects(held_out, False))
+        )
+        accuracy[name] = np.mean([p.label == g for p, (_, g) in zip(resp.predictions, held_out, strict=True)])
+    assert accuracy["warm"] >= 0.9 and accuracy["warm"] >= accuracy["cold"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "reason"),
+    [
+        (
+            inference_pb2.TrainModelRequest(job_id="j", categories=CATS),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "no_objects",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j", objects=text_objects([("a b", "sports")]), categories=["x"]
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "categories_invalid",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j", objects=text_objects([("a b", "cats")] * 3), categories=CATS
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "label_not_in_categories",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j",
+                objects=[
+                    inference_pb2.InferenceObject(object_id="1", text="t", image_uri="/x.png", label="food")
+                ],
+                categories=CATS,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "object_content_invalid",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j", objects=text_objects(sentences(2, 0)), categories=CATS, target_accuracy=1.5
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "target_accuracy_out_of_range",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j", objects=text_objects(sentences(2, 0)), categories=CATS, threshold_mode="global"
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "threshold_mode_invalid",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j", objects=text_objects(sentences(2, 0)), categories=CATS, warm_start_model_id="nope"
+            ),
+            grpc.StatusCode.NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j",
+                objects=[inference_pb2.InferenceObject(object_id="1", image_uri="/no/such.png", label="food")]
+                * 2,
+                categories=CATS,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "image_unreadable",
+        ),
+    ],
+)
+async def test_bad_train_requests_are_rejected_with_a_reason(
+    stub: Stub, request_: inference_pb2.TrainModelRequest, code: grpc.StatusCode, reason: str
+) -> None:
+    assert await _code(stub.TrainModel(request_)) == (code, reason)
+
+
+async def test_bad_predict_requests(stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]) -> None:
+    job, _ = text_job
+    img = [inference_pb2.InferenceObject(object_id="1", image_uri="/x.png")]
+    assert await _code(stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=img))) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "modality_mismatch",
+    )
+    one = text_objects([("x", "")])
+    assert await _code(stub.Predict(inference_pb2.PredictRequest(job_id=job, version=99, objects=one))) == (
+        grpc.StatusCode.NOT_FOUND,
+        "model_not_found",
+    )
+    assert await _code(stub.Predict(inference_pb2.PredictRequest(job_id="", objects=one))) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "missing_job_id",
+    )
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
+    """scikit-learn's bundled 8x8 digits (no download) as PNG files, (uri, label)."""
+    root = tmp_path_factory.mktemp("digits")
+    data = load_digits()
+    out = []
+    for i in range(600):
+        path = root / f"{i}.png"
+        Image.fromarray((data.images[i] * 255 / 16).astype(np.uint8), mode="L").save(path)
+        out.append((path.as_uri() if i % 2 else str(path), str(data.target[i])))
+    return out
+
+
+async def test_images_train_a_cnn_and_predict(stub: Stub, digits: list[tuple[str, str]]) -> None:
+    job = uuid.uuid4().hex
+    cats = [str(d) for d in range(10)]
+    train = [
+        inference_pb2.InferenceObject(object_id=f"d{i}", image_uri=u, label=y)
+        for i, (u, y) in enumerate(digits[:450])
+    ]
+    mv = await stub.TrainModel(inference_pb2.TrainModelRequest(job_id=job, objects=train, categories=cats))
+    assert mv.modality == "image" and mv.metrics.validation_accuracy >= 0.8
+    test = [
+        inference_pb2.InferenceObject(object_id=f"t{i}", image_uri=u) for i, (u, _) in enumerate(digits[450:])
+    ]
+    resp = await stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=test))
+    assert np.mean([p.label == y for p, (_, y) in zip(resp.predictions, digits[450:], strict=True)]) >= 0.8
+
+
+async def test_triton_backend_agrees_with_torch(
+    stub: Stub,
+    text_job: tuple[str, inference_pb2.ModelVersion],
+    digits: list[tuple[str, str]],
+    migrated_url: str,
+    models_dir: Path,
+) -> None:
+    """A second service on the same database and models directory, scoring through a real Triton server."""
+    job, mv = text_job
+    img_job = uuid.uuid4().hex
+    cats = [str(d) for d in range(10)]
+    train = [
+        inference_pb2.InferenceObject(object_id=f"d{i}", image_uri=u, label=y)
+        for i, (u, y) in enumerate(digits[:200])
+    ]
+    await stub.TrainModel(inference_pb2.TrainModelRequest(job_id=img_job, objects=train, categories=cats))
+    text_req = inference_pb2.PredictRequest(
+        job_id=job, version=mv.version, objects=text_objects(sentences(30, 5), False)
+    )
+    img_req = inference_pb2.PredictRequest(
+        job_id=img_job,
+        objects=[
+            inference_pb2.InferenceObject(object_id=f"t{i}", image_uri=u)
+            for i, (u, _) in enumerate(digits[200:500])
+        ],
+    )
+    by_torch = [await stub.Predict(text_req), await stub.Predict(img_req)]
+    async with running(make_settings(migrated_url, models_dir, "triton")) as triton_stub:
+        metrics = await triton_stub.GetModelMetrics(inference_pb2.GetModelMetricsRequest(job_id=job))
+        assert metrics.backend == "triton"
+        by_triton = [await triton_stub.Predict(text_req), await triton_stub.Predict(img_req)]
+    for t, r in zip(by_torch, by_triton, strict=True):
+        assert r.model_id == t.model_id
+        pt = np.array([list(p.probabilities) for p in t.predictions])
+        pr = np.array([list(p.probabilities) for p in r.predictions])
+        np.testing.assert_allclose(pr, pt, atol=1e-5)
+        assert [p.auto_label for p in r.predictions] == [p.auto_label for p in t.predictions]

@@ -1,0 +1,73 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from quorum_inference.adapters import nets
+from quorum_inference.adapters.backends import TorchBackend, make_backend
+from quorum_inference.core.backend import ModelKey
+
+CPU = torch.device("cpu")
+
+
+def _blobs(n: int = 300, k: int = 3, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(k, size=n)
+    centers = rng.normal(0, 3, size=(k, dim))
+    return (centers[y] + rng.normal(0, 1, size=(n, dim))).astype(np.float32), y.astype(np.int64)
+
+
+def test_head_learns_a_separable_problem_and_is_seeded() -> None:
+    x, y = _blobs()
+    arch = nets.Arch("head", (16,), 3, hidden=32)
+    cfg = nets.TrainConfig(epochs=20, seed=1)
+    model = nets.train(arch, x, y, cfg, device=CPU)
+    assert (nets.logits(model, x).argmax(axis=1) == y).mean() > 0.95
+    again = nets.train(arch, x, y, cfg, device=CPU)
+    np.testing.assert_array_equal(nets.logits(model, x), nets.logits(again, x))
+
+
+def test_cnn_shapes_and_empty_input() -> None:
+    arch = nets.Arch("cnn", (3, 16, 16), 4)
+    model = nets.train(
+        arch, np.zeros((0, 3, 16, 16), np.float32), np.zeros(0, np.int64), nets.TrainConfig(), device=CPU
+    )
+    assert nets.logits(model, np.random.rand(5, 3, 16, 16).astype(np.float32)).shape == (5, 4)
+    assert nets.logits(model, np.zeros((0, 3, 16, 16), np.float32)).shape == (0, 4)
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    x, y = _blobs()
+    arch = nets.Arch("head", (16,), 3, hidden=0)
+    model = nets.train(arch, x, y, nets.TrainConfig(epochs=3), device=CPU)
+    nets.save(tmp_path / "j" / "v1.pt", arch, model)
+    loaded_arch, loaded, _ = nets.load(tmp_path / "j" / "v1.pt", CPU)
+    assert loaded_arch == arch
+    np.testing.assert_array_equal(nets.logits(loaded, x), nets.logits(model, x))
+
+
+def test_warm_start_maps_output_rows_by_category_name() -> None:
+    x, y = _blobs()
+    old_arch = nets.Arch("head", (16,), 3, hidden=8)
+    old = nets.train(old_arch, x, y, nets.TrainConfig(epochs=2), device=CPU).state_dict()
+    new_arch = nets.Arch("head", (16,), 3, hidden=8)
+    state = nets.warm_start_state(new_arch, old, ["a", "b", "c"], ["c", "a", "d"])
+    last_w = [k for k in state if k.endswith("weight")][-1]
+    torch.testing.assert_close(state[last_w][0], old[last_w][2])  # c
+    torch.testing.assert_close(state[last_w][1], old[last_w][0])  # a
+    assert not torch.equal(state[last_w][2], old[last_w][1])  # d: fresh, not b
+    torch.testing.assert_close(state["0.weight"], old["0.weight"])  # hidden layer copied
+    with pytest.raises(ValueError):
+        nets.warm_start_state(nets.Arch("head", (16,), 3, hidden=4), old, ["a", "b", "c"], ["a", "b", "c"])
+
+
+def test_torch_backend_is_the_module_and_factory_rejects_unknown() -> None:
+    x, y = _blobs(n=20)
+    model = nets.train(nets.Arch("head", (16,), 3, hidden=0), x, y, nets.TrainConfig(epochs=1), device=CPU)
+    backend = make_backend("torch")
+    assert isinstance(backend, TorchBackend) and backend.name == "torch"
+    np.testing.assert_array_equal(backend.logits(ModelKey("j", 1), model, x), nets.logits(model, x))
+    assert ModelKey("abc", 2).name == "job-abc-v2"
+    with pytest.raises(ValueError, match="allowed: torch, triton"):
+        make_backend("onnx")
