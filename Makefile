@@ -6,7 +6,7 @@ PIP     = $(VENV)/bin/pip
 STAMP   = $(VENV)/.installed
 PROTOS  = $(shell find protos -name '*.proto')
 
-.PHONY: all install proto run test test-unit test-integration lint bench clean
+.PHONY: all install proto run test test-unit test-integration lint bench clean chromium
 
 all: install
 
@@ -31,7 +31,12 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/quorum up
 
-test: install
+# The browser tests (tests/browser) drive Debian's chromium through Playwright's system-executable launch.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "chromium is not installed: the browser tests will be skipped (they fail under CI=true)"
+
+test: install chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
 
@@ -45,6 +50,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
+	$(PIP) install -q -e ".[dev,bench]"
 	$(PY) bench/platform.py
 
 clean:

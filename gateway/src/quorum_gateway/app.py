@@ -16,8 +16,9 @@ from quorum_gateway.auth import AuthCache
 from quorum_gateway.clients import GrpcClients
 from quorum_gateway.errors import UnhandledErrorMiddleware, install_error_handlers
 from quorum_gateway.limits import BodyLimitMiddleware, gateway_limits
-from quorum_gateway.routes import API_PREFIX, health, routers
+from quorum_gateway.routes import API_PREFIX, health, portal, routers
 from quorum_gateway.settings import GatewaySettings
+from quorum_gateway.web import mount_web
 
 API_VERSION = "1.0.0"
 
@@ -70,4 +71,7 @@ def create_app(settings: GatewaySettings | None = None, clients: GrpcClients | N
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    # The worker portal and requester console (pages + the worker's job list they need).
+    app.include_router(portal.router, prefix=API_PREFIX)
+    mount_web(app)
     return app

@@ -1,0 +1,309 @@
+// The requester console: jobs (list, create, stop, download), the label browser, workers and teams.
+// Routes are URL fragments (#/jobs, #/jobs/new, #/jobs/<id>, #/workers, #/teams); the API key lives in
+// sessionStorage and goes in the Authorization header only.
+import { Api, ApiError, clear, colorOf, fmtMoney, fmtPct, h } from "./common.js";
+import { answerValue, labelOf } from "./labels.js";
+import { TASK_TYPES } from "./tools/index.js";
+
+const api = new Api("quorum.requesterKey");
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const CHAINED = ["label-verification", "adjustment"];
+
+function navBar() {
+  const here = location.hash.split("/")[1] || "jobs";
+  const link = (href, text, key) => h("a", { href, "aria-current": here === key ? "page" : null }, text);
+  clear(nav).append(link("#/jobs", "Jobs", "jobs"), link("#/jobs/new", "New job", "new"),
+    link("#/workers", "Workers", "workers"), link("#/teams", "Teams", "teams"),
+    h("button", { type: "button", onclick: () => { api.setToken(""); clear(nav); showSignIn(); } }, "Sign out"));
+}
+
+function showSignIn(message) {
+  const input = h("input", { id: "api-key", type: "password", autocomplete: "off", required: true });
+  const error = h("p", { class: "error", role: "alert" }, message || "");
+  const form = h("form", { class: "card narrow" }, h("h1", {}, "Requester sign in"),
+    h("label", { for: "api-key" }, "API key"), input,
+    h("p", { class: "muted" }, "Kept in this tab only, sent in the Authorization header."),
+    h("button", { type: "submit", class: "primary" }, "Sign in"), error);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    api.setToken(input.value.trim());
+    try {
+      await api.get("/v1/teams");
+      if (!location.hash || location.hash === "#/") location.hash = "#/jobs";
+      await route();
+    } catch (err) {
+      api.setToken("");
+      error.textContent = err.status === 401 ? "That API key is not valid." : err.message;
+    }
+  });
+  clear(main).append(form);
+  input.focus();
+}
+
+async function route() {
+  if (!api.token) { showSignIn(); return; }
+  navBar();
+  const [, page, id] = location.hash.split("/");
+  try {
+    if (page === "jobs" && id === "new") await showCreateJob();
+    else if (page === "jobs" && id) await showJob(decodeURIComponent(id));
+    else if (page === "workers") await showWorkers();
+    else if (page === "teams") await showTeams();
+    else await showJobs();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) { api.setToken(""); showSignIn("Please sign in again."); return; }
+    clear(main).append(h("p", { class: "error", role: "alert" }, err.message));
+  }
+  main.focus();
+}
+
+async function download(job) {
+  const resp = await api.get(`/v1/jobs/${job.job_id}/output`, { raw: true });
+  const url = URL.createObjectURL(await resp.blob());
+  const a = h("a", { href: url, download: `${job.name}.output.manifest` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+async function showJobs() {
+  const jobs = (await api.get("/v1/jobs?page_size=200")).data;
+  const message = h("p", { role: "status", class: "muted" });
+  const rows = jobs.map((j) => {
+    const c = j.counters;
+    const done = ["completed", "stopped"].includes(j.status);
+    return h("tr", { "data-job": j.job_id },
+      h("td", {}, h("a", { href: `#/jobs/${j.job_id}` }, j.name)), h("td", {}, j.task_type),
+      h("td", { "data-testid": "job-status" }, j.status),
+      h("td", {}, h("progress", { class: "progress", max: 1, value: j.progress, "aria-label": `${j.name} progress` }), " ", fmtPct(j.progress)),
+      h("td", { class: "num" }, c.human_labeled), h("td", { class: "num" }, c.machine_labeled),
+      h("td", { class: "num" }, c.failed), h("td", { class: "num" }, c.unlabeled),
+      h("td", { class: "num" }, fmtMoney(j.cost_usd)),
+      h("td", {},
+        j.status === "in_progress" ? h("button", { type: "button", onclick: async () => {
+          try { await api.post(`/v1/jobs/${j.job_id}/stop`); await showJobs(); } catch (e) { message.textContent = e.message; }
+        } }, `Stop ${j.name}`) : null,
+        done ? h("button", { type: "button", onclick: () => download(j).catch((e) => { message.textContent = e.message; }) }, `Download ${j.name}`) : null));
+  });
+  clear(main).append(h("h1", {}, "Jobs"), message,
+    jobs.length ? h("table", { class: "grid" }, h("thead", {}, h("tr", {},
+      ["Job", "Type", "Status", "Progress", "Human", "Machine", "Failed", "Remaining", "Cost", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows)) : h("p", {}, "No job yet. ", h("a", { href: "#/jobs/new" }, "Create one")));
+}
+
+function field(id, label, input, help) {
+  input.id = id;
+  return h("div", {}, h("label", { for: id }, label), input, help ? h("p", { class: "muted" }, help) : null);
+}
+
+async function showCreateJob() {
+  const teams = (await api.get("/v1/teams")).data;
+  const num = (name, value, attrs = {}) => h("input", { type: "number", name, value, ...attrs });
+  const type = h("select", { name: "task_type" }, TASK_TYPES.filter((t) => t !== "custom").map((t) => h("option", { value: t }, t)));
+  const source = h("input", { type: "text", name: "source_label_attribute" });
+  const sourceRow = field("f-source", "Previous label attribute", source, "Verification and adjustment jobs: the attribute of the previous job's output that holds its label.");
+  const syncSource = () => { sourceRow.hidden = !CHAINED.includes(type.value); };
+  type.addEventListener("change", syncSource);
+  const file = h("input", { type: "file", name: "manifest", accept: ".manifest,.jsonl,.json,application/json" });
+  const path = h("input", { type: "text", name: "manifest_path", placeholder: "/data/input.manifest" });
+  const error = h("p", { class: "error", role: "alert", "data-testid": "create-error" });
+  const form = h("form", { class: "card" },
+    h("div", { class: "form-grid" },
+      field("f-name", "Job name", h("input", { type: "text", name: "name", required: true, maxlength: 200 })),
+      field("f-type", "Task type", type),
+      field("f-team", "Team", h("select", { name: "team_id", required: true }, teams.map((t) => h("option", { value: t.team_id }, t.name)))),
+      field("f-wpo", "Workers per object", num("workers_per_object", 3, { min: 1, max: 100 })),
+      field("f-time", "Time limit per task (s)", num("task_time_limit_s", 300, { min: 1 })),
+      field("f-price", "Price per task (USD)", num("price_per_task_usd", "0.00", { min: 0, step: "0.01" })),
+      sourceRow),
+    field("f-cats", "Categories (one per line)", h("textarea", { name: "categories", rows: 4 })),
+    field("f-instr", "Instructions", h("textarea", { name: "instructions", rows: 5 }),
+      "First paragraph: the short instructions. Lines “good: /url” or “bad: /url” show example images."),
+    h("fieldset", {}, h("legend", {}, "Manifest: upload a file or give a path"),
+      field("f-file", "Manifest file", file), field("f-path", "Or a manifest path on the server", path)),
+    h("button", { type: "submit", class: "primary" }, "Create job"), error);
+  syncSource();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const body = new FormData();
+    for (const [k, v] of data.entries()) {
+      if (k === "categories") continue;
+      if (k === "manifest" && (!(v instanceof File) || !v.size)) continue;
+      if (typeof v === "string" && v.trim() === "") continue;
+      body.append(k, v);
+    }
+    String(data.get("categories") || "").split("\n").map((c) => c.trim()).filter(Boolean).forEach((c) => body.append("categories", c));
+    try {
+      const job = await api.post("/v1/jobs", { body });
+      location.hash = `#/jobs/${job.job_id}`;
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  });
+  clear(main).append(h("h1", {}, "New job"),
+    teams.length ? form : h("p", {}, "Create a team first: ", h("a", { href: "#/teams" }, "Teams")));
+}
+
+function drawLabel(item, label, categories) {
+  // Boxes over a canvas of the image's size (the console shows geometry; images stay in storage).
+  if (label.boxes && label.imageSize) {
+    const c = h("canvas", { width: label.imageSize.width, height: label.imageSize.height, role: "img",
+      "aria-label": `${label.boxes.length} boxes` });
+    const g = c.getContext("2d");
+    g.fillStyle = "#444";
+    g.fillRect(0, 0, c.width, c.height);
+    g.lineWidth = Math.max(2, c.width / 200);
+    g.font = `${Math.max(12, c.width / 40)}px system-ui`;
+    for (const b of label.boxes) {
+      g.strokeStyle = g.fillStyle = colorOf(Math.max(0, categories.indexOf(b.label)));
+      g.strokeRect(b.left, b.top, b.width, b.height);
+      g.fillText(b.label, b.left + 3, b.top + 14);
+    }
+    return c;
+  }
+  if (typeof item.source === "string") {
+    const chars = Array.from(item.source);
+    const q = h("blockquote", { class: "object-text" });
+    let pos = 0;
+    for (const e of [...(label.entities || [])].sort((a, b) => a.startOffset - b.startOffset)) {
+      q.append(chars.slice(pos, e.startOffset).join(""), h("mark", {}, chars.slice(e.startOffset, e.endOffset).join(""), h("sup", {}, e.label)));
+      pos = e.endOffset;
+    }
+    q.append(chars.slice(pos).join(""));
+    return q;
+  }
+  return h("p", { class: "muted" }, item["source-ref"] || "");
+}
+
+async function showJob(jobId) {
+  const job = await api.get(`/v1/jobs/${jobId}`);
+  const c = job.counters;
+  clear(main).append(h("h1", {}, job.name),
+    h("p", {}, `${job.task_type} · ${job.status} · ${fmtPct(job.progress)} done · ${c.human_labeled} human, ${c.machine_labeled} machine, ${c.failed} failed, ${c.unlabeled} remaining · ${fmtMoney(job.cost_usd)}`),
+    h("p", {}, h("button", { type: "button", onclick: () => route() }, "Refresh"), " ",
+      ["completed", "stopped"].includes(job.status) ? h("button", { type: "button", onclick: () => download(job) }, "Download output") : null));
+  let lines;
+  try {
+    lines = await api.lines(`/v1/jobs/${jobId}/output`);
+  } catch (err) {
+    main.append(h("p", { class: "muted", role: "status" }, `No labels to browse yet (${err.message}).`));
+    return;
+  }
+  const [answers, workers] = await Promise.all([api.lines(`/v1/jobs/${jobId}/answers`).catch(() => []),
+    api.get("/v1/workers").catch(() => ({ data: [] }))]);
+  const workerName = new Map(workers.data.map((w) => [w.worker_id, w.name]));
+  const byObject = new Map();
+  for (const a of answers) {
+    const k = Number(a.object_id);
+    if (!byObject.has(k)) byObject.set(k, []);
+    byObject.get(k).push(a);
+  }
+  const attr = job.label_attribute_name;
+  const items = lines.map((line, i) => {
+    const label = labelOf(line, attr);
+    const raw = byObject.get(i) || [];
+    return { line, label, raw, disagree: new Set(raw.map(answerValue)).size > 1 };
+  });
+  const classes = [...new Set(items.flatMap((it) => it.label.classes))].sort();
+  const cls = h("select", { id: "flt-class" }, h("option", { value: "" }, "any"), classes.map((x) => h("option", { value: x }, x)));
+  const minC = h("input", { id: "flt-min", type: "number", min: 0, max: 1, step: "0.05", value: 0 });
+  const maxC = h("input", { id: "flt-max", type: "number", min: 0, max: 1, step: "0.05", value: 1 });
+  const who = h("select", { id: "flt-who" }, ["any", "human", "machine"].map((x) => h("option", { value: x }, x)));
+  const dis = h("input", { id: "flt-dis", type: "checkbox" });
+  const count = h("p", { role: "status", "data-testid": "label-count" });
+  const grid = h("div", { class: "label-cards" });
+  const apply = () => {
+    const shown = items.filter((it) => {
+      const conf = it.label.confidence ?? 0;
+      return (!cls.value || it.label.classes.includes(cls.value)) && conf >= Number(minC.value) - 1e-9 &&
+        conf <= Number(maxC.value) + 1e-9 && (who.value === "any" || (who.value === "human") === it.label.human) &&
+        (!dis.checked || it.disagree);
+    });
+    count.textContent = `${shown.length} of ${items.length} objects`;
+    grid.replaceChildren(...shown.map((it) => h("article", { class: "label-card", "data-testid": "label-card" },
+      drawLabel(it.line, it.label, job.categories),
+      h("p", {}, h("strong", { "data-testid": "label-class" }, it.label.failed ? `failed: ${it.label.failed}` : it.label.classes.join(", ") || "(none)"),
+        " ", h("span", { class: "badge" }, `confidence ${it.label.confidence === null ? "–" : it.label.confidence.toFixed(2)}`),
+        " ", h("span", { class: `badge ${it.label.human ? "human" : "machine"}` }, it.label.human ? "human" : "machine"),
+        it.disagree ? h("span", { class: "badge disagree" }, " disagreement") : null),
+      h("details", {}, h("summary", {}, `${it.raw.length} worker answer(s)`),
+        h("pre", { class: "raw" }, it.raw.map((a) => `${workerName.get(a.workerId) || a.workerId}: ${JSON.stringify(a.answerContent)}`).join("\n"))))));
+  };
+  [cls, minC, maxC, who, dis].forEach((el) => el.addEventListener("input", apply));
+  main.append(h("h2", {}, "Labels"),
+    h("div", { class: "filters", role: "search", "aria-label": "Filter labels" },
+      h("label", { for: cls.id }, "Class ", cls), h("label", { for: minC.id }, "Min confidence ", minC),
+      h("label", { for: maxC.id }, "Max confidence ", maxC), h("label", { for: who.id }, "Labeled by ", who),
+      h("label", { for: dis.id, class: "inline" }, dis, " Workers disagree")),
+    count, grid);
+  apply();
+}
+
+async function showWorkers() {
+  const [workers, teams, jobs] = await Promise.all([api.get("/v1/workers"), api.get("/v1/teams"), api.get("/v1/jobs?page_size=200")]);
+  const teamName = new Map(teams.data.map((t) => [t.team_id, t.name]));
+  const jobSel = h("select", { id: "w-job" }, h("option", { value: "" }, "choose a job"), jobs.data.map((j) => h("option", { value: j.job_id }, j.name)));
+  const quality = h("div", {});
+  jobSel.addEventListener("change", async () => {
+    if (!jobSel.value) { clear(quality); return; }
+    const [q, answers] = await Promise.all([api.get(`/v1/jobs/${jobSel.value}/workers`), api.lines(`/v1/jobs/${jobSel.value}/answers`).catch(() => [])]);
+    const names = new Map(workers.data.map((w) => [w.worker_id, w.name]));
+    const time = new Map();
+    for (const a of answers) {
+      const t = time.get(a.workerId) || [0, 0];
+      time.set(a.workerId, [t[0] + (a.timeSpentInSeconds || 0), t[1] + 1]);
+    }
+    quality.replaceChildren(h("table", { class: "grid", "data-testid": "worker-quality" },
+      h("thead", {}, h("tr", {}, ["Worker", "Answers", "Time per task", "Estimated accuracy", "Agreement"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, q.data.map((w) => {
+        const t = time.get(w.worker_id);
+        return h("tr", {}, h("td", {}, names.get(w.worker_id) || w.worker_id), h("td", { class: "num" }, w.answers),
+          h("td", { class: "num" }, t ? `${(t[0] / t[1]).toFixed(1)} s` : "–"), h("td", { class: "num" }, fmtPct(w.accuracy)),
+          h("td", { class: "num" }, fmtPct(w.agreement)));
+      }))));
+  });
+  clear(main).append(h("h1", {}, "Workers"),
+    h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Worker", "Teams", "Answers", "Since"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, workers.data.map((w) => h("tr", {}, h("td", {}, w.name), h("td", {}, w.team_ids.map((t) => teamName.get(t) || t).join(", ")),
+        h("td", { class: "num" }, w.answers), h("td", {}, (w.created_at || "").slice(0, 10)))))),
+    h("h2", {}, "Quality in a job"), h("label", { for: jobSel.id }, "Job"), jobSel, quality);
+}
+
+async function showTeams() {
+  const teams = (await api.get("/v1/teams")).data;
+  const teamName = h("input", { type: "text", id: "team-name", required: true, maxlength: 200 });
+  const teamForm = h("form", { class: "card" }, h("h2", {}, "Create a team"), h("label", { for: "team-name" }, "Team name"), teamName,
+    h("button", { type: "submit", class: "primary" }, "Create team"));
+  teamForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await api.post("/v1/teams", { json: { name: teamName.value.trim() } });
+    await showTeams();
+  });
+  const workerName = h("input", { type: "text", id: "worker-name", required: true, maxlength: 200 });
+  const boxes = teams.map((t, i) => h("input", { type: "checkbox", value: t.team_id, id: `wt-${i}` }));
+  const result = h("div", { role: "status" });
+  const workerForm = h("form", { class: "card" }, h("h2", {}, "Add a worker"), h("label", { for: "worker-name" }, "Worker name"), workerName,
+    h("fieldset", {}, h("legend", {}, "Teams"), teams.map((t, i) => h("label", { for: boxes[i].id, class: "inline" }, boxes[i], ` ${t.name}`))),
+    h("button", { type: "submit", class: "primary" }, "Add worker"), result);
+  workerForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const created = await api.post("/v1/workers", { json: { name: workerName.value.trim(), team_ids: boxes.filter((b) => b.checked).map((b) => b.value) } });
+      const token = h("p", { class: "token-once", "data-testid": "worker-token" }, created.token);
+      result.replaceChildren(h("p", {}, `Worker “${created.worker.name}” added. Give them this token now: it is shown only once.`), token,
+        h("button", { type: "button", onclick: () => navigator.clipboard && navigator.clipboard.writeText(created.token) }, "Copy token"));
+      workerName.value = "";
+    } catch (err) {
+      result.replaceChildren(h("p", { class: "error" }, err.message));
+    }
+  });
+  clear(main).append(h("h1", {}, "Teams"),
+    h("ul", { "data-testid": "team-list" }, teams.map((t) => h("li", {}, t.name, " ", h("span", { class: "muted" }, t.team_id)))),
+    teamForm, teams.length ? workerForm : null);
+}
+
+window.addEventListener("hashchange", () => route());
+route();

@@ -1,0 +1,159 @@
+"""A requester uses the console in the browser: team and worker management (token shown once), creating a
+job by uploading a manifest, following it, browsing its labels with filters, the workers page, stop and
+download — against the real platform."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from browser_helpers import api, assert_accessible_basics, screenshot
+
+CATEGORIES = ["cat", "dog", "bird"]
+TEXTS = ["a cat purrs", "a dog barks", "a bird sings", "another cat naps"]
+GOLD = ["cat", "dog", "bird", "cat"]
+
+
+def label_all(url: str, token: str, job_id: str, answer_for: Any) -> int:
+    worker = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    n = 0
+    while True:
+        r = worker.post("/v1/worker/tasks/next", params={"job_id": job_id})
+        if r.status_code == 204:
+            return n
+        assert r.status_code == 200, r.text
+        task = r.json()
+        ok = worker.post(f"/v1/worker/tasks/{task['task_id']}/answer", json={"label": answer_for(task)})
+        assert ok.status_code == 200, ok.text
+        n += 1
+
+
+def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
+    page: Any, platform: Any, requester_key: str
+) -> None:
+    client = api(platform.api_url, requester_key)
+    resp = page.goto(f"{platform.api_url}/console/")
+    assert "default-src 'self'" in resp.headers["content-security-policy"]
+    page.get_by_label("API key").fill(requester_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Jobs").wait_for()
+
+    # Teams and workers: the token is shown once.
+    page.get_by_role("link", name="Teams").click()
+    page.get_by_label("Team name").fill("annotators")
+    page.get_by_role("button", name="Create team").click()
+    page.get_by_test_id("team-list").get_by_text("annotators").wait_for()
+    tokens = []
+    for name in ["Ann", "Bob"]:
+        page.get_by_label("Worker name").fill(name)
+        page.get_by_label("annotators").check()
+        page.get_by_role("button", name="Add worker").click()
+        page.get_by_text(f"Worker “{name}” added").wait_for()
+        tokens.append(page.get_by_test_id("worker-token").inner_text().strip())
+    screenshot(page, "console-teams")
+    assert_accessible_basics(page)
+    assert all(t and t not in page.url for t in tokens)
+    assert {w["name"] for w in client.get("/v1/workers").json()["data"]} >= {"Ann", "Bob"}
+
+    # Create a job by uploading a manifest file.
+    page.get_by_role("link", name="New job").click()
+    page.get_by_label("Job name").fill("animals")
+    page.get_by_label("Task type").select_option("text-classification")
+    page.get_by_label("Categories (one per line)").fill("\n".join(CATEGORIES))
+    page.get_by_label("Instructions").fill("Which animal is it?")
+    page.get_by_label("Workers per object").fill("2")
+    page.get_by_label("Price per task (USD)").fill("0.04")
+    manifest = "\n".join(json.dumps({"source": t}) for t in TEXTS).encode()
+    page.get_by_label("Manifest file").set_input_files(
+        files=[{"name": "input.manifest", "mimeType": "application/json", "buffer": manifest}]
+    )
+    screenshot(page, "console-create-job")
+    assert_accessible_basics(page)
+    page.get_by_role("button", name="Create job").click()
+    page.get_by_role("heading", name="animals").wait_for()
+    job = next(j for j in client.get("/v1/jobs").json()["data"] if j["name"] == "animals")
+    assert job["task_type"] == "text-classification" and job["categories"] == CATEGORIES
+    assert job["workers_per_object"] == 2 and job["counters"]["total"] == len(TEXTS)
+
+    # Two workers label it; Bob disagrees on the bird.
+    gold = dict(zip(TEXTS, GOLD, strict=True))
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/jobs/{job['job_id']}").json()["status"] != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert label_all(platform.api_url, tokens[0], job["job_id"], lambda t: gold[t["source"]]) == 4
+    bob = lambda t: "cat" if "bird" in t["source"] else gold[t["source"]]  # noqa: E731
+    assert label_all(platform.api_url, tokens[1], job["job_id"], bob) == 4
+    while client.get(f"/v1/jobs/{job['job_id']}").json()["status"] != "completed":
+        assert time.monotonic() < deadline + 30
+        time.sleep(0.3)
+
+    # The jobs list shows status, counts and cost; the label browser shows and filters labels.
+    page.get_by_role("link", name="Jobs").click()
+    row = page.locator(f"tr[data-job='{job['job_id']}']")
+    row.get_by_text("completed").wait_for()
+    assert "$0.32" in row.inner_text()  # 8 answers at $0.04
+    screenshot(page, "console-jobs")
+    row.get_by_role("link", name="animals").click()
+    page.get_by_test_id("label-card").first.wait_for()
+    assert page.get_by_test_id("label-count").inner_text() == "4 of 4 objects"
+    page.get_by_label("Class").select_option("cat")
+    assert (
+        page.get_by_test_id("label-count")
+        .inner_text()
+        .startswith(
+            f"{sum(1 for c in page.get_by_test_id('label-class').all_inner_texts() if c == 'cat')} of 4"
+        )
+    )
+    assert set(page.get_by_test_id("label-class").all_inner_texts()) == {"cat"}
+    page.get_by_label("Class").select_option("")
+    page.get_by_label("Workers disagree").check()
+    assert page.get_by_test_id("label-count").inner_text() == "1 of 4 objects"
+    card = page.get_by_test_id("label-card")
+    assert "a bird sings" in card.inner_text() and "human" in card.inner_text()
+    card.get_by_text("2 worker answer(s)").click()
+    assert '{"label":"cat"}' in card.inner_text() and '{"label":"bird"}' in card.inner_text()
+    screenshot(page, "console-labels", full_page=True)
+    page.get_by_label("Labeled by").select_option("machine")
+    assert page.get_by_test_id("label-count").inner_text() == "0 of 4 objects"
+
+    # Workers page: answers, time per task and accuracy per worker in the job.
+    page.get_by_role("link", name="Workers").click()
+    page.get_by_label("Job").select_option(label="animals")
+    table = page.get_by_test_id("worker-quality")
+    table.wait_for()
+    text = table.inner_text()
+    assert "Ann" in text and "Bob" in text and text.count("\t4\t") == 2
+    screenshot(page, "console-workers")
+
+    # Download the output manifest; stop a running job.
+    page.get_by_role("link", name="Jobs").click()
+    with page.expect_download() as dl:
+        row.get_by_role("button", name="Download animals").click()
+    lines = [json.loads(x) for x in open(dl.value.path()).read().splitlines() if x]
+    assert [line["source"] for line in lines] == TEXTS
+
+    running = client.post(
+        "/v1/jobs",
+        json={
+            "name": "to-stop",
+            "task_type": "text-classification",
+            "categories": CATEGORIES,
+            "team_id": job["team_id"],
+            "manifest": json.dumps({"source": "x"}),
+        },
+    ).json()
+    while client.get(f"/v1/jobs/{running['job_id']}").json()["status"] != "in_progress":
+        time.sleep(0.3)
+    page.reload()
+    page.get_by_role("button", name="Stop to-stop").click()
+    page.locator(f"tr[data-job='{running['job_id']}'] [data-testid=job-status]").filter(
+        has_text="stop"
+    ).wait_for()
+    assert client.get(f"/v1/jobs/{running['job_id']}").json()["status"] in (
+        "stopping",
+        "stopped",
+        "completed",
+    )
