@@ -44,6 +44,8 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             "REPLAY_AFTER_S": "4",
             "SWEEP_INTERVAL_S": "0.5",
             "MAX_MANIFEST_BYTES": "5000000",
+            # Consolidated segmentation masks (test_task_types reads them back).
+            "LABEL_FILES_DIR": str(root / "label-files"),
         },
     )
     plat.test_kafka = kafka  # type: ignore[attr-defined]  # the broker-loss test restarts it

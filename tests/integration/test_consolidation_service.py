@@ -29,9 +29,10 @@ from quorum_common.kafka import ensure_topics, start_producer
 from quorum_consolidation import MIGRATIONS, SCHEMA
 from quorum_consolidation.adapters.answer_consumer import CONSUMER_NAME
 from quorum_consolidation.adapters.tables import answers, consumer_offsets, object_state, outbox
+from quorum_consolidation.core.adaptive import MIN_OVERLAP_OBJECTS
 from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.auto import AutoDawidSkene
 from quorum_consolidation.core.majority_vote import MajorityVote
-from quorum_consolidation.core.streaming import can_fit
 from quorum_consolidation.server import build_service
 from quorum_consolidation.settings import ConsolidationSettings
 
@@ -440,18 +441,68 @@ async def test_streaming_labels_follow_the_job_worker_model(
         assert MajorityVote().fit(Answers.from_triples(split, CATS)).labels_.tolist() == [CATS.index("dog")]
 
 
+async def test_early_labels_are_revised_until_they_match_a_batch_fit_of_the_job(
+    settings: ConsolidationSettings,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+) -> None:
+    """Objects labeled while the job is small get majority vote's label (the one-coin model), which follows
+    the two unreliable workers when they agree. Once the job's model has seen enough, it revises those labels
+    (new revisions on the labels topic), and the job ends with the labels of `AutoDawidSkene` fitted on all
+    of its answers: the streamed result is the batch result."""
+    quick = {"refit_max_age_s": 0.3, "revise_interval_s": 0.2}
+    async with running(settings.model_copy(update=quick)) as service:
+        job, n_objects = new_job(), 150
+        rng = np.random.default_rng(11)
+        triples = []
+        for o in range(n_objects):
+            t = int(rng.integers(3))
+            for worker in ("good", "bad1", "bad2"):
+                label = CATS[t] if worker == "good" or rng.random() >= 0.4 else CATS[(t + 1) % 3]
+                triples.append((o, worker, label))
+        for o, worker, label in triples:  # in order: the first objects are labeled from a tiny job
+            await publish(producer, answer_event(job, o, worker, label))
+        batch = AutoDawidSkene().fit(Answers.from_triples(triples, CATS))
+        assert batch.labels_ is not None
+        expected = {o: CATS[c] for o, c in enumerate(batch.labels_.tolist())}
+
+        def latest() -> dict[int, events_pb2.LabelConsolidated]:
+            out: dict[int, events_pb2.LabelConsolidated] = {}
+            for e in labels.of(job):
+                lab = e.label_consolidated
+                if lab.object_id not in out or lab.revision > out[lab.object_id].revision:
+                    out[lab.object_id] = lab
+            return out
+
+        async def batch_labels_reached() -> bool:
+            now = latest()
+            return len(now) == n_objects and all(now[o].label == expected[o] for o in range(n_objects))
+
+        await eventually(batch_labels_reached, "the batch fit's labels on every object", timeout_s=60)
+        revised = [lab for lab in latest().values() if lab.revision > 0]
+        first = {e.label_consolidated.object_id: e.label_consolidated for e in reversed(labels.of(job))}
+        changed = [o for o, lab in first.items() if lab.revision == 0 and lab.label != expected[o]]
+        assert changed, "no early label differed from the batch fit: the test shows nothing"
+        assert revised and {lab.object_id for lab in revised} >= set(changed)
+        assert {lab.method for lab in revised} <= {"auto", "mv"}
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.bound_port}") as channel:
+            stub = consolidation_pb2_grpc.ConsolidationServiceStub(channel)
+            listed = await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest(job_id=job))
+        assert {lab.object_id: lab.label for lab in listed.labels} == expected
+
+
 async def test_streaming_mv_setting_keeps_batch_majority_vote(
     settings: ConsolidationSettings,
     producer: AIOKafkaProducer,
     labels: LabelWatcher,
 ) -> None:
     job = new_job()
-    triples = [(o, w, "cat" if w != "w3" else "dog") for o in range(4) for w in ("w1", "w2", "w3")]
-    assert can_fit(Answers.from_triples(triples, CATS))  # big enough for DS, yet "mv" is asked for
+    n = MIN_OVERLAP_OBJECTS + 2  # big enough for a job model, yet "mv" is asked for
+    triples = [(o, w, "cat" if w != "w3" else "dog") for o in range(n) for w in ("w1", "w2", "w3")]
     async with running(settings.model_copy(update={"streaming_method": "mv"})):
         for o, w, label in triples:
             await publish(producer, answer_event(job, o, w, label))
-        got = [(await labels.wait(job, o))[0] for o in range(4)]
+        got = [(await labels.wait(job, o))[0] for o in range(n)]
     assert {(g.label, g.method) for g in got} == {("cat", "mv")}
 
 
@@ -508,16 +559,17 @@ async def test_consolidate_answers_rpc(stub: consolidation_pb2_grpc.Consolidatio
     )
     reply = await stub.ConsolidateAnswers(request)
     got = [(r.job_id, r.object_id, r.label, r.class_index, r.answer_count, r.method) for r in reply.labels]
-    assert got == [
-        ("job-a", 1, "cat", 0, 3, "mv"),
-        ("job-a", 2, "dog", 1, 3, "mv"),
-        ("job-b", 1, "bird", 2, 1, "mv"),
+    assert got == [  # the service's default method: auto
+        ("job-a", 1, "cat", 0, 3, "auto"),
+        ("job-a", 2, "dog", 1, 3, "auto"),
+        ("job-b", 1, "bird", 2, 1, "auto"),
     ]
     assert reply.labels[0].confidence > reply.labels[1].confidence > 1 / 3
     explicit = await stub.ConsolidateAnswers(
         consolidation_pb2.ConsolidateAnswersRequest(categories=CATS, answers=request.answers, method="mv")
     )
-    assert explicit == reply
+    mv = [(r.job_id, r.object_id, r.label, r.class_index, r.answer_count, r.method) for r in explicit.labels]
+    assert mv == [(*g[:5], "mv") for g in got]
     empty = await stub.ConsolidateAnswers(consolidation_pb2.ConsolidateAnswersRequest(categories=CATS))
     assert list(empty.labels) == []
 
@@ -637,7 +689,8 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
             await publish(producer, adaptive(o, worker, CATS[o % 3]))
     for o in range(n_confident):
         [label] = [e for e in await labels.wait(job, o)][:1]
-        assert (label.label, label.answer_count, label.method) == (CATS[o % 3], 2, "adaptive-ds")
+        assert (label.label, label.answer_count) == (CATS[o % 3], 2)
+        assert label.method in ("adaptive-auto", "adaptive-mv")  # one-coin (mv) while the job is tiny
         assert label.confidence >= 0.9
 
     # Below the minimum: nothing, whatever the answer.
@@ -655,7 +708,7 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
     meta = await publish(producer, adaptive(101, "w4", "cat"))
     await wait_consumed(db, meta)
     first = (await labels.wait(job, 101))[0]
-    assert (first.label, first.method) == ("cat", "adaptive-ds")
+    assert (first.label, first.method) == ("cat", "adaptive-auto")
     assert 3 <= first.answer_count <= 4 and first.confidence >= 0.9
 
     # An object that never gets confident is labeled at its maximum (here a job of min 2, max 3).
@@ -667,4 +720,4 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
             await wait_consumed(db, meta)
             assert labels.of(other, 0) == [], f"labeled after {i + 1} answers"
     [last] = (await labels.wait(other, 0))[:1]
-    assert last.answer_count == 3 and last.method == "adaptive-ds" and last.confidence < 0.9
+    assert last.answer_count == 3 and last.method.startswith("adaptive-") and last.confidence < 0.9

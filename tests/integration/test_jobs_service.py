@@ -228,6 +228,7 @@ def label_event(
     method: str = "mv",
     answer_count: int = 1,
     at: datetime | None = None,
+    revision: int = 0,
 ) -> bytes:
     at_ms = int((at or datetime.now(UTC)).timestamp() * 1000)
     return envelope(
@@ -240,6 +241,7 @@ def label_event(
             answer_count=answer_count,
             worker_ids=[f"w{i}" for i in range(answer_count)],
             consolidated_at_ms=at_ms,
+            revision=revision,
         )
     ).SerializeToString()
 
@@ -441,6 +443,43 @@ async def test_job_lifecycle_labels_and_exact_output(
     assert seen == ["initializing", "in_progress", "completed"]
 
 
+async def test_label_revisions_replace_labels_even_after_completion_and_never_go_back(
+    stub: jobs_pb2_grpc.JobsServiceStub, fake: FakeWorkforce, producer: AIOKafkaProducer
+) -> None:
+    """Consolidation revises a label when its refitted job model changes it: the newest revision wins, in
+    any job state, without moving the counters; an older or equal revision changes nothing."""
+    rid, team = await new_requester(stub, fake)
+    job = await stub.CreateJob(job_request(rid, team, "revised", manifest({"source": "a"}, {"source": "b"})))
+    jid = job.job_id
+    await publish(producer, jid, 0, label_event(jid, 0, "positive", confidence=0.6, answer_count=3))
+    await publish(producer, jid, 1, label_event(jid, 1, "negative", confidence=0.8, answer_count=3))
+
+    async def completed() -> bool:
+        return (await get_job(stub, jid, rid)).status == "completed"
+
+    await eventually(completed, what="completed")
+
+    def labels_of(lines: list[str]) -> list[tuple[int, float]]:
+        rows = [json.loads(line) for line in lines]
+        return [(r["revised"], r["revised-metadata"]["confidence"]) for r in rows]
+
+    async def revise(object_id: int, label: str, confidence: float, revision: int) -> None:
+        event = label_event(jid, object_id, label, confidence=confidence, answer_count=3, revision=revision)
+        await publish(producer, jid, object_id, event)
+
+    assert labels_of(await output(stub, jid, rid)) == [(2, 0.6), (0, 0.8)]
+    await revise(0, "neutral", 0.7, revision=2)
+    await revise(0, "negative", 0.9, revision=1)  # older than the one applied: ignored
+    await revise(1, "positive", 0.9, revision=1)
+
+    async def revised() -> bool:
+        return labels_of(await output(stub, jid, rid)) == [(1, 0.7), (2, 0.9)]
+
+    await eventually(revised, what="the newest revisions in the output")
+    done = await get_job(stub, jid, rid)
+    assert (done.counters.human_labeled, done.counters.unlabeled, done.status) == (2, 0, "completed")
+
+
 async def status_events(bootstrap: str, job_id: str, want: int, timeout_s: float = 15.0) -> list[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -594,10 +633,10 @@ async def test_invalid_requests_store_nothing(
             "manifest",
         ),
         (
-            job_request(rid, team, "boxes", good, task_type="bounding-box"),
+            job_request(rid, team, "polygons", good, task_type="polygon"),
             grpc.StatusCode.INVALID_ARGUMENT,
             "unsupported_task_type",
-            "image-classification",
+            "bounding-box",
         ),
         (
             job_request(rid, team, "bad_name", good, workers_per_object=11),

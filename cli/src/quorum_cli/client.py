@@ -126,6 +126,7 @@ class QuorumClient:
         label_attribute_name: str | None = None,
         target_confidence: float = 0.0,
         min_workers_per_object: int = 0,
+        source_label_attribute: str = "",
         manifest_file: Path | None = None,
         manifest_path: str | None = None,
         manifest: str | None = None,
@@ -150,6 +151,8 @@ class QuorumClient:
             fields["target_confidence"] = target_confidence
         if min_workers_per_object:
             fields["min_workers_per_object"] = min_workers_per_object
+        if source_label_attribute:
+            fields["source_label_attribute"] = source_label_attribute
         if manifest_file is None:
             body = (
                 {**fields, "manifest": manifest}

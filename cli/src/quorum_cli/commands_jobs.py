@@ -126,6 +126,14 @@ def create(
         str | None,
         typer.Option("--label-attribute-name", help="Output key of the labels (default: the job name)."),
     ] = None,
+    source_label_attribute: Annotated[
+        str,
+        typer.Option(
+            "--source-label-attribute",
+            help="label-verification / adjustment jobs: the attribute of the manifest's lines holding the "
+            "previous label (e.g. a Ground Truth output manifest's label attribute).",
+        ),
+    ] = "",
     api: ApiOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -151,6 +159,7 @@ def create(
             label_attribute_name=label_attribute_name,
             target_confidence=target_confidence,
             min_workers_per_object=min_workers_per_object,
+            source_label_attribute=source_label_attribute,
             manifest_file=manifest,
             manifest_path=manifest_path,
         )

@@ -6,6 +6,7 @@ Times are ISO-8601 UTC strings with milliseconds (`2026-11-22T05:00:00.000Z`), a
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -132,6 +133,12 @@ class JobFields(BaseModel):
         description="Adaptive jobs: answers every object gets before it may be labeled (0 = default: 1 "
         "with a target, workers_per_object without).",
     )
+    source_label_attribute: str = Field(
+        "",
+        max_length=127,
+        description="label-verification and adjustment jobs: the attribute of the input lines that holds "
+        "the previous job's label (e.g. a Ground Truth output manifest's label attribute).",
+    )
 
 
 class JobCreate(JobFields):
@@ -170,6 +177,7 @@ class JobPublic(BaseModel):
     instructions: str
     target_confidence: float = Field(0.0, description="0 = fixed redundancy (adaptive redundancy off).")
     min_workers_per_object: int
+    source_label_attribute: str = Field("", description="Verification / adjustment: the previous label.")
     status: str = Field(description="initializing | in_progress | stopping | stopped | completed | failed")
     counters: LabelCounters
     progress: float = Field(description="Fraction of objects with a final label (or failed), 0..1.")
@@ -197,6 +205,7 @@ class JobPublic(BaseModel):
             instructions=job.instructions,
             target_confidence=job.target_confidence,
             min_workers_per_object=job.min_workers_per_object or job.workers_per_object,
+            source_label_attribute=job.source_label_attribute,
             status=job.status,
             counters=LabelCounters(
                 total=c.total,
@@ -279,6 +288,21 @@ class TaskPublic(BaseModel):
     job_name: str
     expires_at: str | None
     time_limit_s: int
+    color_map: list[str] = Field(
+        default_factory=list,
+        description="Semantic segmentation: '#rrggbb' per category (class i -> color_map[i]); background "
+        "#ffffff or transparent.",
+    )
+    previous: dict[str, Any] | None = Field(
+        None,
+        description="Verification / adjustment: {task_type (the base type), label (the previous Ground "
+        "Truth label value), metadata (its -metadata object)}.",
+    )
+    image_url: str | None = Field(
+        None,
+        description="For objects with a source_ref: a gateway URL that serves the image to this worker "
+        "while the task is leased (send the same worker token).",
+    )
 
     @classmethod
     def from_proto(cls, task: workforce_pb2.Task) -> TaskPublic:
@@ -294,7 +318,25 @@ class TaskPublic(BaseModel):
             job_name=task.job_name,
             expires_at=iso_ms(task.lease_expires_at_ms),
             time_limit_s=task.time_limit_s,
+            color_map=list(task.color_map),
+            previous=_previous(task.task_id, task.previous_json),
+            image_url=f"/v1/worker/tasks/{task.task_id}/content" if task.source_ref else None,
         )
+
+
+def _previous(task_id: str, previous_json: str) -> dict[str, Any] | None:
+    if not previous_json:
+        return None
+    try:
+        value = json.loads(previous_json)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if value.get("task_type") == "semantic-segmentation":
+        # The previous mask is a file the browser cannot read: the gateway serves it like the image.
+        value["mask_url"] = f"/v1/worker/tasks/{task_id}/previous-mask"
+    return value
 
 
 class AnswerSubmit(BaseModel):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -69,6 +70,21 @@ class FakeJobs:
         return Stream([jobs_pb2.ManifestChunk(data=b'{"source": "a"}\n'), jobs_pb2.ManifestChunk(data=b"")])
 
 
+class GatewayTransport(httpx.BaseTransport):
+    """The CLI's httpx client speaking to the ASGI app through Starlette's TestClient (which may be built on
+    another httpx package, httpx2, when that is installed: so requests and responses are copied across)."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers, body = list(request.headers.multi_items()), request.read()
+        response = self.client.request(request.method, str(request.url), headers=headers, content=body)
+        return httpx.Response(
+            response.status_code, headers=list(response.headers.multi_items()), content=response.content
+        )
+
+
 @pytest.fixture
 def jobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeJobs]:
     fake = FakeJobs()
@@ -77,7 +93,7 @@ def jobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeJobs]:
     )
     clients = GrpcClients(jobs=fake, workforce=None, consolidation=None)
     with TestClient(create_app(settings, clients=clients)) as test_client:
-        transport = test_client._transport  # the ASGI app as an httpx transport
+        transport = GatewayTransport(test_client)
 
         def factory(api_url: str, api_key: str | None = None, **_: Any) -> QuorumClient:
             return QuorumClient(api_url, api_key, transport=transport)

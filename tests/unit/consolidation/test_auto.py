@@ -174,3 +174,16 @@ def test_auto_beats_crowd_kit_on_real_data(name: str) -> None:
     predicted = dict(zip(answers.object_ids.tolist(), labels, strict=True))
     accuracy = 100.0 * sum(predicted.get(o) == lab for o, lab in gold.items()) / len(gold)
     assert accuracy >= README_BEST[name] - 0.5, (name, accuracy)
+
+
+@pytest.mark.parametrize("n_objects", [10, 20, 40])
+def test_a_split_between_two_workers_who_always_agreed_stays_uncertain(n_objects: int) -> None:
+    """Held-out answers of two workers who always agreed reward sharpening; the temperature never goes below
+    1, so their first disagreement is not turned into a confident label (adaptive jobs would stop on it)."""
+    cats = ("cat", "dog", "bird")
+    agreed = [(o, w, cats[o % 3]) for o in range(n_objects) for w in ("w1", "w2")]
+    answers = Answers.from_triples([*agreed, (1000, "w1", "cat"), (1000, "w2", "dog")], cats)
+    auto = AutoDawidSkene().fit(answers)
+    assert auto.probas_ is not None
+    assert auto.chosen_["temperature"] >= 1.0
+    assert auto.probas_[-1].max() < 0.9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi.testclient import TestClient
-from gateway_fakes import WORKER_TOKEN, rpc_error
+from gateway_fakes import WORKER_TOKEN, FakeStreamCall, rpc_error
 from grpc import StatusCode
 
 from quorum.workforce.v1 import workforce_pb2
@@ -51,8 +51,62 @@ def test_next_task_returns_the_leased_task(client: TestClient, fakes) -> None:  
         "job_name": "moods",
         "expires_at": "2026-09-21T14:18:20.000Z",
         "time_limit_s": 300,
+        "color_map": [],
+        "previous": None,
+        "image_url": None,
     }
     assert fakes.workforce.requests("NextTask")[0].job_id == "j-1"
+
+
+def test_image_task_gets_its_content_url_colour_map_and_previous_label(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    previous = {"task_type": "semantic-segmentation", "label": "/masks/0.png", "metadata": {"type": "x"}}
+    fakes.workforce.responses["NextTask"] = workforce_pb2.NextTaskResponse(
+        task=workforce_pb2.Task(
+            task_id="t-9",
+            job_id="j-1",
+            task_type="adjustment",
+            source_ref="/data/img.png",
+            categories=["road", "car"],
+            color_map=["#2ca02c", "#1f77b4"],
+            previous_json=json.dumps(previous),
+            lease_expires_at_ms=1_790_000_300_000,
+            time_limit_s=300,
+        )
+    )
+    body = client.post("/v1/worker/tasks/next", headers=WORKER).json()
+    assert body["image_url"] == "/v1/worker/tasks/t-9/content"
+    assert body["color_map"] == ["#2ca02c", "#1f77b4"]
+    # A previous mask is a file: the gateway serves it to the worker holding the task.
+    assert body["previous"] == {**previous, "mask_url": "/v1/worker/tasks/t-9/previous-mask"}
+
+
+def test_task_content_streams_the_image_of_a_held_task(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.workforce.streaming.add("GetTaskContent")
+    png = b"\x89PNG\r\n\x1a\n" + b"x" * 10
+    fakes.workforce.responses["GetTaskContent"] = lambda request: FakeStreamCall(
+        [
+            workforce_pb2.ContentChunk(data=png[:8], content_type="image/png", size=len(png)),
+            workforce_pb2.ContentChunk(data=png[8:]),
+        ]
+    )
+    response = client.get("/v1/worker/tasks/t-9/content", headers=WORKER)
+    assert response.status_code == 200
+    assert response.content == png
+    assert response.headers["content-type"] == "image/png"
+    request = fakes.workforce.requests("GetTaskContent")[0]
+    assert (request.worker_id, request.task_id, request.previous_mask) == ("w-1", "t-9", False)
+    assert client.get("/v1/worker/tasks/t-9/previous-mask", headers=WORKER).content == png
+    assert fakes.workforce.requests("GetTaskContent")[1].previous_mask
+
+
+def test_task_content_of_someone_elses_task_is_refused(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.workforce.streaming.add("GetTaskContent")
+    fakes.workforce.responses["GetTaskContent"] = lambda request: FakeStreamCall(
+        [], rpc_error(StatusCode.PERMISSION_DENIED, "leased to another worker", "task_not_yours")
+    )
+    response = client.get("/v1/worker/tasks/t-9/content", headers=WORKER)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "task_not_yours"
 
 
 def test_submit_answer(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]

@@ -41,9 +41,10 @@ def test_valid_spec_gets_defaults() -> None:
 
 
 def test_unsupported_task_type_lists_the_supported_ones() -> None:
-    err = invalid(spec(task_type="bounding-box"))
+    err = invalid(spec(task_type="polygon"))
     assert err.reason == "unsupported_task_type"
-    assert "text-classification" in err.message and "image-classification" in err.message
+    for name in ("text-classification", "bounding-box", "named-entity-recognition", "adjustment"):
+        assert name in err.message
 
 
 @pytest.mark.parametrize(
@@ -76,8 +77,8 @@ def test_unsupported_task_type_lists_the_supported_ones() -> None:
         ({"label_attribute_name": "x" * 128}, "label_attribute_name must be 1 to 127 characters, got 128"),
         (
             {"name": "cats-ref"},
-            "must not end with '-ref' for classification jobs (the suffix is reserved for "
-            "labels stored as files) (it defaults to the job name",
+            "must not end with '-ref' (the suffix is reserved for labels stored as files: "
+            "segmentation jobs add it themselves) (it defaults to the job name",
         ),
     ],
 )

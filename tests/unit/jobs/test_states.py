@@ -83,6 +83,8 @@ def test_label_counters() -> None:
 
 def test_machine_labels_are_recognised() -> None:
     assert not is_machine_label("mv", 3, 3)
+    assert not is_machine_label("auto", 3, 3)  # consolidation's default method: human answers
+    assert not is_machine_label("adaptive-auto", 2, 2)
     assert not is_machine_label("", 1, 1)
     assert is_machine_label("auto-label", 0, 0)
     assert is_machine_label("model", 3, 3)

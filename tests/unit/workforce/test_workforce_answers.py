@@ -48,8 +48,8 @@ def test_payload_size_limit_counts_bytes() -> None:
 
 def test_other_task_types_need_a_label_or_a_payload() -> None:
     assert not is_classification("bounding-box")
-    assert normalize_answer("bounding-box", (), "", '{"boxes": []}') == '{"boxes": []}'
-    assert json.loads(normalize_answer("named-entity", (), "PER", "")) == {"label": "PER"}
+    assert normalize_answer("custom", (), "", '{"boxes": []}') == '{"boxes": []}'
+    assert json.loads(normalize_answer("custom", (), "PER", "")) == {"label": "PER"}
     with pytest.raises(InvalidArgument) as err:
-        normalize_answer("bounding-box", (), "", "")
+        normalize_answer("custom", (), "", "")
     assert err.value.reason == "answer_empty"

@@ -186,6 +186,7 @@ async def create_job(
         instructions=spec.instructions,
         target_confidence=spec.target_confidence,
         min_workers_per_object=spec.min_workers_per_object,
+        source_label_attribute=spec.source_label_attribute,
     )
     if data is not None:
         create.manifest_data = data

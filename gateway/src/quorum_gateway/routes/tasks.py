@@ -8,9 +8,11 @@ FastAPI dependency node costs tens of microseconds per request.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from quorum.workforce.v1 import workforce_pb2
 from quorum_gateway.deps import (
@@ -22,6 +24,7 @@ from quorum_gateway.deps import (
     clients_of,
     fetch_worker,
 )
+from quorum_gateway.errors import ApiError
 from quorum_gateway.schemas import AnswerAck, AnswerSubmit, TaskPublic, WorkerPublic, error_responses
 
 router = APIRouter(prefix="/worker", tags=["worker"])
@@ -72,6 +75,57 @@ async def submit_answer(
         timeout=clients.deadline_s,
     )
     return AnswerAck(answer_id=resp.answer_id, duplicate=resp.duplicate)
+
+
+@router.get(
+    "/tasks/{task_id}/content",
+    summary="The image of a task you hold",
+    description="Streams the object's image (file paths and file:// URIs of the manifest) while your lease "
+    "on the task is active, so the portal never needs storage credentials. 403 for someone else's task, "
+    "404 for a task that is gone or has no image, 409 once the lease has expired.",
+    responses={200: {"content": {"image/*": {}}}, **error_responses(401, 403, 404, 409, 503)},
+    openapi_extra=WORKER_SECURITY,
+)
+async def task_content(task_id: TaskId, worker: WorkerDep, request: Request) -> StreamingResponse:
+    return await _stream_content(request, worker.worker_id, task_id, previous_mask=False)
+
+
+@router.get(
+    "/tasks/{task_id}/previous-mask",
+    summary="The previous mask of a segmentation adjustment or verification task you hold",
+    description="Streams the previous label's mask PNG (a file Quorum wrote, or a local path) while your "
+    "lease is active; `previous.mask_url` of the task points here.",
+    responses={200: {"content": {"image/png": {}}}, **error_responses(401, 403, 404, 409, 503)},
+    openapi_extra=WORKER_SECURITY,
+)
+async def task_previous_mask(task_id: TaskId, worker: WorkerDep, request: Request) -> StreamingResponse:
+    return await _stream_content(request, worker.worker_id, task_id, previous_mask=True)
+
+
+async def _stream_content(
+    request: Request, worker_id: str, task_id: str, *, previous_mask: bool
+) -> StreamingResponse:
+    clients = clients_of(request)
+    stream = clients.workforce.GetTaskContent(
+        workforce_pb2.GetTaskContentRequest(
+            worker_id=worker_id, task_id=task_id, previous_mask=previous_mask
+        ),
+        timeout=clients.deadline_s,
+    )
+    # Read the first chunk before answering: errors (not yours, expired, not an image) become their status.
+    chunks = aiter(stream)
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        raise ApiError(404, "content_not_found", "the task's object has no image") from None
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first.data
+        async for chunk in chunks:
+            yield chunk.data
+
+    headers = {"Content-Length": str(first.size), "Cache-Control": "private, no-store"}
+    return StreamingResponse(rest(), media_type=first.content_type, headers=headers)
 
 
 @router.post(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quorum.consolidation.v1 import consolidation_pb2, consolidation_pb2_grpc
 from quorum_common.db import make_engine, make_sessionmaker, ping
 from quorum_common.events import ANSWERS_TOPIC
 from quorum_common.grpc_server import GrpcService
 from quorum_common.kafka import DbOffsetConsumer
+from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
 from quorum_consolidation import SCHEMA
 from quorum_consolidation.adapters import tables
@@ -15,6 +18,8 @@ from quorum_consolidation.adapters.job_models import JobModels
 from quorum_consolidation.adapters.label_publisher import LabelPublisher
 from quorum_consolidation.servicer import ConsolidationServicer
 from quorum_consolidation.settings import ConsolidationSettings
+
+log = get_logger(__name__)
 
 
 async def build_service(settings: ConsolidationSettings) -> GrpcService:
@@ -31,14 +36,30 @@ async def build_service(settings: ConsolidationSettings) -> GrpcService:
             outbox=outbox,
             method=settings.streaming_method,
             models=JobModels(
+                method="ds" if settings.streaming_method == "ds" else "auto",
                 refit_growth=settings.refit_growth,
                 refit_max_age_s=settings.refit_max_age_s,
                 max_jobs=settings.job_model_cache_size,
             ),
+            label_files_dir=settings.label_files_dir,
         ),
         partitions=settings.consumer_partitions,
         max_batch=settings.consumer_max_batch,
     )
+    handler = consumer.handler
+    assert isinstance(handler, AnswerHandler)
+
+    async def revise_labels_periodically() -> None:
+        # A job's last answers may not trigger a refit (the policy waits for growth or age): check the cached
+        # job models now and then, so that every job ends with the labels of a fit on all its answers.
+        while True:
+            await asyncio.sleep(settings.revise_interval_s)
+            try:
+                async with sessions() as session, session.begin():
+                    await handler.refresh_stale(session)
+            except Exception:  # noqa: BLE001 - keep revising; the next round retries
+                log.exception("label_revision_round_failed")
+
     publisher = LabelPublisher(settings.kafka_bootstrap_servers, outbox, sessions)
     servicer = ConsolidationServicer(settings, sessions)
 
@@ -56,7 +77,7 @@ async def build_service(settings: ConsolidationSettings) -> GrpcService:
         grace_period_s=settings.grace_period_s,
         metrics_port=settings.metrics_port,
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
-        background=[consumer.run, publisher.run],
+        background=[consumer.run, publisher.run, revise_labels_periodically],
         readiness=lambda: ping(engine),
         cleanups=[publisher.close, dispose_engine],
     )

@@ -74,6 +74,7 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                     method=r.method,
                     consolidated_at_ms=to_ms(r.consolidated_at),
                     worker_ids=r.worker_ids,
+                    label_json=r.label_json,
                 )
                 for r in rows
             ]

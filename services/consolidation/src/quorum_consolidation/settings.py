@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -8,19 +10,23 @@ from pydantic_settings import NoDecode
 from quorum_common.settings import ServiceSettings
 from quorum_consolidation.core.registry import METHODS
 
+DEFAULT_LABEL_FILES_DIR = Path(tempfile.gettempdir()) / "quorum" / "label-files"
+
 
 class ConsolidationSettings(ServiceSettings):
-    default_method: str = Field(
-        "mv", description="Method for streamed answers and for requests that name none (see core.registry)."
+    label_files_dir: Path = Field(
+        DEFAULT_LABEL_FILES_DIR,
+        description="Where consolidated labels stored as files (segmentation masks) are written, as "
+        "<dir>/<job_id>/<object_id>.png; output manifests reference them by path (`<attr>-ref`).",
     )
-    # "mv" stays the default until DS can revise early labels: objects labeled while the job's worker model
-    # still rests on a few answers came out worse than majority vote in the end-to-end job (0.900 vs 0.915).
+    default_method: str = Field("auto", description="Method for requests that name none (see core.registry).")
     streaming_method: str = Field(
-        "mv",
-        description="How streamed answers are consolidated: 'ds' labels each ready object by its "
-        "posterior under the job's Dawid-Skene worker model (fitted on all the job's answers, refitted per "
-        "refit_growth and refit_max_age_s; majority vote while the job has fewer than 2 objects with 2+ "
-        "answers); any other method (e.g. 'mv') is fitted on each batch's ready objects alone.",
+        "auto",
+        description="How streamed answers are consolidated: 'auto' (the default method) or 'ds' label "
+        "each ready object by its posterior under the job's worker model (AutoDawidSkene or Dawid-Skene, "
+        "fitted on all the job's answers, refitted per refit_growth and refit_max_age_s, earlier labels "
+        "revised when a refit changes them; majority vote while few objects have overlapping answers); "
+        "any other method (e.g. 'mv') is fitted on each batch's ready objects alone, without revisions.",
     )
     refit_growth: float = Field(
         0.2, gt=0, description="Refit a job's worker model when its answers grew by more than this share."
@@ -29,6 +35,12 @@ class ConsolidationSettings(ServiceSettings):
         30.0, gt=0, description="Refit a job's worker model this old (seconds) if any answer arrived since."
     )
     job_model_cache_size: int = Field(256, ge=1, description="Jobs whose worker models are cached (LRU).")
+    revise_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often cached job models are checked for answers that arrived since their fit (and "
+        "refitted when the refit policy calls them stale), so a job's last labels get revised too.",
+    )
     consumer_partitions: Annotated[list[int] | None, NoDecode] = Field(
         None,
         description="Partitions of the answers topic this replica consumes, e.g. '0,1,2,3' (scale-out by "

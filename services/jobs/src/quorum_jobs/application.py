@@ -21,11 +21,12 @@ from quorum_common.logging import get_logger
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
 from quorum_jobs.core.batching import DataObject
-from quorum_jobs.core.manifest import ManifestObject, parse_manifest
+from quorum_jobs.core.manifest import ManifestObject, canonical_json, parse_manifest
 from quorum_jobs.core.output import LineFormatter, ObjectLabel, OutputJob, unlabeled_reason
 from quorum_jobs.core.paging import Cursor, decode_cursor, encode_cursor, page_size
-from quorum_jobs.core.spec import JobSpecInput, check_manifest_fits, validate_spec
+from quorum_jobs.core.spec import JobSpecInput, check_manifest_fits, previous_labels, validate_spec
 from quorum_jobs.core.states import FINAL_OUTPUT, JobStatus
+from quorum_jobs.core.task_types import Previous, previous_label
 from quorum_jobs.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -117,7 +118,8 @@ class JobsApp:
         )
         job = await self.store.get_job(job_id)
         assert job is not None
-        await self._open(job, [_data_object(o) for o in manifest.objects])
+        previous = previous_labels(spec, manifest)
+        await self._open(job, [_data_object(o, previous.get(o.object_id)) for o in manifest.objects])
         return await self._view(await self.store.get_job(job_id) or job)
 
     async def get_job(self, job_id: str, requester_id: str) -> JobView:
@@ -168,6 +170,8 @@ class JobsApp:
                     row.labeled_at,
                 )
                 line = fmt.labeled(row.line, label)
+            elif row.label is not None and row.labeled_at is not None:  # a structured label (JSON)
+                line = fmt.structured(row.line, row.label, bool(row.human_annotated), row.labeled_at)
             else:
                 line = fmt.failed(row.line, row.failure_reason or reason, row.labeled_at or ended_at)
             encoded = (line + "\n").encode()
@@ -192,7 +196,7 @@ class JobsApp:
     async def reconcile_once(self) -> None:
         for job in await self.store.claim_jobs(JobStatus.INITIALIZING, self._open_lease_s):
             log.info("reconcile_open_job", job_id=job.job_id)
-            objects = [obj async for obj in self._stored_objects(job.job_id)]
+            objects = [obj async for obj in self._stored_objects(job.job_id, job.spec.source_label_attribute)]
             await self._open(job, objects)
         for job in await self.store.claim_jobs(JobStatus.STOPPING, self._open_lease_s):
             log.info("reconcile_close_job", job_id=job.job_id)
@@ -323,10 +327,18 @@ class JobsApp:
                 f"manifest_path {source.path!r} cannot be read: {err.strerror}", reason="manifest_unreadable"
             ) from err
 
-    async def _stored_objects(self, job_id: str) -> AsyncIterator[DataObject]:
+    async def _stored_objects(
+        self, job_id: str, source_label_attribute: str = ""
+    ) -> AsyncIterator[DataObject]:
         async for object_id, line in self.store.object_lines(job_id):
             data = json.loads(line)
-            yield DataObject(object_id, data.get("source") or "", data.get("source-ref") or "")
+            prev = previous_label(data, source_label_attribute)[0] if source_label_attribute else None
+            yield DataObject(
+                object_id,
+                data.get("source") or "",
+                data.get("source-ref") or "",
+                canonical_json(prev.as_dict()) if prev is not None else "",
+            )
 
     async def _open(self, job: JobRecord, objects: Sequence[DataObject]) -> None:
         """Load the objects into workforce and open the job; on success the job is in progress."""
@@ -425,8 +437,9 @@ def resolve_manifest_path(raw: str, root: Path | None) -> Path:
     return path
 
 
-def _data_object(obj: ManifestObject) -> DataObject:
-    return DataObject(obj.object_id, obj.source or "", obj.source_ref or "")
+def _data_object(obj: ManifestObject, previous: Previous | None = None) -> DataObject:
+    prev = canonical_json(previous.as_dict()) if previous is not None else ""
+    return DataObject(obj.object_id, obj.source or "", obj.source_ref or "", prev)
 
 
 def _epoch_us(at: datetime) -> int:

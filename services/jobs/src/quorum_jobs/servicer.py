@@ -41,6 +41,7 @@ def job_to_proto(view: JobView) -> jobs_pb2.Job:
         instructions=spec.instructions,
         target_confidence=spec.target_confidence,
         min_workers_per_object=spec.min_workers,
+        source_label_attribute=spec.source_label_attribute,
     )
 
 
@@ -82,6 +83,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
             instructions=request.instructions,
             target_confidence=request.target_confidence,
             min_workers_per_object=request.min_workers_per_object,
+            source_label_attribute=request.source_label_attribute,
         )
         return job_to_proto(await self._app.create_job(request.requester_id, spec, source))
 

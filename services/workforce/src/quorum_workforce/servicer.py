@@ -8,6 +8,7 @@ import grpc
 
 from quorum.common.v1 import common_pb2
 from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
+from quorum_workforce.adapters.content import read_chunks
 from quorum_workforce.adapters.events import answer_to_proto
 from quorum_workforce.core.jobs import JobSpec
 from quorum_workforce.core.models import DataObject, Task, Team, Worker
@@ -48,6 +49,8 @@ def _task(task: Task) -> workforce_pb2.Task:
         lease_expires_at_ms=task.lease_expires_at_ms,
         time_limit_s=task.time_limit_s,
         accepted_at_ms=task.accepted_at_ms,
+        color_map=list(task.color_map),
+        previous_json=task.previous_json,
     )
 
 
@@ -103,7 +106,11 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
     async def PutJobObjects(  # noqa: N802
         self, request: workforce_pb2.PutJobObjectsRequest, context: Ctx
     ) -> workforce_pb2.PutJobObjectsResponse:
-        objects = [DataObject(o.object_id, o.source, o.source_ref) for o in request.objects]
+        previous = {p.object_id: p.previous_json for p in request.previous}
+        objects = [
+            DataObject(o.object_id, o.source, o.source_ref, previous.get(o.object_id, ""))
+            for o in request.objects
+        ]
         return workforce_pb2.PutJobObjectsResponse(stored=await self._wf.put_objects(request.job_id, objects))
 
     async def OpenJob(
@@ -151,6 +158,18 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
     ) -> workforce_pb2.DeclineTaskResponse:
         await self._wf.decline(request.worker_id, request.task_id)
         return workforce_pb2.DeclineTaskResponse()
+
+    async def GetTaskContent(  # noqa: N802
+        self, request: workforce_pb2.GetTaskContentRequest, context: Ctx
+    ) -> AsyncIterator[workforce_pb2.ContentChunk]:
+        image = await self._wf.task_content(request.worker_id, request.task_id, request.previous_mask)
+        first = True
+        for chunk in read_chunks(image):
+            if first:
+                yield workforce_pb2.ContentChunk(data=chunk, content_type=image.content_type, size=image.size)
+                first = False
+            else:
+                yield workforce_pb2.ContentChunk(data=chunk)
 
     async def ListAnswers(  # noqa: N802
         self, request: workforce_pb2.ListAnswersRequest, context: Ctx

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from quorum_common.settings import ServiceSettings
 
@@ -32,6 +35,22 @@ class WorkforceSettings(ServiceSettings):
         ge=10,
         description="Objects one NextTask call may inspect per job before giving up (bounds Lua time).",
     )
+    content_roots: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Directories the objects' images may be served from to workers (comma-separated); "
+        "empty: any local image file a manifest names.",
+    )
+    content_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest image served to a worker (GetTaskContent)."
+    )
+
+    @field_validator("content_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     adaptive_verdict_wait_ms: int = Field(
         2000,
         ge=0,

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Sequence
 
 from quorum_common.clock import now_ms
 from quorum_common.logging import get_logger
+from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, color_map
+from quorum_workforce.adapters.content import ImageFile, local_image_size, open_image
 from quorum_workforce.adapters.dispatch import NOT_IN_TEAM, Claim, DispatchStore
 from quorum_workforce.adapters.events import answer_submitted
 from quorum_workforce.adapters.repository import Repository
@@ -20,6 +22,15 @@ from quorum_workforce.core.answers import normalize_answer
 from quorum_workforce.core.dispatch import SubmitCheck
 from quorum_workforce.core.jobs import JobSpec, validate_job_spec
 from quorum_workforce.core.models import Answer, DataObject, JobProgress, SubmitResult, Task, Team, Worker
+from quorum_workforce.core.task_answers import (
+    MASK_TYPES,
+    NEEDS_OBJECT,
+    SIZED_TYPES,
+    AnswerContext,
+    previous_mask_ref,
+    previous_type,
+    with_image_size,
+)
 from quorum_workforce.core.tokens import hash_token, is_well_formed, new_token
 from quorum_workforce.errors import (
     FailedPrecondition,
@@ -248,11 +259,13 @@ class Workforce:
         if claim == NOT_IN_TEAM:
             raise PermissionDenied(f"job {job_id!r} is not for a team of this worker", reason="not_in_team")
         assert isinstance(claim, Claim)
-        source, source_ref = claim.source, claim.source_ref
-        if not claim.has_source:  # not cached (should not happen): read it once
+        source, source_ref, previous_json = claim.source, claim.source_ref, ""
+        # The previous label (verification / adjustment) is not in the dispatch cache: read it here.
+        if not claim.has_source or claim.task_type in CHAINED_TYPES:
             found = await self.repo.objects_by_id(claim.job_id, [claim.object_id])
             if found:
                 source, source_ref = found[0].source, found[0].source_ref
+                previous_json = found[0].previous_json
         return Task(
             task_id=claim.lease_id,
             job_id=claim.job_id,
@@ -266,6 +279,8 @@ class Workforce:
             lease_expires_at_ms=claim.expires_at_ms,
             time_limit_s=claim.time_limit_s,
             accepted_at_ms=claim.accepted_at_ms,
+            color_map=tuple(color_map(len(claim.categories))) if claim.task_type in MASK_TYPES else (),
+            previous_json=previous_json,
         )
 
     async def submit(self, worker_id: str, task_id: str, label: str, payload_json: str) -> SubmitResult:
@@ -285,7 +300,17 @@ class Workforce:
                     raise NotFound("no such task for this worker", reason="task_not_found")
                 task_type, categories, required = spec.task_type, spec.categories, spec.workers_per_object
                 min_answers, target = spec.min_workers, spec.target_confidence
-            payload = normalize_answer(task_type, categories, label, payload_json)
+            context = await self._answer_context(ticket.job_id, ticket.object_id, task_type)
+            payload = normalize_answer(
+                task_type,
+                categories,
+                label,
+                payload_json,
+                base_type=context.base_type,
+                text=context.text,
+                image_size=context.image_size,
+            )
+            payload = with_image_size(payload, task_type, context)
             answer = Answer(
                 answer_id=_new_id(),
                 task_id=task_id,
@@ -299,7 +324,10 @@ class Workforce:
                 time_spent_s=max(0.0, (now - ticket.accepted_at_ms) / 1000),
             )
             inserted = await self.repo.insert_answer(
-                answer, answer_submitted(answer, task_type, categories, required, min_answers, target)
+                answer,
+                answer_submitted(
+                    answer, task_type, categories, required, min_answers, target, context.previous_json
+                ),
             )
         except BaseException:
             # Not stored (or unknown, e.g. cancelled mid-commit): the lease is active again; if it was in
@@ -316,6 +344,46 @@ class Workforce:
             # the dispatch state): the first answer stands.
             raise FailedPrecondition("you already answered this object", reason="already_answered")
         return SubmitResult(existing.answer_id, duplicate=True)
+
+    async def task_content(self, worker_id: str, task_id: str, previous_mask: bool = False) -> ImageFile:
+        """The image of the object of a task the worker holds (active lease), or with `previous_mask` the
+        mask file of its previous segmentation label; NotFound / PermissionDenied / FailedPrecondition
+        otherwise."""
+        _require(worker_id, "worker_id")
+        _require(task_id, "task_id")
+        lease = await self.dispatch.lease_holder(task_id)
+        if lease is None:
+            raise NotFound("no such task for this worker", reason="task_not_found")
+        job_id, object_id, holder, expires_at_ms, state = lease
+        if holder != worker_id:
+            raise PermissionDenied("this task is leased to another worker", reason="task_not_yours")
+        if state not in ("a", "s") or expires_at_ms <= now_ms():
+            raise FailedPrecondition("the task's lease has expired", reason="lease_expired")
+        found = await self.repo.objects_by_id(job_id, [object_id])
+        ref = found[0].source_ref if found else ""
+        if previous_mask:
+            ref = previous_mask_ref(found[0].previous_json) if found else ""
+        if not ref:
+            what = "previous mask" if previous_mask else "image"
+            raise NotFound(f"the task's object has no {what}", reason="content_not_found")
+        return await asyncio.to_thread(
+            open_image, ref, self.settings.content_roots, self.settings.content_max_bytes
+        )
+
+    async def _answer_context(self, job_id: str, object_id: int, task_type: str) -> AnswerContext:
+        """What checking a structured answer needs beyond the payload: the object's text, its image's size,
+        the adjusted label's type. Classification answers need none of it (no read on the hot path)."""
+        if task_type not in NEEDS_OBJECT:
+            return AnswerContext()
+        found = await self.repo.objects_by_id(job_id, [object_id])
+        if not found:
+            return AnswerContext()
+        obj = found[0]
+        base = previous_type(obj.previous_json)
+        size = None
+        if (task_type in SIZED_TYPES or base in SIZED_TYPES) and obj.source_ref:
+            size = await asyncio.to_thread(local_image_size, obj.source_ref, self.settings.content_roots)
+        return AnswerContext(obj.source, size, base, obj.previous_json if task_type == ADJUSTMENT else "")
 
     async def _submit_refused(self, worker_id: str, task_id: str, check: SubmitCheck) -> SubmitResult:
         # A retry of a submit that was stored: same answer, counted once.
@@ -379,6 +447,10 @@ class Workforce:
             raise NotFound(f"no job {job_id!r}", reason="job_not_found")
         count = 0
         async for batch in self.repo.stream_answers(job_id, object_ids):
+            previous: dict[int, str] = {}
+            if spec.task_type == ADJUSTMENT:  # consolidation compares the adjusted labels with these
+                found = await self.repo.objects_by_id(job_id, sorted({a.object_id for a in batch}))
+                previous = {o.object_id: o.previous_json for o in found}
             await self.repo.add_events(
                 [
                     answer_submitted(
@@ -388,6 +460,7 @@ class Workforce:
                         spec.workers_per_object,
                         spec.min_workers,
                         spec.target_confidence,
+                        previous.get(a.object_id, ""),
                     )
                     for a in batch
                 ]

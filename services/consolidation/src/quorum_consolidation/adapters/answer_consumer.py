@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -16,18 +18,35 @@ from quorum_common.clock import to_ms
 from quorum_common.events import LABELS_TOPIC, envelope, object_key, parse_envelope
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
+from quorum_common.task_types import color_map
 from quorum_consolidation.adapters import store
-from quorum_consolidation.adapters.job_models import AdaptiveModels, JobModels
+from quorum_consolidation.adapters.job_models import JobModels
+from quorum_consolidation.adapters.task_labels import (
+    LABELED_TYPES,
+    ReadyObject,
+    StructuredLabel,
+    WorkerAnswer,
+    consolidate_objects,
+    encode_mask,
+    is_structured,
+    parse_payload,
+    parse_previous,
+)
 from quorum_consolidation.core import Answers, ConsolidationInputError, consolidate, validate_categories
 from quorum_consolidation.core.adaptive import AdaptivePolicy, decide
 from quorum_consolidation.core.consolidate import ConsolidatedLabel
 from quorum_consolidation.core.streaming import label_with_model
+from quorum_consolidation.settings import DEFAULT_LABEL_FILES_DIR
 
-#: The streaming method that labels from the job-level worker model (any other name: a fit on the batch).
-JOB_MODEL_METHOD = "ds"
-#: The method of labels of adaptive jobs (posterior under the job's adaptive worker model reached the target,
-#: or the object has its maximum number of answers).
-ADAPTIVE_METHOD = "adaptive-ds"
+#: Streaming methods that label from the job-level worker model (`JobModels`, refitted on all of the job's
+#: answers, with label revisions); any other registry name is fitted on each batch's ready objects alone.
+JOB_MODEL_METHODS = ("auto", "ds")
+#: A revised label is published when the label changes or its confidence moves by at least this much.
+REVISION_MIN_CONFIDENCE_CHANGE = 0.01
+
+#: The `method` recorded with a label from a job model, by the model's source (a one-coin model, used while
+#: the job has few overlapping answers, labels as majority vote does).
+_METHOD_BY_SOURCE = {"auto": "auto", "dawid_skene": "ds", "one_coin": "mv"}
 
 log = get_logger(__name__)
 
@@ -67,9 +86,13 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
         except ConsolidationInputError as err:
             why = str(err)
         else:
-            if a.label not in ev.categories:
+            structured = is_structured(ev.task_type)
+            if (not structured or ev.task_type in LABELED_TYPES) and a.label not in ev.categories:
                 why = f"label {a.label!r} not in categories"
-    adaptive = 0.5 < ev.target_confidence < 1
+            elif structured and len(a.label) > 256:
+                why = "label longer than 256 characters"
+    # Structured types are consolidated once all their answers are in (no adaptive stopping for them).
+    adaptive = 0.5 < ev.target_confidence < 1 and not is_structured(ev.task_type)
     if why is None and ev.target_confidence and not adaptive:
         why = f"target_confidence is {ev.target_confidence}"
     if why is not None:
@@ -77,7 +100,8 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
             "answer_skipped", why=why, job_id=a.job_id, object_id=a.object_id, event_id=env.event_id, **where
         )
         return None
-    return IncomingAnswer(
+    structured = is_structured(ev.task_type)
+    incoming = IncomingAnswer(
         answer={
             "answer_id": a.answer_id,
             "job_id": a.job_id,
@@ -96,6 +120,13 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
             "target_confidence": ev.target_confidence if adaptive else 0.0,
         },
     )
+    # Only structured answers need their payload (classification payloads are {"label": ...}); the
+    # columns default to "" (rows get them before the multi-row insert, which needs uniform keys).
+    if structured:
+        incoming.answer["payload_json"] = a.payload_json
+    if ev.previous_json:
+        incoming.object_row["previous_json"] = ev.previous_json
+    return incoming
 
 
 def label_event(label: store.StoredLabel) -> tuple[str, bytes, events_pb2.EventEnvelope]:
@@ -110,6 +141,8 @@ def label_event(label: store.StoredLabel) -> tuple[str, bytes, events_pb2.EventE
         answer_count=label.answer_count,
         worker_ids=label.worker_ids,
         consolidated_at_ms=to_ms(label.consolidated_at),
+        label_json=label.label_json,
+        revision=label.revision,
     )
     return LABELS_TOPIC, object_key(label.job_id, label.object_id), envelope(label_consolidated=payload)
 
@@ -118,15 +151,20 @@ def label_event(label: store.StoredLabel) -> tuple[str, bytes, events_pb2.EventE
 class AnswerHandler:
     """The `DbOffsetConsumer` handler: runs inside the transaction that also stores the offsets.
 
-    With `method` "ds" (the default), ready objects are labeled by their posterior under the job's Dawid-Skene
-    worker model (`models`, refitted on all of the job's stored answers when stale), falling back to majority
-    vote for jobs too small to fit it. Any other method is fitted on the batch's ready objects alone.
+    With `method` "auto" (the default) or "ds", ready objects are labeled by their posterior under the job's
+    worker model (`models`: `AutoDawidSkene` or plain Dawid-Skene, refitted on all of the job's stored answers
+    when stale; one-coin, i.e. majority vote, while the job is small). When a refit changes the label or the
+    confidence of objects labeled earlier, they are revised (a new revision of the label is stored and
+    published), so a job's final labels are those of a batch fit on all its answers once the model has been
+    refitted after the last one (`refresh_stale`, run periodically). Any other method is fitted on the batch's
+    ready objects alone. Adaptive jobs always use the job model (`models`).
     """
 
     outbox: Outbox
-    method: str = JOB_MODEL_METHOD
+    method: str = "auto"
     models: JobModels = field(default_factory=JobModels)
-    adaptive_models: AdaptiveModels = field(default_factory=AdaptiveModels)
+    # Where consolidated segmentation masks are written (<dir>/<job_id>/<object_id>.png).
+    label_files_dir: Path = field(default_factory=lambda: DEFAULT_LABEL_FILES_DIR)
 
     async def __call__(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
         incoming = [x for x in map(decode_answer, records) if x is not None]
@@ -135,9 +173,9 @@ class AnswerHandler:
         answer_rows: dict[tuple[str, int, str], dict[str, Any]] = {}
         object_rows: dict[store.ObjectKey, dict[str, Any]] = {}
         for x in incoming:  # first one wins, as ON CONFLICT DO NOTHING would
-            a = x.answer
+            a = {"payload_json": "", **x.answer}
             answer_rows.setdefault((a["job_id"], a["object_id"], a["worker_id"]), a)
-            object_rows.setdefault((a["job_id"], a["object_id"]), x.object_row)
+            object_rows.setdefault((a["job_id"], a["object_id"]), {"previous_json": "", **x.object_row})
         await store.insert_objects(session, list(object_rows.values()))
         await store.insert_answers(session, list(answer_rows.values()))
 
@@ -147,12 +185,16 @@ class AnswerHandler:
         republish = [s.label for s in statuses if s.label is not None]
         pending = [s for s in statuses if s.label is None]
         ready = [s for s in pending if not s.adaptive and s.answer_count >= s.required_answers]
+        structured = [s for s in ready if is_structured(s.task_type)]
+        ready = [s for s in ready if not is_structured(s.task_type)]
         new_labels = await self._consolidate(session, ready)
+        new_labels += await self._consolidate_structured(session, structured)
         # Adaptive jobs: an object with its minimum answers is labeled as soon as its posterior under the
         # job's worker model reaches the target (always at the maximum); otherwise it waits for more.
         candidates = [s for s in pending if s.adaptive and s.answer_count >= s.min_answers]
         new_labels += await self._decide_adaptive(session, candidates)
-        events = [label_event(label) for label in (*new_labels, *republish)]
+        revised = await self._revise_refitted(session)
+        events = [label_event(label) for label in (*new_labels, *republish, *revised)]
         await self.outbox.add_events(session, events)
         report = log.info if events else log.debug  # quiet while objects are still collecting answers
         report(
@@ -162,7 +204,80 @@ class AnswerHandler:
             objects=len(object_rows),
             labeled=len(new_labels),
             republished=len(republish),
+            revised=len(revised),
         )
+
+    async def refresh_stale(self, session: AsyncSession) -> int:
+        """Refit the cached job models whose jobs got answers since their fit and that the refit policy calls
+        stale (answers arriving refit them anyway; this catches a job's last answers), then revise the labels
+        they change. Returns how many labels were revised."""
+        keys = self.models.cached_jobs()
+        if not keys:
+            return 0
+        counts = await store.job_answer_counts(session, sorted({job for job, _ in keys}))
+        for job_id, cats in keys:
+            n = counts.get(job_id, 0)
+            fitted_on = self.models.fitted_on(job_id, cats)
+            if fitted_on is not None and n != fitted_on:
+                await self.models.get(session, job_id, cats, n)  # refits only if stale
+        revised = await self._revise_refitted(session)
+        await self.outbox.add_events(session, [label_event(label) for label in revised])
+        if revised:
+            log.info("labels_revised", labels=len(revised))
+        return len(revised)
+
+    async def _revise_refitted(self, session: AsyncSession) -> list[store.StoredLabel]:
+        """Re-label, under their refitted model, the objects of the jobs refitted since the last call; store
+        and return the labels that changed (label, or confidence by >= REVISION_MIN_CONFIDENCE_CHANGE)."""
+        refitted = self.models.take_refitted()
+        if not refitted:
+            return []
+        rows: list[dict[str, Any]] = []
+        for job_id, cats in sorted(refitted):
+            model = self.models.peek(job_id, cats)
+            if model is None:
+                continue
+            labeled = [lab for lab in await store.classification_labels(session, job_id) if lab.label in cats]
+            if not labeled:
+                continue
+            stored = await store.answers_of(session, [(job_id, lab.object_id) for lab in labeled])
+            try:
+                answers = Answers.from_arrays(
+                    [o.object_id for o in stored for _ in o.worker_ids],
+                    [w for o in stored for w in o.worker_ids],
+                    [label for o in stored for label in o.labels],
+                    cats,
+                )
+                classes, confidences, _ = label_with_model(model, answers)
+            except (ConsolidationInputError, ValueError) as err:  # stored data an earlier event let in
+                log.error("revision_failed", job_id=job_id, error=str(err))
+                continue
+            now = dict(
+                zip(
+                    answers.object_ids.tolist(),
+                    zip(classes.tolist(), confidences.tolist(), strict=True),
+                    strict=True,
+                )
+            )
+            method = _METHOD_BY_SOURCE.get(model.source, model.source)
+            for lab in labeled:
+                if lab.object_id not in now:
+                    continue
+                c, conf = now[lab.object_id]
+                if c == lab.class_index and abs(conf - lab.confidence) < REVISION_MIN_CONFIDENCE_CHANGE:
+                    continue
+                rows.append(
+                    {
+                        "job_id": job_id,
+                        "object_id": lab.object_id,
+                        "label": cats[c],
+                        "class_index": c,
+                        "confidence": conf,
+                        "method": f"adaptive-{method}" if lab.method.startswith("adaptive-") else method,
+                        "revision": lab.revision + 1,
+                    }
+                )
+        return await store.revise_labels(session, rows)
 
     async def _consolidate(
         self, session: AsyncSession, ready: Sequence[store.ObjectStatus]
@@ -176,7 +291,7 @@ class AnswerHandler:
         for obj in stored:
             groups[(obj.job_id, categories[(obj.job_id, obj.object_id)])].append(obj)
         counts: dict[str, int] = {}
-        if self.method == JOB_MODEL_METHOD:
+        if self.method in JOB_MODEL_METHODS:
             counts = await store.job_answer_counts(session, sorted({job for job, _ in groups}))
         rows: list[dict[str, Any]] = []
         for (job_id, cats), objs in groups.items():
@@ -188,7 +303,7 @@ class AnswerHandler:
                     [label for o in objs for label in o.labels],
                     cats,
                 )
-                if self.method == JOB_MODEL_METHOD:
+                if self.method in JOB_MODEL_METHODS:
                     n_job = counts.get(job_id, 0)
                     results = await self._with_job_model(session, job_id, cats, answers, n_job)
                 else:
@@ -210,6 +325,75 @@ class AnswerHandler:
                 for r in results
             )
         return await store.record_labels(session, rows)
+
+    async def _consolidate_structured(
+        self, session: AsyncSession, ready: Sequence[store.ObjectStatus]
+    ) -> list[store.StoredLabel]:
+        """Boxes, spans, masks, multi-label sets, verdicts, adjustments: the matching core, one fit per
+        job and batch."""
+        if not ready:
+            return []
+        status_of = {(s.job_id, s.object_id): s for s in ready}
+        stored = await store.answers_of(session, list(status_of))
+        groups: dict[tuple[str, str, tuple[str, ...]], list[store.ObjectAnswers]] = defaultdict(list)
+        for obj in stored:
+            s = status_of[(obj.job_id, obj.object_id)]
+            groups[(obj.job_id, s.task_type, tuple(s.categories))].append(obj)
+        rows: list[dict[str, Any]] = []
+        for (job_id, task_type, cats), objs in groups.items():
+            workers_of = {o.object_id: o.worker_ids for o in objs}
+            try:
+                ready_objects = [
+                    ReadyObject(
+                        o.object_id,
+                        [
+                            WorkerAnswer(w, label, parse_payload(p))
+                            for w, label, p in zip(o.worker_ids, o.labels, o.payloads, strict=True)
+                        ],
+                        parse_previous(status_of[(job_id, o.object_id)].previous_json),
+                    )
+                    for o in objs
+                ]
+                labels = await asyncio.to_thread(consolidate_objects, task_type, cats, ready_objects)
+                for lab in labels:
+                    if lab.mask is not None:
+                        lab.label = await asyncio.to_thread(self._write_mask, job_id, lab, cats)
+            except (ConsolidationInputError, ValueError, KeyError, TypeError, OSError) as err:
+                # Stored data the workforce checks should have kept out: log, leave the objects unlabeled.
+                log.error(
+                    "consolidation_failed",
+                    job_id=job_id,
+                    task_type=task_type,
+                    objects=len(objs),
+                    error=str(err),
+                )
+                continue
+            rows.extend(
+                {
+                    "job_id": job_id,
+                    "object_id": lab.object_id,
+                    "label": lab.summary,
+                    "class_index": lab.class_index,
+                    "confidence": lab.confidence,
+                    "method": task_type,
+                    "answer_count": len(workers_of[lab.object_id]),
+                    "worker_ids": workers_of[lab.object_id],
+                    "label_json": lab.label_json(),
+                }
+                for lab in labels
+            )
+        return await store.record_labels(session, rows)
+
+    def _write_mask(self, job_id: str, lab: StructuredLabel, cats: Sequence[str]) -> str:
+        """Write the consolidated mask (GT's colours) and return its path, which the label references."""
+        assert lab.mask is not None
+        folder = self.label_files_dir / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{lab.object_id}.png"
+        tmp = path.with_suffix(".png.tmp")
+        tmp.write_bytes(encode_mask(lab.mask, color_map(len(cats))))
+        tmp.replace(path)  # atomic: a reader never sees half a PNG
+        return str(path.resolve())
 
     async def _decide_adaptive(
         self, session: AsyncSession, candidates: Sequence[store.ObjectStatus]
@@ -238,7 +422,7 @@ class AnswerHandler:
                     [label for o in objs for label in o.labels],
                     cats,
                 )
-                model = await self.adaptive_models.get(session, job_id, cats, counts.get(job_id, 0))
+                model = await self.models.get(session, job_id, cats, counts.get(job_id, 0))
                 decision = decide(policy, model, answers)
             except (ConsolidationInputError, ValueError) as err:  # stored data an earlier event let in
                 log.error("adaptive_decision_failed", job_id=job_id, objects=len(objs), error=str(err))
@@ -260,7 +444,7 @@ class AnswerHandler:
                             "label": cats[c],
                             "class_index": c,
                             "confidence": conf,
-                            "method": ADAPTIVE_METHOD,
+                            "method": f"adaptive-{_METHOD_BY_SOURCE.get(model.source, model.source)}",
                             "answer_count": n,
                             "worker_ids": workers_of[oid],
                         }
@@ -277,11 +461,10 @@ class AnswerHandler:
     async def _with_job_model(
         self, session: AsyncSession, job_id: str, cats: tuple[str, ...], answers: Answers, n_job_answers: int
     ) -> list[ConsolidatedLabel]:
-        """Labels of the ready objects in `answers` from the job's worker model; majority vote (method "mv")
-        while the job is too small for one."""
+        """Labels of the ready objects in `answers` from the job's worker model (one-coin, i.e. majority vote,
+        while the job has few overlapping answers)."""
         model = await self.models.get(session, job_id, cats, n_job_answers)
-        if model is None:
-            return consolidate(answers, cats, "mv")
+        method = _METHOD_BY_SOURCE.get(model.source, model.source)
         labels, confidences, _ = label_with_model(model, answers)
         counts = answers.answer_counts().tolist()
         return [
@@ -291,7 +474,7 @@ class AnswerHandler:
                 class_index=c,
                 confidence=conf,
                 answer_count=n,
-                method=JOB_MODEL_METHOD,
+                method=method,
             )
             for oid, c, conf, n in zip(
                 answers.object_ids.tolist(), labels.tolist(), confidences.tolist(), counts, strict=True

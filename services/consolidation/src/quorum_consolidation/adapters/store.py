@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,8 @@ class StoredLabel:
     answer_count: int
     worker_ids: list[str]
     consolidated_at: datetime
+    label_json: str = ""
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,8 @@ class ObjectStatus:
     label: StoredLabel | None
     min_answers: int = 0
     target_confidence: float = 0.0
+    task_type: str = ""
+    previous_json: str = ""
 
     @property
     def adaptive(self) -> bool:
@@ -67,6 +71,7 @@ class ObjectAnswers:
     object_id: int
     worker_ids: list[str]
     labels: list[str]
+    payloads: list[str] = field(default_factory=list)
 
 
 async def insert_objects(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -94,6 +99,8 @@ def _stored_label(row: Any) -> StoredLabel | None:
         answer_count=row.answer_count,
         worker_ids=list(row.worker_ids or []),
         consolidated_at=row.consolidated_at,
+        label_json=row.label_json or "",
+        revision=row.revision,
     )
 
 
@@ -118,6 +125,8 @@ async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> l
             label=_stored_label(row),
             min_answers=row.min_answers,
             target_confidence=row.target_confidence,
+            task_type=row.task_type,
+            previous_json=row.previous_json,
         )
         for row in rows
     ]
@@ -134,11 +143,14 @@ async def answers_of(session: AsyncSession, keys: Sequence[ObjectKey]) -> list[O
             a.c.object_id,
             func.array_agg(aggregate_order_by(a.c.worker_id, *order)).label("workers"),
             func.array_agg(aggregate_order_by(a.c.label, *order)).label("labels"),
+            func.array_agg(aggregate_order_by(a.c.payload_json, *order)).label("payloads"),
         )
         .where(tuple_(a.c.job_id, a.c.object_id).in_(list(keys)))
         .group_by(a.c.job_id, a.c.object_id)
     )
-    return [ObjectAnswers(r.job_id, r.object_id, list(r.workers), list(r.labels)) for r in rows]
+    return [
+        ObjectAnswers(r.job_id, r.object_id, list(r.workers), list(r.labels), list(r.payloads)) for r in rows
+    ]
 
 
 async def record_labels(session: AsyncSession, labels: Sequence[dict[str, Any]]) -> list[StoredLabel]:
@@ -159,6 +171,7 @@ async def record_labels(session: AsyncSession, labels: Sequence[dict[str, Any]])
         column("method", String),
         column("answer_count", Integer),
         column("worker_ids", ARRAY(String)),
+        column("label_json", Text),
         name="new_labels",
     ).data(
         [
@@ -171,6 +184,7 @@ async def record_labels(session: AsyncSession, labels: Sequence[dict[str, Any]])
                 r["method"],
                 r["answer_count"],
                 r["worker_ids"],
+                r.get("label_json"),
             )
             for r in labels
         ]
@@ -185,6 +199,7 @@ async def record_labels(session: AsyncSession, labels: Sequence[dict[str, Any]])
             method=v.c.method,
             answer_count=v.c.answer_count,
             worker_ids=v.c.worker_ids,
+            label_json=v.c.label_json,
             consolidated_at=func.now(),
         )
         .returning(*s.c)
@@ -198,6 +213,51 @@ async def job_labels(session: AsyncSession, job_id: str) -> list[StoredLabel]:
     rows = await session.execute(
         select(s).where(s.c.job_id == job_id, s.c.label.is_not(None)).order_by(s.c.object_id)
     )
+    return [label for label in map(_stored_label, rows) if label is not None]
+
+
+async def classification_labels(session: AsyncSession, job_id: str) -> list[StoredLabel]:
+    """The job's labels that a worker model gave (not structured task types' labels)."""
+    s = object_state
+    rows = await session.execute(
+        select(s).where(s.c.job_id == job_id, s.c.label.is_not(None), func.coalesce(s.c.label_json, "") == "")
+    )
+    return [label for label in map(_stored_label, rows) if label is not None]
+
+
+_REVISION_KEYS = ("job_id", "object_id", "label", "class_index", "confidence", "method", "revision")
+
+
+async def revise_labels(session: AsyncSession, revisions: Sequence[dict[str, Any]]) -> list[StoredLabel]:
+    """Replace labels by revised ones (keys: job_id, object_id, label, class_index, confidence, method,
+    revision) where the stored revision is older; returns the rows changed (each to be published again)."""
+    if not revisions:
+        return []
+    s = object_state
+    v = values(
+        column("job_id", String),
+        column("object_id", BigInteger),
+        column("label", String),
+        column("class_index", Integer),
+        column("confidence", Float),
+        column("method", String),
+        column("revision", Integer),
+        name="revised_labels",
+    ).data([tuple(r[k] for k in _REVISION_KEYS) for r in revisions])
+    stmt = (
+        update(s)
+        .where(s.c.job_id == v.c.job_id, s.c.object_id == v.c.object_id, s.c.revision < v.c.revision)
+        .values(
+            label=v.c.label,
+            class_index=v.c.class_index,
+            confidence=v.c.confidence,
+            method=v.c.method,
+            revision=v.c.revision,
+            consolidated_at=func.now(),
+        )
+        .returning(*s.c)
+    )
+    rows = await session.execute(stmt)
     return [label for label in map(_stored_label, rows) if label is not None]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     func,
 )
@@ -31,6 +32,8 @@ answers = Table(
     Column("worker_id", String(128), nullable=False),
     Column("label", String(256), nullable=False),
     Column("submitted_at_ms", BigInteger, nullable=False),
+    # Structured task types: the worker's payload as JSON (migration 0003); "" for classification.
+    Column("payload_json", Text, nullable=False, server_default=""),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("job_id", "object_id", "worker_id", name="uq_answers_job_object_worker"),
 )
@@ -55,6 +58,12 @@ object_state = Table(
     Column("answer_count", Integer, nullable=True),
     Column("worker_ids", ARRAY(String(128)), nullable=True),
     Column("consolidated_at", DateTime(timezone=True), nullable=True),
+    # Verification / adjustment: the previous label (workforce PreviousLabel JSON); migration 0003.
+    Column("previous_json", Text, nullable=False, server_default=""),
+    # Structured task types: the consolidated label as JSON ({"task_type", "label", "metadata"}).
+    Column("label_json", Text, nullable=True),
+    # 0 for the first label; +1 each time a refitted job model changed it (migration 0004).
+    Column("revision", Integer, nullable=False, server_default="0"),
 )
 
 outbox = outbox_table(metadata)

@@ -237,6 +237,7 @@ class WorkerModel:
 def fit_worker_model(
     answers: Answers,
     *,
+    method: Literal["ds", "auto"] = "ds",
     previous: WorkerModel | None = None,
     params: Mapping[str, Any] | None = None,
     min_overlap_objects: int = MIN_OVERLAP_OBJECTS,
@@ -244,11 +245,15 @@ def fit_worker_model(
 ) -> WorkerModel:
     """The worker model from all of a job's answers so far.
 
-    Dawid-Skene (`params`, default `ADAPTIVE_DS_PARAMS`) when at least `min_overlap_objects` objects have two
-    or more answers, warm-started from `previous`'s posteriors on these answers (fewer EM iterations; a live
-    job refits the same model again and again); below that, a one-coin model whose accuracy is majority vote's
-    pairwise-agreement estimate (shrunk toward `prior_accuracy`, which is also what it is with no pairs).
+    When at least `min_overlap_objects` objects have two or more answers: with `method` "ds", Dawid-Skene
+    (`params`, default `ADAPTIVE_DS_PARAMS`) warm-started from `previous`'s posteriors on these answers (fewer
+    EM iterations; a live job refits the same model again and again); with "auto", `AutoDawidSkene` (the
+    default method: priors and temperature chosen for this job by held-out answers; its own search, so no warm
+    start). Below that, a one-coin model whose accuracy is majority vote's pairwise-agreement estimate (shrunk
+    toward `prior_accuracy`, which is also what it is with no pairs): its labels are majority vote's.
     """
+    if method not in ("ds", "auto"):
+        raise ValueError(f"method must be 'ds' or 'auto', got {method!r}")
     k = answers.n_classes
     overlap = int((answers.answer_counts() >= 2).sum()) if answers.n_answers else 0
     if overlap < min_overlap_objects:
@@ -260,6 +265,8 @@ def fit_worker_model(
         return WorkerModel.one_coin(
             answers.categories, min(max(accuracy, 1.0 / k + 1e-3), 0.99), answers.n_answers
         )
+    if method == "auto":
+        return WorkerModel.from_auto(AutoDawidSkene().fit(answers), answers)
     ds = DawidSkene(**dict(ADAPTIVE_DS_PARAMS if params is None else params))
     init = None
     if previous is not None and tuple(previous.categories) == tuple(answers.categories):

@@ -16,7 +16,10 @@ from quorum_consolidation.core.dawid_skene import DawidSkene, DType, _empty, res
 from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 
 #: Temperatures tried when calibrating: log-spaced, golden-section refined.
-_T_LOW, _T_HIGH = 0.5, 20.0
+#: Never below 1 (tempering only softens): with workers that always agreed, held-out answers reward any
+#: sharpening, which turns small differences between estimated confusions into false certainty (a 1-1 split
+#: between two such workers came out above 0.9 at T = 0.5).
+_T_LOW, _T_HIGH = 1.0, 20.0
 
 
 def answer_folds(answers: Answers, n_folds: int, seed: int) -> np.ndarray:
@@ -132,7 +135,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
 
     Calibration: Dawid-Skene's posteriors are over-confident (answers to one object are not independent
     given its class: hard objects fool several workers alike). The final posteriors are tempered,
-    :math:`T_{ic} \propto T_{ic}^{1/\tau}`, with the temperature :math:`\tau \in [0.5, 20]` that maximises
+    :math:`T_{ic} \propto T_{ic}^{1/\tau}`, with the temperature :math:`\tau \in [1, 20]` that maximises
     the same held-out answer log-likelihood (a held-out answer is predicted through the tempered posterior of
     its object), so it is chosen without gold; tempering never changes the predicted class.
 
@@ -160,6 +163,10 @@ class AutoDawidSkene(BaseClassificationAggregator):
     spam_grid: tuple[float, ...] = (0.0, 2.0, 8.0, 32.0, 128.0)
     start: tuple[int, int] = (2, 1)
     """Grid indices (population, spam) where the greedy search starts."""
+    confusion_prior: float = 0.01
+    """Pseudo-count on every cell of every confusion matrix. Small, but never zero: where workers always
+    agreed, a zero-count cell makes the posterior of their first disagreement a ratio of floored zeros (0.9
+    for one side, seen on a live job's cached model), where it should be a toss-up."""
     search: Literal["greedy", "grid"] = "greedy"
     calibrate: bool = True
     max_selection_answers: int = 50_000
@@ -196,7 +203,9 @@ class AutoDawidSkene(BaseClassificationAggregator):
             raise ValueError(f"max_selection_answers must be >= 100, got {self.max_selection_answers}")
         if self.search not in ("greedy", "grid"):
             raise ValueError(f"search must be 'greedy' or 'grid', got {self.search!r}")
-        DawidSkene(n_iter=self.n_iter, tol=self.tol, dtype=self.dtype)  # validates them
+        DawidSkene(
+            n_iter=self.n_iter, tol=self.tol, dtype=self.dtype, confusion_prior=self.confusion_prior
+        )  # validates
         if self.selection_n_iter < 1:
             raise ValueError(f"selection_n_iter must be >= 1, got {self.selection_n_iter}")
         if self.min_known_for_calibration < 2:
@@ -204,7 +213,14 @@ class AutoDawidSkene(BaseClassificationAggregator):
         TopLabelCalibrator(ridge=self.calibration_ridge)  # validates it
 
     def _model(self, s: float, u: float, n_iter: int, tol: float) -> DawidSkene:
-        return DawidSkene(n_iter=n_iter, tol=tol, population_prior=s, spam_prior=u, dtype=self.dtype)
+        return DawidSkene(
+            n_iter=n_iter,
+            tol=tol,
+            population_prior=s,
+            spam_prior=u,
+            confusion_prior=self.confusion_prior,
+            dtype=self.dtype,
+        )
 
     def fit(
         self, answers: Answers, known: KnownLabels | None = None, prior: ConfusionPrior | None = None

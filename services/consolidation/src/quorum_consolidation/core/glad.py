@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Self
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 from quorum_consolidation.core._sparse import Clamp, row_softmax_
@@ -118,6 +117,10 @@ class GLAD(BaseClassificationAggregator):
 
         def q_and_grad(x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
             return glad_objective(x, t, obj, wrk, w, n, k, mu_a, mu_b)
+
+        # Imported here: scipy.optimize costs ~0.2 s to import, which every `quorum consolidate` run (whatever
+        # its method) would pay through the method registry.
+        from scipy.optimize import minimize  # noqa: PLC0415
 
         x = np.concatenate([np.ones(w), np.ones(n)])
         probas = e_step(x[:w], x[w:])

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from quorum_consolidation.core.adaptive import ADAPTIVE_DS_PARAMS
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.auto import AutoDawidSkene
 from quorum_consolidation.core.base import BaseClassificationAggregator
 from quorum_consolidation.core.mace import MACE
 from quorum_consolidation.core.majority_vote import MajorityVote
 from quorum_consolidation.core.registry import make_aggregator
-from quorum_consolidation.core.streaming import STREAMING_DS_PARAMS, answers_for
+from quorum_consolidation.core.streaming import answers_for
 
 #: Method reported when a request names none.
 DEFAULT_METHOD = "ds"
@@ -120,7 +121,7 @@ def worker_stats(model: BaseClassificationAggregator, answers: Answers) -> list[
 
 def method_params(method: str) -> Mapping[str, Any] | None:
     """Parameters a method is fitted with for worker quality: Dawid-Skene as the streaming job model."""
-    return STREAMING_DS_PARAMS if method == "ds" else None
+    return ADAPTIVE_DS_PARAMS if method == "ds" else None
 
 
 def check_method(method: str) -> None:

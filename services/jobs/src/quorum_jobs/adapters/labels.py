@@ -49,6 +49,8 @@ def decode_label(record: ConsumerRecord) -> LabelEvent | None:
         human_annotated=not is_machine_label(ev.method, ev.answer_count, len(ev.worker_ids)),
         answer_count=ev.answer_count,
         labeled_at=labeled_at,
+        label_json=ev.label_json,
+        revision=max(ev.revision, 0),
     )
 
 
@@ -63,6 +65,7 @@ class LabelHandler:
             "labels_applied",
             records=len(records),
             applied=result.applied,
+            revised=result.revised,
             duplicates=result.duplicates,
             skipped=result.skipped + len(records) - len(events),
             completed=result.completed_jobs,

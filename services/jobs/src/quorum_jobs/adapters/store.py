@@ -76,6 +76,10 @@ class LabelEvent:
     human_annotated: bool
     answer_count: int
     labeled_at: datetime
+    # Structured task types: the label as JSON (stored in `label`; class_index stays NULL).
+    label_json: str = ""
+    # 0: the object's first label; n > 0 replaces revision n - 1 (a refitted worker model changed it).
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class OutputRow:
 @dataclass
 class LabelBatchResult:
     applied: int = 0
+    revised: int = 0
     duplicates: int = 0
     skipped: int = 0
     completed_jobs: list[str] = field(default_factory=list)
@@ -115,6 +120,7 @@ def _job_record(row: Row) -> JobRecord:
             instructions=m["instructions"],
             target_confidence=m["target_confidence"],
             min_workers_per_object=m["min_workers_per_object"],
+            source_label_attribute=m["source_label_attribute"],
         ),
         status=JobStatus(m["status"]),
         counters=LabelCounters(m["total"], m["human_labeled"], m["machine_labeled"], m["failed"]),
@@ -209,6 +215,7 @@ class JobStore:
                         instructions=spec.instructions,
                         target_confidence=spec.target_confidence,
                         min_workers_per_object=spec.min_workers,
+                        source_label_attribute=spec.source_label_attribute,
                         status=JobStatus.INITIALIZING.value,
                         total=len(objects),
                         # The creating call opens the job itself; the reconciler steps in after this lease.
@@ -411,22 +418,28 @@ class JobStore:
             )
         }
         cols: dict[str, list[object]] = defaultdict(list)
+        revisions: list[tuple[LabelEvent, list[str]]] = []
         for (job_id, object_id), ev in unique.items():
             job = job_rows.get(job_id)
             if job is None:
                 log.warning("label_for_unknown_job", job_id=job_id, object_id=object_id)
                 result.skipped += 1
                 continue
-            if JobStatus(job.status) not in ACCEPTS_LABELS:
-                log.info("label_for_closed_job", job_id=job_id, object_id=object_id, status=job.status)
-                result.skipped += 1
-                continue
             if not 0 <= object_id < job.total:  # object ids are dense: 0 .. total-1
                 log.warning("label_for_unknown_object", job_id=job_id, object_id=object_id, total=job.total)
                 result.skipped += 1
                 continue
+            if JobStatus(job.status) not in ACCEPTS_LABELS:
+                if ev.revision > 0 and ev.label and not ev.label_json:
+                    # A better label for an object labeled before the job ended: counters do not move.
+                    revisions.append((ev, list(job.categories)))
+                    continue
+                log.info("label_for_closed_job", job_id=job_id, object_id=object_id, status=job.status)
+                result.skipped += 1
+                continue
             class_index: int | None = None
-            if ev.label:
+            stored_label = ev.label_json or ev.label
+            if ev.label and not ev.label_json:
                 try:
                     class_index = list(job.categories).index(ev.label)
                 except ValueError:
@@ -435,13 +448,17 @@ class JobStore:
                     continue
             cols["job_id"].append(job_id)
             cols["object_id"].append(object_id)
-            cols["label"].append(ev.label or None)
+            cols["label"].append(stored_label or None)
             cols["class_index"].append(class_index)
-            cols["confidence"].append(ev.confidence if ev.label else None)
-            cols["human"].append(ev.human_annotated if ev.label else None)
+            cols["confidence"].append(ev.confidence if stored_label else None)
+            cols["human"].append(ev.human_annotated if stored_label else None)
             cols["labeled_at"].append(ev.labeled_at)
             cols["answer_count"].append(ev.answer_count)
-            cols["failure_reason"].append(None if ev.label else failure_reason)
+            cols["failure_reason"].append(None if stored_label else failure_reason)
+            cols["revision"].append(ev.revision)
+            if ev.revision > 0 and class_index is not None:
+                revisions.append((ev, list(job.categories)))
+        result.revised = await self._apply_revisions(session, revisions)
         if not cols:
             return result
         updated = (
@@ -450,13 +467,14 @@ class JobStore:
             UPDATE job_objects AS o
                SET label = v.label, class_index = v.class_index, confidence = v.confidence,
                    human_annotated = v.human, labeled_at = v.labeled_at, answer_count = v.answer_count,
-                   failure_reason = v.failure_reason
+                   failure_reason = v.failure_reason, label_revision = v.revision
               FROM unnest(CAST(:job_id AS TEXT[]), CAST(:object_id AS BIGINT[]), CAST(:label AS TEXT[]),
                           CAST(:class_index AS INT[]), CAST(:confidence AS DOUBLE PRECISION[]),
                           CAST(:human AS BOOLEAN[]), CAST(:labeled_at AS TIMESTAMPTZ[]),
-                          CAST(:answer_count AS INT[]), CAST(:failure_reason AS TEXT[]))
+                          CAST(:answer_count AS INT[]), CAST(:failure_reason AS TEXT[]),
+                          CAST(:revision AS INT[]))
                    AS v(job_id, object_id, label, class_index, confidence, human, labeled_at, answer_count,
-                        failure_reason)
+                        failure_reason, revision)
              WHERE o.job_id = v.job_id AND o.object_id = v.object_id
                AND o.label IS NULL AND o.failure_reason IS NULL
          RETURNING o.job_id, o.human_annotated, o.failure_reason IS NOT NULL AS failed, o.answer_count
@@ -510,6 +528,40 @@ class JobStore:
                 result.completed_jobs.append(job_id)
                 log.info("job_status_changed", job_id=job_id, old="in_progress", new="completed")
         return result
+
+    async def _apply_revisions(
+        self, session: AsyncSession, revisions: Sequence[tuple[LabelEvent, list[str]]]
+    ) -> int:
+        """Replace classification labels by newer revisions (an object's first label is set by the caller's
+        UPDATE; this one only touches labeled objects with an older revision). Counters do not move."""
+        cols: dict[str, list[object]] = defaultdict(list)
+        for ev, categories in revisions:
+            if ev.label not in categories:
+                continue
+            cols["job_id"].append(ev.job_id)
+            cols["object_id"].append(ev.object_id)
+            cols["label"].append(ev.label)
+            cols["class_index"].append(categories.index(ev.label))
+            cols["confidence"].append(ev.confidence)
+            cols["revision"].append(ev.revision)
+        if not cols:
+            return 0
+        revised = await session.execute(
+            text("""
+            UPDATE job_objects AS o
+               SET label = v.label, class_index = v.class_index, confidence = v.confidence,
+                   label_revision = v.revision
+              FROM unnest(CAST(:job_id AS TEXT[]), CAST(:object_id AS BIGINT[]), CAST(:label AS TEXT[]),
+                          CAST(:class_index AS INT[]), CAST(:confidence AS DOUBLE PRECISION[]),
+                          CAST(:revision AS INT[]))
+                   AS v(job_id, object_id, label, class_index, confidence, revision)
+             WHERE o.job_id = v.job_id AND o.object_id = v.object_id
+               AND o.label IS NOT NULL AND o.class_index IS NOT NULL AND o.label_revision < v.revision
+         RETURNING o.object_id
+        """),
+            dict(cols),
+        )
+        return len(revised.all())
 
     async def complete_if_done(self, job_id: str) -> JobRecord | None:
         """Complete an in-progress job whose objects all have an outcome (labels that arrived while it was

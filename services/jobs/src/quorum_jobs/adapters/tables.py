@@ -51,6 +51,8 @@ jobs = Table(
     # Adaptive redundancy (0 = off); workers_per_object is then the maximum (migration 0002).
     Column("target_confidence", Double, nullable=False, server_default="0"),
     Column("min_workers_per_object", Integer, nullable=False, server_default="0"),
+    # Verification / adjustment jobs: the input attribute holding the previous label (migration 0003).
+    Column("source_label_attribute", Text, nullable=False, server_default=""),
     Column("status", String(20), nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("human_labeled", BigInteger, nullable=False, server_default="0"),
@@ -89,6 +91,8 @@ job_objects = Table(
     Column("answer_count", Integer, nullable=True),
     # Set when the object ended without a label (its output line carries it as `failure-reason`).
     Column("failure_reason", Text, nullable=True),
+    # Revision of the label: consolidation revises labels given from an early worker model (migration 0004).
+    Column("label_revision", Integer, nullable=False, server_default="0"),
 )
 
 outbox = outbox_table(metadata)

@@ -106,6 +106,11 @@ class WorkforceClient:
                         common_pb2.DataObject(object_id=o.object_id, source=o.source, source_ref=o.source_ref)
                         for o in batch
                     ],
+                    previous=[
+                        workforce_pb2.PreviousLabel(object_id=o.object_id, previous_json=o.previous_json)
+                        for o in batch
+                        if o.previous_json
+                    ],
                 ),
             )
             calls += 1

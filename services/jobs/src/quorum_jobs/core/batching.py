@@ -14,9 +14,16 @@ class DataObject:
     object_id: int
     source: str = ""
     source_ref: str = ""
+    # Verification / adjustment: the previous label shown to the worker (workforce PreviousLabel JSON).
+    previous_json: str = ""
 
     def approx_bytes(self) -> int:
-        return len(self.source.encode()) + len(self.source_ref.encode()) + _PER_OBJECT_OVERHEAD
+        return (
+            len(self.source.encode())
+            + len(self.source_ref.encode())
+            + len(self.previous_json.encode())
+            + _PER_OBJECT_OVERHEAD
+        )
 
 
 def batches(

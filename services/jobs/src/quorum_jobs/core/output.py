@@ -1,5 +1,6 @@
-"""Output manifest lines exactly as Ground Truth writes single-label classification.
+"""Output manifest lines exactly as Ground Truth writes them.
 
+Single-label classification:
 A labeled line is the input line unchanged plus
     "<attr>": <class index, int>,
     "<attr>-metadata": {"class-name", "confidence", "type", "job-name", "human-annotated", "creation-date"}.
@@ -7,16 +8,25 @@ An object that ends without a label gets only "<attr>-metadata", shaped like the
 FORMATS.md (`retry-count`, `failure-reason`, `"human-annotated": "true"` -- GT's own quirk), plus `type`,
 `job-name` and `creation-date` so a reader can tell which job failed it.
 
+Every other task type (`structured`) gets the label value and the type-specific metadata keys that
+consolidation computed (object-detection `annotations`/`objects`/`class-map`, text-span `entities`,
+multi-label `class-map`/`confidence-map`, segmentation `<attr>-ref` + `internal-color-map`, label-verification
+`class-name`/`confidence`/`worker-feedback`, adjustment `adjustment-status`), plus the common keys.
+
 Lines are spliced as text onto the stored canonical input line, so 100k-object outputs need no re-parsing;
 the metadata is written as text in the same compact form `json.dumps` gives (tests check the two agree).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from quorum_common.task_types import ADJUSTMENT, SEMANTIC_SEGMENTATION
 from quorum_jobs.core.manifest import canonical_json
+from quorum_jobs.core.task_types import GT_TYPE_BY_TASK
 
 STOPPED_REASON = "ClientError: Labeling job stopped before the object was labeled"
 FAILED_JOB_REASON = "ClientError: Labeling job failed before the object was labeled"
@@ -25,7 +35,12 @@ NO_CONSENSUS_REASON = "ClientError: No label could be consolidated from the work
 
 
 def gt_type(task_type: str) -> str:
-    return f"groundtruth/{task_type}"
+    return f"groundtruth/{GT_TYPE_BY_TASK.get(task_type, task_type)}"
+
+
+def label_key(label_attribute_name: str, task_type: str) -> str:
+    """Segmentation labels are files: Ground Truth writes them under `<attr>-ref`."""
+    return f"{label_attribute_name}-ref" if task_type == SEMANTIC_SEGMENTATION else label_attribute_name
 
 
 def gt_job_name(job_name: str) -> str:
@@ -68,7 +83,8 @@ class LineFormatter:
     """Formats one job's output lines; the per-job parts are JSON-encoded once (100k-line outputs)."""
 
     def __init__(self, job: OutputJob) -> None:
-        attr = job.label_attribute_name
+        self._job = job
+        attr = label_key(job.label_attribute_name, job.task_type)
         self._label_key = canonical_json(attr)
         self._meta_key = canonical_json(f"{attr}-metadata")
         type_, job_name = canonical_json(gt_type(job.task_type)), canonical_json(gt_job_name(job.name))
@@ -88,6 +104,29 @@ class LineFormatter:
         return _splice(
             canonical_line, f"{self._label_key}:{int(label.class_index)},{self._meta_key}:{metadata}"
         )
+
+    def structured(
+        self, canonical_line: str, label_json: str, human_annotated: bool, labeled_at: datetime
+    ) -> str:
+        """A label of a non-classification type: `label_json` is consolidation's
+        {"task_type": <type of the label>, "label": <GT label value>, "metadata": {<type-specific keys>}}
+        (for adjustment jobs task_type is the adjusted base type, whose GT `type` the line carries)."""
+        data = json.loads(label_json)
+        base = data.get("task_type") or self._job.task_type
+        attr = label_key(self._job.label_attribute_name, base)
+        type_of_label = base if self._job.task_type == ADJUSTMENT else self._job.task_type
+        metadata: dict[str, Any] = {
+            **data.get("metadata", {}),
+            "type": gt_type(type_of_label),
+            "job-name": gt_job_name(self._job.name),
+            "human-annotated": "yes" if human_annotated else "no",
+            "creation-date": creation_date(labeled_at),
+        }
+        extra = (
+            f"{canonical_json(attr)}:{canonical_json(data['label'])},"
+            f"{canonical_json(f'{attr}-metadata')}:{canonical_json(metadata)}"
+        )
+        return _splice(canonical_line, extra)
 
     def failed(self, canonical_line: str, reason: str, at: datetime) -> str:
         metadata = self._failed_meta.get((reason, at))

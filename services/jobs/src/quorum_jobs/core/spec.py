@@ -10,14 +10,19 @@ import math
 import re
 from dataclasses import dataclass
 
+from quorum_common.task_types import ADJUSTMENT, IMAGE_CLASSIFICATION, TEXT_CLASSIFICATION
 from quorum_jobs.core.manifest import MAX_REPORTED_ERRORS, SOURCE, SOURCE_REF, Manifest
+from quorum_jobs.core.task_types import (
+    ADJUSTABLE_TYPES,
+    SOURCE_KEY_BY_TASK,
+    SUPPORTED_TASK_TYPES,
+    Previous,
+    is_chained,
+    previous_label,
+)
 from quorum_jobs.errors import InvalidArgument
 
-TEXT_CLASSIFICATION = "text-classification"
-IMAGE_CLASSIFICATION = "image-classification"
-# Task type -> the manifest key its objects must carry.
-SOURCE_KEY_BY_TASK: dict[str, str] = {TEXT_CLASSIFICATION: SOURCE, IMAGE_CLASSIFICATION: SOURCE_REF}
-SUPPORTED_TASK_TYPES = tuple(SOURCE_KEY_BY_TASK)
+__all__ = ["IMAGE_CLASSIFICATION", "SUPPORTED_TASK_TYPES", "TEXT_CLASSIFICATION"]
 
 # Ground Truth: LabelingJobName `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, LabelAttributeName the same up to 127.
 JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -49,6 +54,8 @@ class JobSpecInput:
     # Adaptive redundancy: 0 = off; min 0 = default (workers_per_object when off, 1 when on).
     target_confidence: float = 0.0
     min_workers_per_object: int = 0
+    # Verification / adjustment: the attribute of the input lines that holds the previous label.
+    source_label_attribute: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class JobSpec:
     # 0.0 = fixed redundancy (workers_per_object answers per object); else workers_per_object is the maximum.
     target_confidence: float = 0.0
     min_workers_per_object: int = 0  # 0 in records read before the column existed: = workers_per_object
+    source_label_attribute: str = ""
 
     @property
     def adaptive(self) -> bool:
@@ -113,8 +121,8 @@ def _label_attribute_errors(attr: str) -> list[str]:
         return [f"label_attribute_name {attr!r} must not end with '-metadata'"]
     if attr.endswith("-ref"):
         return [
-            f"label_attribute_name {attr!r} must not end with '-ref' for classification jobs "
-            "(the suffix is reserved for labels stored as files)"
+            f"label_attribute_name {attr!r} must not end with '-ref' "
+            "(the suffix is reserved for labels stored as files: segmentation jobs add it themselves)"
         ]
     if not LABEL_ATTRIBUTE_RE.match(attr):
         return [
@@ -155,6 +163,22 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
             for e in _label_attribute_errors(attr)
         ]
     errors += _category_errors(list(spec.categories))
+    source_attr = spec.source_label_attribute.strip()
+    if is_chained(spec.task_type):
+        if not source_attr:
+            errors.append(
+                f"source_label_attribute is required for {spec.task_type} jobs (the attribute of the input "
+                "lines that holds the previous job's label)"
+            )
+        elif source_attr == attr or source_attr == f"{attr}-ref":
+            errors.append(
+                f"source_label_attribute {source_attr!r} must differ from label_attribute_name {attr!r} "
+                "(the job adds a new attribute next to the previous label)"
+            )
+    elif source_attr:
+        errors.append(
+            f"source_label_attribute is only for label-verification and adjustment jobs, not {spec.task_type}"
+        )
     if not MIN_WORKERS <= spec.workers_per_object <= MAX_WORKERS:
         errors.append(
             f"workers_per_object must be between {MIN_WORKERS} and {MAX_WORKERS}, "
@@ -213,29 +237,61 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         instructions=spec.instructions,
         target_confidence=float(target) if adaptive else 0.0,
         min_workers_per_object=min_workers,
+        source_label_attribute=source_attr,
     )
 
 
-def check_manifest_fits(spec: JobSpec, manifest: Manifest) -> None:
-    """The manifest's objects suit the task type, and the label attribute is new on every line (chaining)."""
+def previous_labels(spec: JobSpec, manifest: Manifest) -> dict[int, Previous]:
+    """The previous label of every object of a verification / adjustment job (checked by
+    check_manifest_fits first), by object id; empty for other task types."""
+    if not is_chained(spec.task_type):
+        return {}
+    found: dict[int, Previous] = {}
+    for obj in manifest.objects:
+        prev, _ = previous_label(obj.data, spec.source_label_attribute)
+        if prev is not None:
+            found[obj.object_id] = prev
+    return found
+
+
+def _line_error(spec: JobSpec, data: dict, taken: tuple[str, ...], bases: set[str]) -> str | None:
     needed = SOURCE_KEY_BY_TASK[spec.task_type]
+    if needed is not None and needed not in data:
+        other = SOURCE_REF if needed == SOURCE else SOURCE
+        kind = "inline text" if needed == SOURCE else "a URI"
+        return f"{spec.task_type} needs {needed!r} ({kind}), the line has {other!r}"
+    clash = next((key for key in taken if key in data), None)
+    if clash is not None:
+        return (
+            f"the line already has the key {clash!r}; choose another label_attribute_name "
+            "(a chained job must add a new attribute)"
+        )
+    if not is_chained(spec.task_type):
+        return None
+    prev, why = previous_label(data, spec.source_label_attribute)
+    if prev is None:
+        return why
+    if spec.task_type == ADJUSTMENT and prev.task_type not in ADJUSTABLE_TYPES:
+        return (
+            f"the previous label is {prev.task_type}; adjustment jobs edit "
+            f"{', '.join(ADJUSTABLE_TYPES)} labels (use label-verification for the others)"
+        )
+    bases.add(prev.task_type)
+    if len(bases) > 1:
+        return f"previous labels mix task types ({', '.join(sorted(bases))}); one job takes one type"
+    return None
+
+
+def check_manifest_fits(spec: JobSpec, manifest: Manifest) -> None:
+    """The manifest's objects suit the task type, the label attribute is new on every line (chaining), and
+    verification / adjustment lines carry the previous label with its metadata."""
     attr = spec.label_attribute_name
-    taken = (attr, f"{attr}-metadata")
+    taken = (attr, f"{attr}-metadata", f"{attr}-ref", f"{attr}-ref-metadata")
     errors: list[str] = []
+    bases: set[str] = set()
     count = 0
     for obj in manifest.objects:
-        why: str | None = None
-        if needed not in obj.data:
-            other = SOURCE_REF if needed == SOURCE else SOURCE
-            kind = "inline text" if needed == SOURCE else "a URI"
-            why = f"{spec.task_type} needs {needed!r} ({kind}), the line has {other!r}"
-        else:
-            clash = next((key for key in taken if key in obj.data), None)
-            if clash is not None:
-                why = (
-                    f"the line already has the key {clash!r}; choose another label_attribute_name "
-                    "(a chained job must add a new attribute)"
-                )
+        why = _line_error(spec, obj.data, taken, bases)
         if why is not None:
             count += 1
             if len(errors) < MAX_REPORTED_ERRORS:

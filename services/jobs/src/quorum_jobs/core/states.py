@@ -88,7 +88,8 @@ class LabelCounters:
         )
 
 
-MACHINE_METHOD_PREFIXES = ("auto", "machine", "model")
+# "auto-label", not "auto": consolidation's default method is called "auto" and its labels are human labels.
+MACHINE_METHOD_PREFIXES = ("auto-label", "autolabel", "machine", "model")
 
 
 def is_machine_label(method: str, answer_count: int, worker_count: int) -> bool:

@@ -305,6 +305,16 @@ class DispatchStore:
         await self.delete_object_keys(job_id, object_ids)
         return live_leases
 
+    async def lease_holder(self, lease_id: str) -> tuple[str, int, str, int, str] | None:
+        """(job, object, worker, expires_at_ms, state) of a lease, or None when it is gone. Read-only."""
+        job, obj, worker, exp, st = (
+            _s(v) if v is not None else ""
+            for v in await self.redis.hmget(f"{self.p}l:{lease_id}", ["j", "o", "w", "exp", "st"])
+        )
+        if not job or not obj:
+            return None
+        return job, int(obj), worker, int(exp or 0), st
+
     async def _lease_fields(self, lease_ids: Sequence[str]) -> list[tuple[str, str, str]]:
         """(object, worker, state) of each lease; empty strings for a lease that is gone."""
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -245,6 +245,7 @@ class Repository:
                                 "object_id": o.object_id,
                                 "source": o.source,
                                 "source_ref": o.source_ref,
+                                "previous_json": o.previous_json,
                             }
                             for o in chunk
                         ]
@@ -342,11 +343,14 @@ class Repository:
     async def objects_by_id(self, job_id: str, object_ids: Sequence[int]) -> list[DataObject]:
         async with self._sessions() as s:
             rows = await s.execute(
-                select(job_objects.c.object_id, job_objects.c.source, job_objects.c.source_ref).where(
-                    job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids)
-                )
+                select(
+                    job_objects.c.object_id,
+                    job_objects.c.source,
+                    job_objects.c.source_ref,
+                    job_objects.c.previous_json,
+                ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
-            return [DataObject(r.object_id, r.source, r.source_ref) for r in rows]
+            return [DataObject(r.object_id, r.source, r.source_ref, r.previous_json) for r in rows]
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
         async with self._sessions() as s:

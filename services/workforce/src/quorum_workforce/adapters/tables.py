@@ -83,6 +83,8 @@ job_objects = Table(
     Column("object_id", BigInteger, primary_key=True),
     Column("source", Text, nullable=False, server_default=""),
     Column("source_ref", Text, nullable=False, server_default=""),
+    # Verification / adjustment: the previous label shown to the worker, as JSON (migration 0003).
+    Column("previous_json", Text, nullable=False, server_default=""),
 )
 
 answers = Table(

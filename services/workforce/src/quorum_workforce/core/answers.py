@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, SEMANTIC_SEGMENTATION
+from quorum_workforce.core.task_answers import PAYLOAD_TYPES, check_payload
 from quorum_workforce.errors import InvalidArgument
 
 CLASSIFICATION_TASK_TYPES = frozenset({"text-classification", "image-classification"})
 MAX_PAYLOAD_BYTES = 64 * 1024
+# Masks are PNGs: as large as the gateway lets an answer body be (its MAX_ANSWER_BYTES default).
+MAX_MASK_PAYLOAD_BYTES = 256 * 1024
 MAX_LABEL_CHARS = 1000
 
 
@@ -16,11 +20,21 @@ def is_classification(task_type: str) -> bool:
     return task_type in CLASSIFICATION_TASK_TYPES
 
 
-def normalize_answer(task_type: str, categories: Sequence[str], label: str, payload_json: str) -> str:
+def normalize_answer(
+    task_type: str,
+    categories: Sequence[str],
+    label: str,
+    payload_json: str,
+    *,
+    base_type: str = "",
+    text: str = "",
+    image_size: tuple[int, int] | None = None,
+) -> str:
     """Validate an answer and return the payload to store (`{"label": ...}` when none was given).
 
     Raises InvalidArgument with a reason the worker UI can show: invalid_label, payload_too_large,
-    payload_invalid, answer_empty.
+    payload_invalid, answer_empty, and the per-type reasons of core.task_answers (box_outside_image,
+    spans_overlap, mask_wrong_size, ...). `base_type`, `text` and `image_size` are described there.
     """
     if len(label) > MAX_LABEL_CHARS:
         raise InvalidArgument(f"label is longer than {MAX_LABEL_CHARS} characters", reason="invalid_label")
@@ -35,13 +49,27 @@ def normalize_answer(task_type: str, categories: Sequence[str], label: str, payl
         raise InvalidArgument("the answer is empty: give a label or a payload_json", reason="answer_empty")
     if payload_json:
         size = len(payload_json.encode())
-        if size > MAX_PAYLOAD_BYTES:
+        masks = SEMANTIC_SEGMENTATION in (task_type, base_type if task_type == ADJUSTMENT else "")
+        limit = MAX_MASK_PAYLOAD_BYTES if masks else MAX_PAYLOAD_BYTES
+        if size > limit:
             raise InvalidArgument(
-                f"payload_json is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}", reason="payload_too_large"
+                f"payload_json is {size} bytes; the limit is {limit}", reason="payload_too_large"
             )
         try:
-            json.loads(payload_json)
+            payload = json.loads(payload_json)
         except ValueError as err:
             raise InvalidArgument(f"payload_json is not valid JSON: {err}", reason="payload_invalid") from err
+        if task_type in PAYLOAD_TYPES or task_type in CHAINED_TYPES:
+            if not isinstance(payload, dict):
+                raise InvalidArgument("payload must be a JSON object", reason="payload_invalid")
+            check_payload(
+                task_type, categories, label, payload, base_type=base_type, text=text, image_size=image_size
+            )
         return payload_json
+    if task_type in PAYLOAD_TYPES:
+        raise InvalidArgument(
+            f"a {task_type} answer needs a payload (see the task-type contract)", reason="payload_invalid"
+        )
+    if task_type in CHAINED_TYPES:
+        check_payload(task_type, categories, label, {})
     return json.dumps({"label": label})

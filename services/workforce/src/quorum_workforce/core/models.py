@@ -28,6 +28,7 @@ class DataObject:
     object_id: int
     source: str = ""
     source_ref: str = ""
+    previous_json: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Task:
     lease_expires_at_ms: int
     time_limit_s: int
     accepted_at_ms: int
+    color_map: tuple[str, ...] = ()
+    previous_json: str = ""
 
 
 @dataclass(frozen=True)
