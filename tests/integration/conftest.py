@@ -44,7 +44,10 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             "REPLAY_AFTER_S": "4",
             "SWEEP_INTERVAL_S": "0.5",
             "MAX_MANIFEST_BYTES": "5000000",
-            # Consolidated segmentation masks (test_task_types reads them back).
+            # Job models refitted (and labels revised) within a test's time after a job's last answers.
+            "REFIT_MAX_AGE_S": "1",
+            "REVISE_INTERVAL_S": "0.5",
+            # Consolidated segmentation masks (test_task_types_end_to_end reads them back).
             "LABEL_FILES_DIR": str(root / "label-files"),
         },
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pytest
 from quorum_cli.labeling_run import fetch_answers, run_labeling_job
 from quorum_cli.platform import Platform
 from quorum_cli.simulation import CrowdDataset, accuracy
+from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.auto import AutoDawidSkene
 
 GT_CLASSIFICATION_METADATA_KEYS = {
     "class-name",
@@ -69,25 +73,47 @@ def test_two_hundred_object_job_completes_with_ground_truth_output(
     assert len(per_object) == 200
     assert all(len(ws) == 3 and len(set(ws)) == 3 for ws in per_object.values())
 
-    # Every consolidated label is one of its object's most-voted classes (majority vote, never a minority).
-    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    # The job ends with the labels of the default method (AutoDawidSkene) fitted on all of its answers: labels
+    # streamed from an earlier worker model are revised once the model is refitted after the last answer.
     item_of = dict(enumerate(data.items))
+    triples = [(int(a["object_id"]), a["workerId"], a["answerContent"]["label"]) for a in answers]
+    batch = AutoDawidSkene().fit(Answers.from_triples(triples, data.categories))
+    assert batch.labels_ is not None
+    expected_labels = {item_of[o]: data.categories[c] for o, c in enumerate(batch.labels_.tolist())}
+
+    def output_labels() -> dict[str, str]:
+        r = httpx.get(
+            f"{platform.api_url}/v1/jobs/{job['job_id']}/output",
+            headers={"Authorization": f"Bearer {requester_key}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        lines = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        return {line["item"]: line[f"{attribute}-metadata"]["class-name"] for line in lines}
+
+    deadline = time.monotonic() + 30
+    ours = output_labels()
+    while ours != expected_labels and time.monotonic() < deadline:
+        time.sleep(0.5)
+        ours = output_labels()
+    differ = {i: (ours.get(i), lab) for i, lab in expected_labels.items() if ours.get(i) != lab}
+    assert not differ, f"{len(differ)} labels differ from a batch fit: {list(differ.items())[:5]}"
+
+    # Accuracy close to majority vote's expectation over tie-breaking (a tie between m classes that includes
+    # the truth is right 1/m of the time). Not "at least": on 3-answer jobs of symmetric workers auto and
+    # majority vote are equal on average (0.873 vs 0.874 over 12 seeds of this generator) but differ by a
+    # few objects in 200 either way, so the bound allows 5 points.
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
     for a in answers:
         votes[item_of[int(a["object_id"])]][a["answerContent"]["label"]] += 1
-    ours = result.predictions(attribute)
-    for item, counter in votes.items():
-        assert counter[ours[item]] == max(counter.values()), (item, counter, ours[item])
-    # Accuracy is at least majority vote's: its expectation over tie-breaking (a tie between m classes that
-    # includes the truth is right 1/m of the time), less three standard deviations of that lottery.
     right = [
         1 / len(top) if data.gold[i] in top else 0.0
         for i, c in votes.items()
         for top in [[k for k, n in c.items() if n == max(c.values())]]
     ]
     expected = sum(right) / len(right)
-    spread = sum(p * (1 - p) for p in right) ** 0.5 / len(right)
     ours_accuracy, _ = accuracy(ours, data.gold)
-    assert ours_accuracy >= expected - 3 * spread, (ours_accuracy, expected, spread)
+    assert ours_accuracy >= expected - 0.05, (ours_accuracy, expected)
 
     # Worker estimates for the job, through the public API: every worker, every answer counted.
     r = httpx.get(
