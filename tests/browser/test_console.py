@@ -157,3 +157,117 @@ def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
         "stopped",
         "completed",
     )
+
+
+def _pixel(page: Any, job_id: str, x: int, y: int) -> list[int]:
+    return list(
+        page.evaluate(
+            """([x, y]) => Array.from(document.querySelector('[data-testid=label-image]')
+                 .getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3))""",
+            [x, y],
+        )
+    )
+
+
+def _close(a: list[int], b: list[int] | tuple[int, ...], tol: int = 3) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def test_label_browser_draws_boxes_over_the_image_and_overlays_the_mask(
+    page: Any, platform: Any, requester_key: str, tmp_path: Any
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    sky, tree = (156, 184, 216), (74, 124, 58)
+    image = tmp_path / "park.png"
+    im = Image.new("RGB", (400, 300), sky)
+    ImageDraw.Draw(im).rectangle([40, 90, 160, 210], fill=tree)
+    im.save(image)
+    client = api(platform.api_url, requester_key)
+    team = client.post("/v1/teams", json={"name": "viewers"}).json()
+    token = client.post("/v1/workers", json={"name": "Vic", "team_ids": [team["team_id"]]}).json()["token"]
+    worker = api(platform.api_url, token)
+
+    def job(name: str, task_type: str, categories: list[str]) -> dict[str, Any]:
+        r = client.post(
+            "/v1/jobs",
+            json={
+                "name": name,
+                "task_type": task_type,
+                "categories": categories,
+                "workers_per_object": 1,
+                "team_id": team["team_id"],
+                "manifest": json.dumps({"source-ref": str(image)}),
+            },
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def answer_once(job_id: str, answer: Any) -> None:
+        deadline = time.monotonic() + 30
+        while (r := worker.post("/v1/worker/tasks/next", params={"job_id": job_id})).status_code != 200:
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.3)
+        task = r.json()
+        ok = worker.post(f"/v1/worker/tasks/{task['task_id']}/answer", json=answer(task))
+        assert ok.status_code == 200, ok.text
+        while client.get(f"/v1/jobs/{job_id}").json()["status"] != "completed":
+            assert time.monotonic() < deadline + 30
+            time.sleep(0.3)
+
+    boxes = job("boxes-view", "bounding-box", ["tree", "car"])
+    box = {"label": "tree", "left": 40, "top": 90, "width": 120, "height": 120}
+    answer_once(
+        boxes["job_id"],
+        lambda t: {"payload": {"boxes": [box], "image_size": {"width": 400, "height": 300}}},
+    )
+    seg = job("mask-view", "semantic-segmentation", ["road", "car"])
+    colors: list[str] = []
+
+    def paint_road(task: dict[str, Any]) -> dict[str, Any]:
+        colors.extend(task["color_map"])
+        pixels = Image.new("RGB", (400, 300), "#ffffff")
+        ImageDraw.Draw(pixels).rectangle([0, 150, 399, 299], fill=task["color_map"][0])
+        buf = io.BytesIO()
+        pixels.save(buf, format="PNG")
+        return {"payload": {"mask_png": base64.b64encode(buf.getvalue()).decode()}}
+
+    answer_once(seg["job_id"], paint_road)
+
+    page.goto(f"{platform.api_url}/console/")
+    page.get_by_label("API key").fill(requester_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Jobs").wait_for()
+
+    # Boxes: the image is fetched with the key (a blob: URL) and drawn under the consolidated box.
+    page.goto(f"{platform.api_url}/console/#/jobs/{boxes['job_id']}")
+    card = page.get_by_test_id("label-card")
+    card.get_by_role("img", name="1 boxes").wait_for()
+    page.locator("[data-testid=label-image][data-image=loaded]").wait_for()
+    assert card.get_by_test_id("label-class").inner_text() == "tree"
+    assert _close(_pixel(page, boxes["job_id"], 300, 50), sky)  # the image shows through
+    assert _close(_pixel(page, boxes["job_id"], 100, 150), tree)  # inside the box: the image, not a fill
+    assert _close(_pixel(page, boxes["job_id"], 40, 150), _rgb("#e6194b"))  # the box's edge, class 0
+    screenshot(page, "console-labels-boxes")
+
+    # Segmentation: the consolidated mask over the image, its white background transparent, with opacity.
+    page.goto(f"{platform.api_url}/console/#/jobs/{seg['job_id']}")
+    page.locator("[data-testid=label-image][data-mask=loaded][data-image=loaded]").wait_for()
+    road = _rgb(colors[0])
+    assert _close(_pixel(page, seg["job_id"], 300, 50), sky)  # unlabeled pixels: the image alone
+    half = [round((s + r) / 2) for s, r in zip(sky, road, strict=True)]
+    assert _close(_pixel(page, seg["job_id"], 300, 250), half)  # 50 % by default
+    page.get_by_label("Mask opacity").fill("1")
+    assert _close(_pixel(page, seg["job_id"], 300, 250), road)
+    page.get_by_label("Mask opacity").fill("0")
+    assert _close(_pixel(page, seg["job_id"], 300, 250), sky)
+    page.get_by_label("Mask opacity").fill("0.6")
+    screenshot(page, "console-labels-mask")
+    assert_accessible_basics(page)

@@ -669,6 +669,27 @@ async def test_worker_quality_ranks_a_reliable_worker_above_a_noisy_one(
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason_from_rpc_error(err.value) == "unknown_method"
 
+    # Over a team's jobs: this job twice (counted once), one without answers (skipped).
+    team = await stub.GetTeamWorkerQuality(
+        consolidation_pb2.GetTeamWorkerQualityRequest(team_id="t", job_ids=[job, new_job(), job])
+    )
+    assert (team.team_id, team.method, team.jobs) == ("t", "ds", 1)
+    assert {(w.worker_id, w.answers, w.jobs) for w in team.workers} == {
+        (w, n_objects, 1) for w in ("reliable", "steady1", "steady2", "noisy")
+    }
+    assert {w.worker_id: w.accuracy for w in team.workers} == pytest.approx(
+        {w: by_worker[w].accuracy for w in by_worker}
+    )
+    for bad, reason in (
+        ({"job_ids": [job]}, "missing_team_id"),
+        ({"team_id": "t", "job_ids": [job], "method": "nope"}, "unknown_method"),
+        ({"team_id": "t", "job_ids": [new_job() for _ in range(501)]}, "too_many_jobs"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.GetTeamWorkerQuality(consolidation_pb2.GetTeamWorkerQualityRequest(**bad))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert reason_from_rpc_error(err.value) == reason
+
 
 # --- adaptive redundancy ------------------------------------------------------------------------------------
 

@@ -188,7 +188,11 @@ def read_answers(path: Path, duplicates: str = "keep") -> Answers:
             keep = np.sort(pair.shape[0] - 1 - last_rev)
             objects, workers, classes = objects[keep], workers[keep], classes[keep]
     return Answers(
-        objects, workers, classes, np.asarray(object_ids, dtype=object), np.asarray(worker_ids, dtype=object),
+        objects,
+        workers,
+        classes,
+        np.asarray(object_ids, dtype=object),
+        np.asarray(worker_ids, dtype=object),
         tuple(categories),
     )
 
@@ -257,7 +261,11 @@ def make_method(name: str) -> BaseClassificationAggregator:
 
 
 def run(
-    answers_csv: Path, method: str, output: Path, gold: Path | None = None, known: Path | None = None,
+    answers_csv: Path,
+    method: str,
+    output: Path,
+    gold: Path | None = None,
+    known: Path | None = None,
     duplicates: str = "keep",
 ) -> dict[str, Any]:
     """The command without the CLI: returns timings and, with `gold`, the scores."""
@@ -285,8 +293,12 @@ def run(
     confidences = aggregator.confidences()
     write_predictions(output, object_ids, labels, confidences)
     result: dict[str, Any] = {
-        "answers": answers.n_answers, "items": answers.n_objects, "workers": answers.n_workers,
-        "classes": answers.n_classes, "read_s": read_s, "fit_s": fit_s,
+        "answers": answers.n_answers,
+        "items": answers.n_objects,
+        "workers": answers.n_workers,
+        "classes": answers.n_classes,
+        "read_s": read_s,
+        "fit_s": fit_s,
         "total_s": time.perf_counter() - started,
     }
     if gold is not None:

@@ -151,11 +151,7 @@ async def run_labeling_job(
                     "instructions": f"Pick the right class for each {dataset.name} item.",
                     "manifest": "\n".join(dataset.manifest_lines()) + "\n",
                     **({"target_confidence": target_confidence} if target_confidence else {}),
-                    **(
-                        {"min_workers_per_object": min_workers_per_object}
-                        if min_workers_per_object
-                        else {}
-                    ),
+                    **({"min_workers_per_object": min_workers_per_object} if min_workers_per_object else {}),
                 },
             )
         ).json()

@@ -273,6 +273,36 @@ class JobWorkersPublic(BaseModel):
         )
 
 
+class TeamWorkerPublic(BaseModel):
+    worker_id: str
+    answers: int = Field(description="The worker's answers over the team's jobs.")
+    jobs: int = Field(description="Jobs of the team the worker answered in.")
+    accuracy: float = Field(description="Estimated accuracy, the jobs' estimates weighted by answers.")
+    agreement: float = Field(description="Share of answers equal to the consolidated label (weighted alike).")
+
+
+class TeamWorkersPublic(BaseModel):
+    team_id: str
+    method: str
+    jobs: int = Field(description="Jobs of the team with recorded answers (the ones that contributed).")
+    data: list[TeamWorkerPublic] = Field(description="Most answers first.")
+    count: int
+
+    @classmethod
+    def from_proto(cls, resp: consolidation_pb2.TeamWorkerQualityResponse) -> TeamWorkersPublic:
+        data = [
+            TeamWorkerPublic(
+                worker_id=w.worker_id,
+                answers=w.answers,
+                jobs=w.jobs,
+                accuracy=w.accuracy,
+                agreement=w.agreement_with_consensus,
+            )
+            for w in resp.workers
+        ]
+        return cls(team_id=resp.team_id, method=resp.method, jobs=resp.jobs, data=data, count=len(data))
+
+
 # ---------------------------------------------------------------- worker portal
 
 

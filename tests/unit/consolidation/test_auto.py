@@ -187,3 +187,18 @@ def test_a_split_between_two_workers_who_always_agreed_stays_uncertain(n_objects
     assert auto.probas_ is not None
     assert auto.chosen_["temperature"] >= 1.0
     assert auto.probas_[-1].max() < 0.9
+
+
+def test_the_same_answers_in_another_order_give_the_same_model() -> None:
+    """A service reads a job's answers from its database in no set order; a batch fit of the same answers
+    must come out the same (the cross-validation folds rank an object's answers by worker)."""
+    crowd = simulate(random_confusions(np.random.default_rng(1), 9, 3, (0.6, 0.9)), 200, 3, seed=1)
+    a = crowd.answers
+    perm = np.random.default_rng(5).permutation(a.n_answers)
+    shuffled = Answers(
+        a.objects[perm], a.workers[perm], a.classes[perm], a.object_ids, a.worker_ids, a.categories
+    )
+    x, y = AutoDawidSkene().fit(a), AutoDawidSkene().fit(shuffled)
+    assert x.chosen_ == y.chosen_
+    assert x.probas_ is not None and y.probas_ is not None
+    np.testing.assert_allclose(x.probas_, y.probas_, atol=1e-9)

@@ -8,9 +8,12 @@ import pytest
 from quorum_consolidation.core.answers import Answers, ConsolidationInputError
 from quorum_consolidation.core.registry import METHODS
 from quorum_consolidation.core.worker_quality import (
+    JobWorkerQuality,
+    WorkerStats,
     dominant_categories,
     fit_worker_quality,
     job_worker_quality,
+    team_worker_quality,
 )
 
 CATS = ("a", "b")
@@ -94,3 +97,17 @@ def test_job_worker_quality_uses_the_dominant_category_set_and_validates_the_met
 def test_dominant_categories() -> None:
     assert dominant_categories([]) is None
     assert dominant_categories([("a", "b"), ("c", "d"), ("a", "b")]) == ("a", "b")
+
+
+def test_team_quality_adds_answers_and_weights_each_jobs_estimate_by_them() -> None:
+    def stats(worker: str, answers: int, accuracy: float, agreement: float) -> WorkerStats:
+        return WorkerStats(worker, answers, accuracy, np.eye(2), agreement)
+
+    job1 = JobWorkerQuality("ds", ("a", "b"), [stats("x", 300, 0.9, 0.8), stats("y", 10, 0.5, 0.4)])
+    job2 = JobWorkerQuality("ds", ("cat", "dog", "bird"), [stats("x", 100, 0.7, 0.6)])
+    team = team_worker_quality([job1, job2])
+    assert [(w.worker_id, w.answers, w.jobs) for w in team] == [("x", 400, 2), ("y", 10, 1)]
+    assert team[0].accuracy == pytest.approx((300 * 0.9 + 100 * 0.7) / 400)
+    assert team[0].agreement == pytest.approx((300 * 0.8 + 100 * 0.6) / 400)
+    assert (team[1].accuracy, team[1].agreement) == (0.5, 0.4)
+    assert team_worker_quality([]) == []

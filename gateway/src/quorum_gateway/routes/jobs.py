@@ -39,6 +39,14 @@ log = get_logger(__name__)
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="The job's id.")]
+ObjectId = Annotated[
+    int,
+    Path(
+        ge=0,
+        le=2**63 - 1,
+        description="The object's index in the job's manifest (0-based), as `object_id` in the answers.",
+    ),
+]
 NDJSON = "application/x-ndjson"
 _FLUSH_BYTES = 64 * 1024
 _MAX_FORM_FIELDS = 200
@@ -391,3 +399,58 @@ async def job_answers(job_id: JobId, requester: RequesterDep, clients: ClientsDe
         media_type=NDJSON,
         headers={"Content-Disposition": 'attachment; filename="worker-responses.jsonl"'},
     )
+
+
+# ---------------------------------------------------------------- an object's image and mask (streamed)
+
+
+async def _object_file(
+    clients: Any, job_id: str, requester_id: str, object_id: int, *, mask: bool
+) -> StreamingResponse:
+    call = clients.jobs.GetObjectContent(
+        jobs_pb2.GetObjectContentRequest(
+            job_id=job_id, requester_id=requester_id, object_id=object_id, mask=mask
+        ),
+        timeout=clients.stream_deadline_s,
+    )
+    # The first chunk is read before answering: not yours, unknown, no image become their status.
+    first, rest = await _open_stream(call)
+    if not first:
+        raise ApiError(404, "no_image", f"object {object_id} has no {'mask' if mask else 'image'}")
+    headers = {"Content-Length": str(first[0].size), "Cache-Control": "private, no-store"}
+    return StreamingResponse(
+        _relay(call, first, rest, _chunk_bytes, "mask" if mask else "image", job_id),
+        media_type=first[0].content_type,
+        headers=headers,
+    )
+
+
+@router.get(
+    "/{job_id}/objects/{object_id}/content",
+    summary="An object's image",
+    description="Streams the image of one of your job's objects (file paths and file:// URIs of the "
+    "manifest), so the console never needs storage credentials. 404 for another requester's job or an "
+    "unknown object, 404 `no_image` for a text object, 409 for an image that is not a local file or is "
+    "larger than CONTENT_MAX_BYTES.",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/*": {}}}, **error_responses(401, 404, 409, 422, 503)},
+)
+async def object_content(
+    job_id: JobId, object_id: ObjectId, requester: RequesterDep, clients: ClientsDep
+) -> StreamingResponse:
+    return await _object_file(clients, job_id, requester.requester_id, object_id, mask=False)
+
+
+@router.get(
+    "/{job_id}/objects/{object_id}/mask",
+    summary="An object's consolidated segmentation mask (PNG)",
+    description="Streams the mask file the output manifest references as `<attr>-ref` (the job's colours, "
+    "background `#ffffff`). 404 for another requester's job or an unknown object, 404 `no_image` for an "
+    "object without a segmentation label (yet).",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/png": {}}}, **error_responses(401, 404, 409, 422, 503)},
+)
+async def object_mask(
+    job_id: JobId, object_id: ObjectId, requester: RequesterDep, clients: ClientsDep
+) -> StreamingResponse:
+    return await _object_file(clients, job_id, requester.requester_id, object_id, mask=True)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Path, Query
+
+from quorum.consolidation.v1 import consolidation_pb2
+from quorum.jobs.v1 import jobs_pb2
 from quorum.workforce.v1 import workforce_pb2
 from quorum_gateway.deps import ClientsDep, RequesterDep
-from quorum_gateway.schemas import TeamCreate, TeamPublic, TeamsPublic, error_responses
+from quorum_gateway.errors import ApiError
+from quorum_gateway.schemas import (
+    TeamCreate,
+    TeamPublic,
+    TeamsPublic,
+    TeamWorkersPublic,
+    error_responses,
+)
+
+#: Pages of the requester's jobs read to find a team's jobs (200 each).
+_MAX_JOB_PAGES = 50
 
 router = APIRouter(prefix="/teams", tags=["teams"])
 
@@ -27,3 +41,39 @@ async def list_teams(requester: RequesterDep, clients: ClientsDep) -> TeamsPubli
     )
     data = [TeamPublic.from_proto(team) for team in resp.teams]
     return TeamsPublic(data=data, count=len(data))
+
+
+@router.get(
+    "/{team_id}/workers",
+    summary="Per-worker quality over the team's jobs (answers, jobs, accuracy, agreement)",
+    description="Each job's worker model is fitted on its recorded answers; a worker's line adds up the "
+    "answers and weights each job's estimates by them. `method` as for a job's workers (default ds).",
+    responses=error_responses(400, 401, 404, 503),
+)
+async def team_workers(
+    team_id: Annotated[str, Path(max_length=64)],
+    requester: RequesterDep,
+    clients: ClientsDep,
+    method: Annotated[str, Query(max_length=32, description="Aggregation method (default ds).")] = "",
+) -> TeamWorkersPublic:
+    teams = await clients.workforce.ListTeams(
+        workforce_pb2.ListTeamsRequest(owner_id=requester.requester_id), timeout=clients.deadline_s
+    )
+    if team_id not in {team.team_id for team in teams.teams}:
+        raise ApiError(404, "team_not_found", f"team {team_id!r} not found")
+    job_ids: list[str] = []
+    token = ""
+    for _ in range(_MAX_JOB_PAGES):
+        resp = await clients.jobs.ListJobs(
+            jobs_pb2.ListJobsRequest(requester_id=requester.requester_id, page_size=200, page_token=token),
+            timeout=clients.deadline_s,
+        )
+        job_ids += [job.job_id for job in resp.jobs if job.team_id == team_id]
+        token = resp.next_page_token
+        if not token:
+            break
+    report = await clients.consolidation.GetTeamWorkerQuality(
+        consolidation_pb2.GetTeamWorkerQualityRequest(team_id=team_id, job_ids=job_ids[:500], method=method),
+        timeout=clients.deadline_s,
+    )
+    return TeamWorkersPublic.from_proto(report)

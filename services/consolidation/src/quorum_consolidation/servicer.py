@@ -12,9 +12,18 @@ from quorum.consolidation.v1 import consolidation_pb2, consolidation_pb2_grpc
 from quorum_common.clock import to_ms
 from quorum_consolidation.adapters import store
 from quorum_consolidation.core import ConsolidationInputError, consolidate, make_aggregator
-from quorum_consolidation.core.worker_quality import job_worker_quality
+from quorum_consolidation.core.worker_quality import (
+    DEFAULT_METHOD,
+    JobWorkerQuality,
+    check_method,
+    job_worker_quality,
+    team_worker_quality,
+)
 from quorum_consolidation.errors import InvalidArgument, NotFound, invalid_input
 from quorum_consolidation.settings import ConsolidationSettings
+
+#: Jobs one team-quality request may name (each is a fit over its answers).
+MAX_TEAM_JOBS = 500
 
 
 class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer):
@@ -114,5 +123,45 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                     agreement_with_consensus=w.agreement,
                 )
                 for w in report.workers
+            ],
+        )
+
+    async def GetTeamWorkerQuality(  # noqa: N802 - gRPC method name
+        self, request: consolidation_pb2.GetTeamWorkerQualityRequest, context: grpc.aio.ServicerContext
+    ) -> consolidation_pb2.TeamWorkerQualityResponse:
+        if not request.team_id:
+            raise InvalidArgument("team_id is required", reason="missing_team_id")
+        if len(request.job_ids) > MAX_TEAM_JOBS:
+            raise InvalidArgument(
+                f"at most {MAX_TEAM_JOBS} job_ids per request, got {len(request.job_ids)}",
+                reason="too_many_jobs",
+            )
+        method = request.method or DEFAULT_METHOD
+        try:
+            check_method(method)
+        except ConsolidationInputError as err:
+            raise invalid_input(err) from err
+        reports: list[JobWorkerQuality] = []
+        for job_id in dict.fromkeys(request.job_ids):  # each job once, in the caller's order
+            async with self._sessions() as session:
+                rows = await store.job_answers_with_categories(session, job_id)
+            report = await asyncio.to_thread(
+                job_worker_quality, rows.object_ids, rows.worker_ids, rows.labels, rows.categories, method
+            )
+            if report is not None:
+                reports.append(report)
+        return consolidation_pb2.TeamWorkerQualityResponse(
+            team_id=request.team_id,
+            method=method,
+            jobs=len(reports),
+            workers=[
+                consolidation_pb2.TeamWorkerQuality(
+                    worker_id=w.worker_id,
+                    answers=w.answers,
+                    jobs=w.jobs,
+                    accuracy=w.accuracy,
+                    agreement_with_consensus=w.agreement,
+                )
+                for w in team_worker_quality(reports)
             ],
         )

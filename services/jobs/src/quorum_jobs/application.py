@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from quorum_common.content import ImageFile, open_image
 from quorum_common.logging import get_logger
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
 from quorum_jobs.core.batching import DataObject
+from quorum_jobs.core.content import image_ref, mask_ref
 from quorum_jobs.core.manifest import ManifestObject, canonical_json, parse_manifest
 from quorum_jobs.core.output import LineFormatter, ObjectLabel, OutputJob, unlabeled_reason
 from quorum_jobs.core.paging import Cursor, decode_cursor, encode_cursor, page_size
@@ -183,6 +185,31 @@ class JobsApp:
         if buffer:
             yield b"".join(buffer)
 
+    async def object_content(
+        self, job_id: str, requester_id: str, object_id: int, *, mask: bool = False
+    ) -> ImageFile:
+        """The image of one of the requester's objects, or with `mask` its consolidated segmentation mask;
+        NotFound (job_not_found, object_not_found, no_image, content_*) / FailedPrecondition otherwise."""
+        job = await self._owned_job(job_id, requester_id)
+        row = await self.store.object_row(job_id, object_id) if object_id >= 0 else None
+        if row is None:
+            raise NotFound(f"object {object_id} not found in job {job_id!r}", reason="object_not_found")
+        if mask:
+            ref = mask_ref(job.spec.task_type, row.label)
+            if ref is None:
+                raise NotFound(
+                    f"object {object_id} has no segmentation mask (a {job.spec.task_type} job's object, "
+                    "or not labeled yet)",
+                    reason="no_image",
+                )
+            roots: Sequence[str | Path] = [self.settings.label_files_dir]
+        else:
+            ref = image_ref(json.loads(row.line))
+            if ref is None:
+                raise NotFound(f"object {object_id} is text; it has no image", reason="no_image")
+            roots = self.settings.content_roots
+        return await asyncio.to_thread(open_image, ref, roots, self.settings.content_max_bytes)
+
     # -- background: reconciler ---------------------------------------------------------------------
 
     async def run_reconciler(self) -> None:
@@ -256,7 +283,8 @@ class JobsApp:
         return max(60.0, 4 * self.settings.reconcile_interval_s)
 
     async def _owned_job(self, job_id: str, requester_id: str) -> JobRecord:
-        job = await self.store.get_job(job_id) if job_id else None
+        # PostgreSQL refuses text with a NUL byte: such an id names no job (rather than an internal error).
+        job = await self.store.get_job(job_id) if job_id and "\x00" not in job_id else None
         if job is None or job.requester_id != requester_id:  # never reveal another requester's job
             raise NotFound(f"job {job_id!r} not found", reason="job_not_found")
         return job

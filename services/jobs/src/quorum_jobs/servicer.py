@@ -8,6 +8,7 @@ import grpc
 
 from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from quorum_common.clock import to_ms
+from quorum_common.content import read_chunks
 from quorum_jobs.application import JobsApp, JobView, ManifestSource
 from quorum_jobs.core.spec import JobSpecInput
 
@@ -110,3 +111,19 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
     ) -> AsyncIterator[jobs_pb2.ManifestChunk]:
         async for chunk in self._app.output_chunks(request.job_id, request.requester_id):
             yield jobs_pb2.ManifestChunk(data=chunk)
+
+    async def GetObjectContent(  # noqa: N802
+        self, request: jobs_pb2.GetObjectContentRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jobs_pb2.ObjectContentChunk]:
+        image = await self._app.object_content(
+            request.job_id, request.requester_id, request.object_id, mask=request.mask
+        )
+        first = True
+        for chunk in read_chunks(image):
+            if first:
+                yield jobs_pb2.ObjectContentChunk(
+                    data=chunk, content_type=image.content_type, size=image.size
+                )
+                first = False
+            else:
+                yield jobs_pb2.ObjectContentChunk(data=chunk)

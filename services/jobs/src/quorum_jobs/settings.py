@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
+from quorum_common.content import split_roots
 from quorum_common.settings import ServiceSettings
 
 
@@ -23,3 +27,21 @@ class JobsSettings(ServiceSettings):
     put_objects_batch_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Size of one PutJobObjects call."
     )
+    content_roots: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Directories the objects' images may be served from to their requester "
+        "(comma-separated); empty: any local image file a manifest names.",
+    )
+    content_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest image or mask served to a requester (GetObjectContent)."
+    )
+    label_files_dir: Path = Field(
+        Path(tempfile.gettempdir()) / "quorum" / "label-files",
+        description="Where consolidation writes label files (segmentation masks; the consolidation "
+        "service's LABEL_FILES_DIR): masks are served to requesters only from under it.",
+    )
+
+    @field_validator("content_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        return split_roots(value)

@@ -1,7 +1,7 @@
 // The requester console: jobs (list, create, stop, download), the label browser, workers and teams.
 // Routes are URL fragments (#/jobs, #/jobs/new, #/jobs/<id>, #/workers, #/teams); the API key lives in
 // sessionStorage and goes in the Authorization header only.
-import { Api, ApiError, clear, colorOf, fmtMoney, fmtPct, h } from "./common.js";
+import { Api, ApiError, clear, colorOf, fmtMoney, fmtPct, h, loadImage } from "./common.js";
 import { answerValue, labelOf } from "./labels.js";
 import { TASK_TYPES } from "./tools/index.js";
 
@@ -147,23 +147,99 @@ async function showCreateJob() {
     teams.length ? form : h("p", {}, "Create a team first: ", h("a", { href: "#/teams" }, "Teams")));
 }
 
-function drawLabel(item, label, categories) {
-  // Boxes over a canvas of the image's size (the console shows geometry; images stay in storage).
-  if (label.boxes && label.imageSize) {
-    const c = h("canvas", { width: label.imageSize.width, height: label.imageSize.height, role: "img",
-      "aria-label": `${label.boxes.length} boxes` });
+// At most this many image/mask downloads at once (a job's label browser may list thousands of objects).
+const FETCHES = 4;
+let fetching = 0;
+const waiting = [];
+async function limited(task) {
+  if (fetching >= FETCHES) await new Promise((resolve) => waiting.push(resolve));
+  fetching += 1;
+  try { return await task(); } finally { fetching -= 1; if (waiting.length) waiting.shift()(); }
+}
+
+// A mask PNG (the job's colours on a #ffffff background) as a canvas whose background is transparent.
+function maskLayer(img) {
+  const c = document.createElement("canvas");
+  c.width = img.naturalWidth;
+  c.height = img.naturalHeight;
+  const g = c.getContext("2d");
+  g.drawImage(img, 0, 0);
+  const data = g.getImageData(0, 0, c.width, c.height);
+  const px = data.data;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i] === 255 && px[i + 1] === 255 && px[i + 2] === 255) px[i + 3] = 0;
+  }
+  g.putImageData(data, 0, 0);
+  return c;
+}
+
+// An image object's card picture: the object's image (fetched with the requester key as a blob URL), the
+// consolidated mask over it at `view.opacity`, the boxes on top. Until the image arrives (or if it cannot be
+// read) the boxes are drawn over a grey frame of the image's size.
+function drawImageLabel(jobId, objectId, label, categories, view) {
+  const size = label.imageSize || { width: 320, height: 200 };
+  const boxes = label.boxes || [];
+  const c = h("canvas", { width: size.width, height: size.height, role: "img", "data-testid": "label-image",
+    "aria-label": label.boxes ? `${boxes.length} boxes` : label.value && label.meta["internal-color-map"] ? "image with its mask" : "image" });
+  const note = h("p", { class: "muted", role: "status" });
+  const state = { img: null, mask: null };
+  const paint = () => {
     const g = c.getContext("2d");
+    g.globalAlpha = 1;
     g.fillStyle = "#444";
     g.fillRect(0, 0, c.width, c.height);
+    if (state.img) g.drawImage(state.img, 0, 0, c.width, c.height);
+    if (state.mask) {
+      g.globalAlpha = view.opacity;
+      g.drawImage(state.mask, 0, 0, c.width, c.height);
+      g.globalAlpha = 1;
+    }
     g.lineWidth = Math.max(2, c.width / 200);
     g.font = `${Math.max(12, c.width / 40)}px system-ui`;
-    for (const b of label.boxes) {
+    for (const b of boxes) {
       g.strokeStyle = g.fillStyle = colorOf(Math.max(0, categories.indexOf(b.label)));
       g.strokeRect(b.left, b.top, b.width, b.height);
       g.fillText(b.label, b.left + 3, b.top + 14);
     }
-    return c;
+  };
+  paint();
+  view.repaint.add(paint);
+  if (objectId === null) {
+    note.textContent = "The image is shown once every object is labeled.";
+    return h("div", {}, c, note);
   }
+  const base = `/v1/jobs/${encodeURIComponent(jobId)}/objects/${objectId}`;
+  const wantMask = typeof label.value === "string" && !!label.meta["internal-color-map"];
+  limited(async () => {
+    try {
+      const { img, revoke } = await loadImage(`${base}/content`, api);
+      revoke();
+      if (!label.imageSize) { c.width = img.naturalWidth; c.height = img.naturalHeight; }
+      state.img = img;
+      c.dataset.image = "loaded";
+    } catch (err) {
+      note.textContent = `Image not shown: ${err.message}`;
+      c.dataset.image = "unavailable";
+    }
+    if (wantMask) {
+      try {
+        const { img, revoke } = await loadImage(`${base}/mask`, api);
+        state.mask = maskLayer(img);
+        revoke();
+        if (!state.img) { c.width = img.naturalWidth; c.height = img.naturalHeight; }
+        c.dataset.mask = "loaded";
+      } catch (err) {
+        note.textContent = `Mask not shown: ${err.message}`;
+        c.dataset.mask = "unavailable";
+      }
+    }
+    paint();
+  });
+  return h("div", {}, c, note);
+}
+
+function drawLabel(jobId, objectId, item, label, categories, view) {
+  if (typeof item["source-ref"] === "string") return drawImageLabel(jobId, objectId, label, categories, view);
   if (typeof item.source === "string") {
     const chars = Array.from(item.source);
     const q = h("blockquote", { class: "object-text" });
@@ -175,7 +251,7 @@ function drawLabel(item, label, categories) {
     q.append(chars.slice(pos).join(""));
     return q;
   }
-  return h("p", { class: "muted" }, item["source-ref"] || "");
+  return h("p", { class: "muted" }, "(no source)");
 }
 
 async function showJob(jobId) {
@@ -202,11 +278,19 @@ async function showJob(jobId) {
     byObject.get(k).push(a);
   }
   const attr = job.label_attribute_name;
+  // A finished job's output has every object, in object order, so a line's index is its object id (the
+  // output of a running job holds only the labeled objects: their ids are unknown, so no image is fetched).
+  const complete = lines.length === c.total;
   const items = lines.map((line, i) => {
     const label = labelOf(line, attr);
     const raw = byObject.get(i) || [];
-    return { line, label, raw, disagree: new Set(raw.map(answerValue)).size > 1 };
+    return { line, label, raw, objectId: complete ? i : null, disagree: new Set(raw.map(answerValue)).size > 1 };
   });
+  const view = { opacity: 0.5, repaint: new Set() };
+  const hasMask = items.some((it) => typeof it.label.value === "string" && it.label.meta["internal-color-map"]);
+  const opacity = h("input", { id: "mask-opacity", type: "range", min: 0, max: 1, step: "0.05", value: view.opacity });
+  opacity.addEventListener("input", () => { view.opacity = Number(opacity.value); view.repaint.forEach((paint) => paint()); });
+  const visual = (it) => (it.visual ||= drawLabel(jobId, it.objectId, it.line, it.label, job.categories, view));
   const classes = [...new Set(items.flatMap((it) => it.label.classes))].sort();
   const cls = h("select", { id: "flt-class" }, h("option", { value: "" }, "any"), classes.map((x) => h("option", { value: x }, x)));
   const minC = h("input", { id: "flt-min", type: "number", min: 0, max: 1, step: "0.05", value: 0 });
@@ -224,7 +308,7 @@ async function showJob(jobId) {
     });
     count.textContent = `${shown.length} of ${items.length} objects`;
     grid.replaceChildren(...shown.map((it) => h("article", { class: "label-card", "data-testid": "label-card" },
-      drawLabel(it.line, it.label, job.categories),
+      visual(it),
       h("p", {}, h("strong", { "data-testid": "label-class" }, it.label.failed ? `failed: ${it.label.failed}` : it.label.classes.join(", ") || "(none)"),
         " ", h("span", { class: "badge" }, `confidence ${it.label.confidence === null ? "–" : it.label.confidence.toFixed(2)}`),
         " ", h("span", { class: `badge ${it.label.human ? "human" : "machine"}` }, it.label.human ? "human" : "machine"),
@@ -237,7 +321,8 @@ async function showJob(jobId) {
     h("div", { class: "filters", role: "search", "aria-label": "Filter labels" },
       h("label", { for: cls.id }, "Class ", cls), h("label", { for: minC.id }, "Min confidence ", minC),
       h("label", { for: maxC.id }, "Max confidence ", maxC), h("label", { for: who.id }, "Labeled by ", who),
-      h("label", { for: dis.id, class: "inline" }, dis, " Workers disagree")),
+      h("label", { for: dis.id, class: "inline" }, dis, " Workers disagree"),
+      hasMask ? h("label", { for: opacity.id }, "Mask opacity ", opacity) : null),
     count, grid);
   apply();
 }

@@ -25,8 +25,10 @@ _T_LOW, _T_HIGH = 1.0, 20.0
 def answer_folds(answers: Answers, n_folds: int, seed: int) -> np.ndarray:
     """Fold of each answer, spread within objects: an object's answers go to consecutive folds from a random
     offset, so holding out one fold removes about 1/n_folds of every object's answers, never all of them
-    (unless the object has a single answer)."""
-    order = np.argsort(answers.objects, kind="stable")
+    (unless the object has a single answer). Within an object, answers are ranked by worker, not by their
+    order in the arrays, so the same answers give the same folds (and the same model) however they were read
+    (a service reading them from its database, a test from the API)."""
+    order = np.lexsort((answers.workers, answers.objects))
     objs = answers.objects[order]
     counts = np.bincount(objs, minlength=answers.n_objects)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])

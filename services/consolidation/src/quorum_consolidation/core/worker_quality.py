@@ -174,3 +174,43 @@ def job_worker_quality(
     if answers.n_answers == 0:
         return None
     return JobWorkerQuality(method=method, categories=cats, workers=fit_worker_quality(answers, method))
+
+
+@dataclass(frozen=True)
+class TeamWorkerStats:
+    """One worker over a team's jobs: answers summed, accuracy and agreement weighted by answers per job."""
+
+    worker_id: str
+    answers: int
+    jobs: int
+    accuracy: float
+    agreement: float
+
+
+def team_worker_quality(reports: Iterable[JobWorkerQuality]) -> list[TeamWorkerStats]:
+    """Combine per-job worker estimates into one line per worker, most answers first.
+
+    Jobs can have different categories, so confusion matrices are not pooled; a job's estimate of a worker
+    counts in proportion to the answers the worker gave in it (a handful of answers in one job hardly moves an
+    estimate built on hundreds in others)."""
+    answers: Counter[str] = Counter()
+    jobs: Counter[str] = Counter()
+    acc_sum: dict[str, float] = {}
+    agree_sum: dict[str, float] = {}
+    for report in reports:
+        for w in report.workers:
+            answers[w.worker_id] += w.answers
+            jobs[w.worker_id] += 1
+            acc_sum[w.worker_id] = acc_sum.get(w.worker_id, 0.0) + w.accuracy * w.answers
+            agree_sum[w.worker_id] = agree_sum.get(w.worker_id, 0.0) + w.agreement * w.answers
+    return [
+        TeamWorkerStats(
+            worker_id=worker,
+            answers=n,
+            jobs=jobs[worker],
+            accuracy=acc_sum[worker] / n,
+            agreement=agree_sum[worker] / n,
+        )
+        for worker, n in sorted(answers.items(), key=lambda item: (-item[1], item[0]))
+        if n > 0
+    ]

@@ -375,6 +375,26 @@ class JobStore:
                 return
             after = rows[-1].object_id
 
+    async def object_row(self, job_id: str, object_id: int) -> OutputRow | None:
+        """One object's input line and label, or None for an unknown object."""
+        t = job_objects
+        async with self.sessions() as s:
+            row = (
+                await s.execute(
+                    select(
+                        t.c.object_id,
+                        t.c.line,
+                        t.c.label,
+                        t.c.class_index,
+                        t.c.confidence,
+                        t.c.human_annotated,
+                        t.c.labeled_at,
+                        t.c.failure_reason,
+                    ).where(t.c.job_id == job_id, t.c.object_id == object_id)
+                )
+            ).first()
+        return OutputRow(**row._mapping) if row is not None else None
+
     async def unlabeled_among(self, job_id: str, object_ids: Sequence[int]) -> list[int]:
         if not object_ids:
             return []

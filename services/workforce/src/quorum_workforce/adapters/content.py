@@ -1,90 +1,16 @@
-"""Reading an object's image from its `source-ref` (file paths and file:// URIs) for the worker portal.
-
-Only images are served (Pillow must recognise the file), at most `max_bytes`, and only under the configured
-roots when any are set: a manifest line cannot turn the gateway into a reader of arbitrary files.
-"""
+"""Reading an object's image from its `source-ref` for the worker portal: the shared, checked reader of
+quorum_common.content (also used by the jobs service for requesters); the roots and size limit are this
+service's settings (CONTENT_ROOTS, CONTENT_MAX_BYTES)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from quorum_common.content import (
+    CHUNK_BYTES,
+    ImageFile,
+    local_image_size,
+    local_path,
+    open_image,
+    read_chunks,
+)
 
-from PIL import Image, UnidentifiedImageError
-
-from quorum_workforce.errors import FailedPrecondition, NotFound
-
-CHUNK_BYTES = 256 * 1024
-_MIME = {
-    "PNG": "image/png",
-    "JPEG": "image/jpeg",
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-    "BMP": "image/bmp",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFile:
-    path: Path
-    content_type: str
-    size: int
-    width: int
-    height: int
-
-
-def local_path(source_ref: str) -> Path | None:
-    """The file a `source-ref` names on this machine, or None for remote URIs (s3://, http(s)://)."""
-    if "://" not in source_ref:
-        return Path(source_ref)
-    parts = urlsplit(source_ref)
-    if parts.scheme.lower() == "file":
-        return Path(unquote(parts.path))
-    return None
-
-
-def _allowed(path: Path, roots: Sequence[str]) -> bool:
-    if not roots:
-        return True
-    resolved = path.resolve()
-    return any(resolved.is_relative_to(Path(r).resolve()) for r in roots)
-
-
-def open_image(source_ref: str, roots: Sequence[str], max_bytes: int) -> ImageFile:
-    """The image behind a source-ref, checked; NotFound / FailedPrecondition name why it cannot be served."""
-    path = local_path(source_ref)
-    if path is None:
-        raise FailedPrecondition(
-            f"the object's source-ref {source_ref!r} is not a local file; only file paths are served",
-            reason="content_not_local",
-        )
-    if not _allowed(path, roots) or not path.is_file():
-        raise NotFound("the object's image is not available", reason="content_not_found")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise FailedPrecondition(
-            f"the object's image is {size} bytes; the limit is {max_bytes} (CONTENT_MAX_BYTES)",
-            reason="content_too_large",
-        )
-    try:
-        with Image.open(path) as img:  # reads the header only
-            fmt, width, height = img.format or "", img.width, img.height
-    except (UnidentifiedImageError, OSError) as err:
-        raise NotFound("the object's content is not an image", reason="content_not_image") from err
-    return ImageFile(path, _MIME.get(fmt, "application/octet-stream"), size, width, height)
-
-
-def read_chunks(image: ImageFile) -> Iterator[bytes]:
-    with image.path.open("rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            yield chunk
-
-
-def local_image_size(source_ref: str, roots: Sequence[str]) -> tuple[int, int] | None:
-    """(width, height) of a local image, or None when it cannot be read here (the size goes unchecked)."""
-    try:
-        image = open_image(source_ref, roots, max_bytes=1 << 62)
-    except (NotFound, FailedPrecondition):
-        return None
-    return image.width, image.height
+__all__ = ["CHUNK_BYTES", "ImageFile", "local_image_size", "local_path", "open_image", "read_chunks"]
