@@ -93,6 +93,8 @@ def up(
         f"\n[green bold]Quorum is running[/]\n"
         f"  API:          {platform.api_url}/v1\n"
         f"  API docs:     {platform.api_url}/docs\n"
+        f"  Console:      {platform.api_url}/console/ (sign in with the requester key)\n"
+        f"  Worker portal: {platform.api_url}/portal/ (sign in with a worker token)\n"
         f"  Requester key: {creds['api_key']}\n"
         f"  Credentials:  {data_dir / 'credentials.json'} (the CLI reads it)\n"
         f"  Logs:         {platform.log_dir}\n"
