@@ -219,6 +219,50 @@ def output_of(client: httpx.Client, job: dict[str, Any]) -> list[dict[str, Any]]
     return [json.loads(x) for x in client.get(f"/v1/jobs/{done['job_id']}/output").text.splitlines() if x]
 
 
+CUSTOM_TEMPLATE = """<h2 data-testid="review">{{ task.input.source }}</h2>
+<form><input type="hidden" name="lang" value="{{ task.input.lang }}">
+<label>Score (1-5) <input name="score" type="number" min="1" max="5" required></label>
+<button type="submit">Send</button></form>"""
+
+
+def test_worker_answers_a_custom_template_task_in_the_portal(
+    page: Any, platform: Any, requester_key: str
+) -> None:
+    client = api(platform.api_url, requester_key)
+    team = client.post("/v1/teams", json={"name": "custom-team"}).json()
+    token = client.post("/v1/workers", json={"name": "Cleo", "team_ids": [team["team_id"]]}).json()["token"]
+    r = client.post(
+        "/v1/jobs",
+        json={
+            "name": "custom-e2e",
+            "task_type": "custom",
+            "template": CUSTOM_TEMPLATE,
+            "workers_per_object": 1,
+            "task_time_limit_s": 120,
+            "team_id": team["team_id"],
+            "label_attribute_name": "rating",
+            "manifest": json.dumps({"source": "<i>Great</i> film & cast", "lang": "en"}),
+        },
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()
+    wait_job(client, job["job_id"], "in_progress")
+    sign_in_and_start(page, platform.api_url, token, "custom-e2e")
+    frame = page.frame_locator("[data-testid=template-frame]")
+    # The template is filled from the task input (the manifest line), as text, not markup.
+    assert frame.get_by_test_id("review").inner_text() == "<i>Great</i> film & cast"
+    frame.get_by_label("Score (1-5)").fill("5")
+    screenshot(page, "portal-custom-template")
+    frame.get_by_role("button", name="Send").click()  # submitting the form submits the answer
+    page.get_by_text("No more tasks for you right now").wait_for()
+    (line,) = output_of(client, job)
+    assert line["source"] == "<i>Great</i> film & cast"
+    assert line["rating"] == {"lang": "en", "score": "5"}
+    meta = line["rating-metadata"]
+    assert meta["type"] == "groundtruth/custom" and meta["job-name"] == "custom-e2e"
+    assert meta["confidence"] == 1.0
+
+
 def test_worker_labels_boxes_entities_and_masks_in_the_portal(
     page: Any, platform: Any, requester_key: str, tmp_path: Any
 ) -> None:

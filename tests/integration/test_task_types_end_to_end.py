@@ -608,3 +608,104 @@ def test_consolidated_mask_png_round_trips_through_the_colour_map() -> None:
     png = encode_mask(mask, colors)
     assert Image.open(io.BytesIO(png)).size == (9, 6)
     assert np.array_equal(decode_mask(base64.b64encode(png).decode(), colors), mask)
+
+
+# -- custom templates: pre-processing (the task input is the line), post-processing "majority" / "all" ----
+
+CUSTOM_TEMPLATE = "<h2>{{ task.input.source }}</h2><form><input name='score'><button>Send</button></form>"
+CUSTOM_LINES = [
+    {"source": "good film", "lang": "en", "meta": {"stars": 4}},
+    {"source-ref": "/data/poster.png", "lang": "fr"},
+]
+
+
+def custom_answer(task: dict[str, Any], worker: int) -> dict[str, Any]:
+    """Object 0: all three agree (in different key orders); object 1: two of three agree."""
+    if task["object_id"] == 0:
+        return {"payload": {"score": "4", "why": "fun"} if worker != 1 else {"why": "fun", "score": "4"}}
+    if worker == 2:
+        return {"payload": {"score": "1"}}
+    return {"label": "poster", "payload": {"score": "3"}}  # a string label is kept in the answer
+
+
+def label_custom_job(api: Api, choice: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    job = api.create_job(
+        "custom",
+        CUSTOM_LINES,
+        template=CUSTOM_TEMPLATE,
+        custom_consolidation=choice,
+        label_attribute_name="rating",
+    )
+    assert job["categories"] == [] and job["template"] == CUSTOM_TEMPLATE
+    assert job["custom_consolidation"] == choice
+    tasks = api.label_all(job, custom_answer)
+    assert len(tasks) == 6
+    for task in tasks:  # pre-processing: the task input is the whole manifest line
+        assert task["template"] == CUSTOM_TEMPLATE
+        assert task["input"] == CUSTOM_LINES[task["object_id"]]
+    return job, api.output(job)
+
+
+def test_custom_job_majority_output_is_the_answer_most_workers_gave(api: Api) -> None:
+    job, lines = label_custom_job(api, "majority")
+    assert [line.get("lang") for line in lines] == ["en", "fr"]
+    first, second = lines
+    assert list(first) == ["source", "lang", "meta", "rating", "rating-metadata"]
+    assert first["rating"] == {"score": "4", "why": "fun"}
+    assert second["rating"] == {"score": "3", "label": "poster"}
+    assert first["rating-metadata"]["confidence"] == 1.0
+    assert second["rating-metadata"]["confidence"] == 0.67
+    for line in lines:
+        check_common(line["rating-metadata"], job, "custom")
+        assert set(line["rating-metadata"]) == COMMON_METADATA | {"confidence"}
+
+
+def test_custom_job_all_output_keeps_every_workers_answer(api: Api) -> None:
+    job, lines = label_custom_job(api, "all")
+    second = lines[1]
+    answers = second["rating"]["answers"]
+    assert len(answers) == 3 and len({a["workerId"] for a in answers}) == 3
+    assert sorted(json.dumps(a["answer"], sort_keys=True) for a in answers) == [
+        '{"label": "poster", "score": "3"}',
+        '{"label": "poster", "score": "3"}',
+        '{"score": "1"}',
+    ]
+    for line in lines:
+        check_common(line["rating-metadata"], job, "custom")
+        assert set(line["rating-metadata"]) == COMMON_METADATA  # GT's custom metadata: no confidence
+
+
+def test_custom_job_refuses_a_bad_spec_and_bad_answers(api: Api) -> None:
+    def refused(**fields: Any) -> dict[str, Any]:
+        body = {
+            "name": f"custom-{uuid.uuid4().hex[:8]}",
+            "task_type": "custom",
+            "team_id": api.team_id,
+            "manifest": json.dumps(CUSTOM_LINES[0]),
+            **fields,
+        }
+        r = api.http.post("/v1/jobs", json=body, headers=api.requester)
+        assert r.status_code == 400, r.text
+        return r.json()["error"]
+
+    error = refused()
+    assert error["code"] == "invalid_job_spec"
+    assert "template is required for custom jobs" in error["message"]
+    error = refused(template="x" * 100_001)
+    assert "template must be at most 100000 characters, got 100001" in error["message"]
+    error = refused(template=CUSTOM_TEMPLATE, custom_consolidation="average")
+    assert "custom_consolidation must be one of 'majority', 'all', got 'average'" in error["message"]
+    error = refused(task_type="text-classification", categories=["a", "b"], template=CUSTOM_TEMPLATE)
+    assert "template is only for custom jobs, not text-classification" in error["message"]
+
+    job = api.create_job("custom", [CUSTOM_LINES[0]], template=CUSTOM_TEMPLATE, workers_per_object=1)
+    task = api.next_task(0, job["job_id"])
+    assert task is not None
+    r = api.answer(0, task, {"payload": {"blob": "x" * 70_000}})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "payload_too_large"
+    r = api.answer(0, task, {"payload": [1, 2]})
+    assert r.status_code == 422 and "payload" in r.json()["error"]["message"]
+    api.ok(api.answer(0, task, {"payload": {}}))  # an empty form is still an answer
+    (line,) = api.output(job)
+    assert line[job["label_attribute_name"]] == {}

@@ -127,6 +127,8 @@ class QuorumClient:
         target_confidence: float = 0.0,
         min_workers_per_object: int = 0,
         source_label_attribute: str = "",
+        template: str = "",
+        custom_consolidation: str = "",
         manifest_file: Path | None = None,
         manifest_path: str | None = None,
         manifest: str | None = None,
@@ -153,6 +155,10 @@ class QuorumClient:
             fields["min_workers_per_object"] = min_workers_per_object
         if source_label_attribute:
             fields["source_label_attribute"] = source_label_attribute
+        if template:
+            fields["template"] = template
+        if custom_consolidation:
+            fields["custom_consolidation"] = custom_consolidation
         if manifest_file is None:
             body = (
                 {**fields, "manifest": manifest}

@@ -134,6 +134,20 @@ def create(
             "previous label (e.g. a Ground Truth output manifest's label attribute).",
         ),
     ] = "",
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "--template",
+            help="custom jobs: the HTML template file ({{ task.input.NAME }} variables; see docs/portal.md).",
+        ),
+    ] = None,
+    custom_consolidation: Annotated[
+        str,
+        typer.Option(
+            "--custom-consolidation",
+            help='custom jobs: "majority" (default: the answer most workers gave) or "all" (every answer).',
+        ),
+    ] = "",
     api: ApiOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -146,6 +160,9 @@ def create(
     classes = parse_categories(categories, categories_file)
     if instructions.startswith("@"):
         instructions = Path(instructions[1:]).read_text(encoding="utf-8")
+    if template is not None and not template.is_file():
+        fail("file_error", f"no such template file: {template}")
+    template_html = template.read_text(encoding="utf-8") if template is not None else ""
     with make_client(api, api_key) as client:
         job = client.create_job(
             name=name,
@@ -160,6 +177,8 @@ def create(
             target_confidence=target_confidence,
             min_workers_per_object=min_workers_per_object,
             source_label_attribute=source_label_attribute,
+            template=template_html,
+            custom_consolidation=custom_consolidation,
             manifest_file=manifest,
             manifest_path=manifest_path,
         )

@@ -139,6 +139,17 @@ class JobFields(BaseModel):
         description="label-verification and adjustment jobs: the attribute of the input lines that holds "
         "the previous job's label (e.g. a Ground Truth output manifest's label attribute).",
     )
+    template: str = Field(
+        "",
+        description="custom jobs (required there): the HTML a worker answers in, at most 100,000 characters; "
+        "`{{ task.input.NAME }}` is replaced by the manifest line's value (see docs/portal.md).",
+    )
+    custom_consolidation: str = Field(
+        "",
+        max_length=64,
+        description='custom jobs: "majority" (default: the answer most workers gave, confidence = its share) '
+        'or "all" (every worker\'s answer).',
+    )
 
 
 class JobCreate(JobFields):
@@ -178,6 +189,8 @@ class JobPublic(BaseModel):
     target_confidence: float = Field(0.0, description="0 = fixed redundancy (adaptive redundancy off).")
     min_workers_per_object: int
     source_label_attribute: str = Field("", description="Verification / adjustment: the previous label.")
+    template: str = Field("", description="custom jobs: the HTML template.")
+    custom_consolidation: str = Field("", description='custom jobs: "majority" or "all".')
     status: str = Field(description="initializing | in_progress | stopping | stopped | completed | failed")
     counters: LabelCounters
     progress: float = Field(description="Fraction of objects with a final label (or failed), 0..1.")
@@ -206,6 +219,8 @@ class JobPublic(BaseModel):
             target_confidence=job.target_confidence,
             min_workers_per_object=job.min_workers_per_object or job.workers_per_object,
             source_label_attribute=job.source_label_attribute,
+            template=job.template,
+            custom_consolidation=job.custom_consolidation,
             status=job.status,
             counters=LabelCounters(
                 total=c.total,
@@ -328,6 +343,10 @@ class TaskPublic(BaseModel):
         description="Verification / adjustment: {task_type (the base type), label (the previous Ground "
         "Truth label value), metadata (its -metadata object)}.",
     )
+    template: str | None = Field(None, description="custom tasks: the job's HTML template.")
+    input: dict[str, Any] | None = Field(
+        None, description="custom tasks: the task input, the object's whole manifest line."
+    )
     image_url: str | None = Field(
         None,
         description="For objects with a source_ref: a gateway URL that serves the image to this worker "
@@ -350,8 +369,20 @@ class TaskPublic(BaseModel):
             time_limit_s=task.time_limit_s,
             color_map=list(task.color_map),
             previous=_previous(task.task_id, task.previous_json),
+            template=task.template or None,
+            input=_input(task.input_json),
             image_url=f"/v1/worker/tasks/{task.task_id}/content" if task.source_ref else None,
         )
+
+
+def _input(input_json: str) -> dict[str, Any] | None:
+    if not input_json:
+        return None
+    try:
+        value = json.loads(input_json)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _previous(task_id: str, previous_json: str) -> dict[str, Any] | None:
@@ -373,11 +404,13 @@ class AnswerSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: str = Field("", max_length=1000, description="Class name, for classification tasks.")
-    payload: dict[str, Any] | None = Field(None, description="The full answer (task-type specific).")
+    payload: dict[str, Any] | None = Field(
+        None, description="The full answer (task-type specific; custom tasks: any JSON object)."
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AnswerSubmit:
-        if not self.label and not self.payload:
+        if not self.label and self.payload is None:
             raise ValueError("an answer needs a `label` or a `payload`")
         return self
 

@@ -53,6 +53,8 @@ def test_next_task_returns_the_leased_task(client: TestClient, fakes) -> None:  
         "time_limit_s": 300,
         "color_map": [],
         "previous": None,
+        "template": None,
+        "input": None,
         "image_url": None,
     }
     assert fakes.workforce.requests("NextTask")[0].job_id == "j-1"

@@ -59,12 +59,16 @@ def test_every_built_in_task_type_is_a_job_type() -> None:
         "named-entity-recognition",
         "label-verification",
         "adjustment",
+        "custom",
     }
     for task_type in SUPPORTED_TASK_TYPES:
         chained = task_type in ("label-verification", "adjustment")
         spec = validate_spec(
             dataclasses.replace(
-                VERIFY, task_type=task_type, source_label_attribute="boxes" if chained else ""
+                VERIFY,
+                task_type=task_type,
+                source_label_attribute="boxes" if chained else "",
+                template="<form></form>" if task_type == "custom" else "",
             )
         )
         assert spec.task_type == task_type

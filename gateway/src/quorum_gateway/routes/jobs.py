@@ -195,6 +195,8 @@ async def create_job(
         target_confidence=spec.target_confidence,
         min_workers_per_object=spec.min_workers_per_object,
         source_label_attribute=spec.source_label_attribute,
+        template=spec.template,
+        custom_consolidation=spec.custom_consolidation,
     )
     if data is not None:
         create.manifest_data = data

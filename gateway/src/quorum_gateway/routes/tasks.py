@@ -67,7 +67,7 @@ async def submit_answer(
     task_id: TaskId, body: AnswerSubmit, worker: WorkerDep, request: Request
 ) -> AnswerAck:
     clients = clients_of(request)
-    payload_json = json.dumps(body.payload, separators=(",", ":")) if body.payload else ""
+    payload_json = json.dumps(body.payload, separators=(",", ":")) if body.payload is not None else ""
     resp = await clients.workforce.SubmitAnswer(
         workforce_pb2.SubmitAnswerRequest(
             worker_id=worker.worker_id, task_id=task_id, label=body.label, payload_json=payload_json

@@ -16,6 +16,8 @@ SEMANTIC_SEGMENTATION = "semantic-segmentation"
 NAMED_ENTITY_RECOGNITION = "named-entity-recognition"
 LABEL_VERIFICATION = "label-verification"
 ADJUSTMENT = "adjustment"
+#: A requester's own HTML template; answers are any JSON object (pre-/post-processing built in).
+CUSTOM = "custom"
 
 CLASSIFICATION_TYPES = frozenset({TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION})
 MULTILABEL_TYPES = frozenset({IMAGE_MULTILABEL, TEXT_MULTILABEL})
@@ -23,8 +25,11 @@ MULTILABEL_TYPES = frozenset({IMAGE_MULTILABEL, TEXT_MULTILABEL})
 CHAINED_TYPES = frozenset({LABEL_VERIFICATION, ADJUSTMENT})
 #: Types whose answers and labels are JSON payloads rather than one category.
 STRUCTURED_TYPES = frozenset(
-    {*MULTILABEL_TYPES, BOUNDING_BOX, SEMANTIC_SEGMENTATION, NAMED_ENTITY_RECOGNITION, *CHAINED_TYPES}
+    {*MULTILABEL_TYPES, BOUNDING_BOX, SEMANTIC_SEGMENTATION, NAMED_ENTITY_RECOGNITION, *CHAINED_TYPES, CUSTOM}
 )
+
+#: Custom jobs' post-processing: the answer most workers gave, or every worker's answer.
+CUSTOM_CONSOLIDATIONS = ("majority", "all")
 
 BACKGROUND_NAME = "BACKGROUND"
 BACKGROUND_COLOR = "#ffffff"

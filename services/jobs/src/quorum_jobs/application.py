@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from quorum_common.content import ImageFile, open_image
 from quorum_common.logging import get_logger
+from quorum_common.task_types import CUSTOM
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
 from quorum_jobs.core.batching import DataObject
@@ -121,7 +122,10 @@ class JobsApp:
         job = await self.store.get_job(job_id)
         assert job is not None
         previous = previous_labels(spec, manifest)
-        await self._open(job, [_data_object(o, previous.get(o.object_id)) for o in manifest.objects])
+        custom = spec.task_type == CUSTOM
+        await self._open(
+            job, [_data_object(o, previous.get(o.object_id), custom=custom) for o in manifest.objects]
+        )
         return await self._view(await self.store.get_job(job_id) or job)
 
     async def get_job(self, job_id: str, requester_id: str) -> JobView:
@@ -157,7 +161,14 @@ class JobsApp:
         """The output manifest as JSON-lines chunks of about 256 KB (lines are never split across chunks)."""
         job = await self._owned_job(job_id, requester_id)
         final = job.status in FINAL_OUTPUT
-        fmt = LineFormatter(OutputJob(job.spec.name, job.spec.task_type, job.spec.label_attribute_name))
+        fmt = LineFormatter(
+            OutputJob(
+                job.spec.name,
+                job.spec.task_type,
+                job.spec.label_attribute_name,
+                job.spec.custom_consolidation,
+            )
+        )
         ended_at = job.completed_at or job.updated_at
         reason = unlabeled_reason(job.status.value)
         buffer: list[bytes] = []
@@ -203,12 +214,14 @@ class JobsApp:
                     reason="no_image",
                 )
             roots: Sequence[str | Path] = [self.settings.label_files_dir]
+            prefixes: Sequence[str] = ()  # masks are local files of consolidation's
         else:
             ref = image_ref(json.loads(row.line))
             if ref is None:
                 raise NotFound(f"object {object_id} is text; it has no image", reason="no_image")
             roots = self.settings.content_roots
-        return await asyncio.to_thread(open_image, ref, roots, self.settings.content_max_bytes)
+            prefixes = self.settings.content_url_prefixes
+        return await asyncio.to_thread(open_image, ref, roots, self.settings.content_max_bytes, prefixes)
 
     # -- background: reconciler ---------------------------------------------------------------------
 
@@ -223,7 +236,12 @@ class JobsApp:
     async def reconcile_once(self) -> None:
         for job in await self.store.claim_jobs(JobStatus.INITIALIZING, self._open_lease_s):
             log.info("reconcile_open_job", job_id=job.job_id)
-            objects = [obj async for obj in self._stored_objects(job.job_id, job.spec.source_label_attribute)]
+            objects = [
+                obj
+                async for obj in self._stored_objects(
+                    job.job_id, job.spec.source_label_attribute, custom=job.spec.task_type == CUSTOM
+                )
+            ]
             await self._open(job, objects)
         for job in await self.store.claim_jobs(JobStatus.STOPPING, self._open_lease_s):
             log.info("reconcile_close_job", job_id=job.job_id)
@@ -356,7 +374,7 @@ class JobsApp:
             ) from err
 
     async def _stored_objects(
-        self, job_id: str, source_label_attribute: str = ""
+        self, job_id: str, source_label_attribute: str = "", *, custom: bool = False
     ) -> AsyncIterator[DataObject]:
         async for object_id, line in self.store.object_lines(job_id):
             data = json.loads(line)
@@ -366,6 +384,7 @@ class JobsApp:
                 data.get("source") or "",
                 data.get("source-ref") or "",
                 canonical_json(prev.as_dict()) if prev is not None else "",
+                canonical_json(data) if custom else "",
             )
 
     async def _open(self, job: JobRecord, objects: Sequence[DataObject]) -> None:
@@ -388,6 +407,7 @@ class JobsApp:
                     object_count=job.counters.total,
                     target_confidence=spec.target_confidence,
                     min_workers_per_object=spec.min_workers,
+                    template=spec.template,
                 )
             )
         except WorkforceError as err:
@@ -465,9 +485,13 @@ def resolve_manifest_path(raw: str, root: Path | None) -> Path:
     return path
 
 
-def _data_object(obj: ManifestObject, previous: Previous | None = None) -> DataObject:
+def _data_object(
+    obj: ManifestObject, previous: Previous | None = None, *, custom: bool = False
+) -> DataObject:
+    """The object as workforce stores it; a custom task's input is the whole manifest line."""
     prev = canonical_json(previous.as_dict()) if previous is not None else ""
-    return DataObject(obj.object_id, obj.source or "", obj.source_ref or "", prev)
+    line = canonical_json(obj.data) if custom else ""
+    return DataObject(obj.object_id, obj.source or "", obj.source_ref or "", prev, line)
 
 
 def _epoch_us(at: datetime) -> int:

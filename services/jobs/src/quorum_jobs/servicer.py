@@ -43,6 +43,8 @@ def job_to_proto(view: JobView) -> jobs_pb2.Job:
         target_confidence=spec.target_confidence,
         min_workers_per_object=spec.min_workers,
         source_label_attribute=spec.source_label_attribute,
+        template=spec.template,
+        custom_consolidation=spec.custom_consolidation,
     )
 
 
@@ -85,6 +87,8 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
             target_confidence=request.target_confidence,
             min_workers_per_object=request.min_workers_per_object,
             source_label_attribute=request.source_label_attribute,
+            template=request.template,
+            custom_consolidation=request.custom_consolidation,
         )
         return job_to_proto(await self._app.create_job(request.requester_id, spec, source))
 

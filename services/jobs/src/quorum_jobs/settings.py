@@ -35,13 +35,19 @@ class JobsSettings(ServiceSettings):
     content_max_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest image or mask served to a requester (GetObjectContent)."
     )
+    content_url_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="http(s) URL prefixes objects' images may be fetched from (comma-separated, e.g. "
+        "'https://images.example.com/'); empty: URLs are never fetched (a manifest could name internal "
+        "hosts).",
+    )
     label_files_dir: Path = Field(
         Path(tempfile.gettempdir()) / "quorum" / "label-files",
         description="Where consolidation writes label files (segmentation masks; the consolidation "
         "service's LABEL_FILES_DIR): masks are served to requesters only from under it.",
     )
 
-    @field_validator("content_roots", mode="before")
+    @field_validator("content_roots", "content_url_prefixes", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
         return split_roots(value)

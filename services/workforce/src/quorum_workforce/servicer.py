@@ -51,6 +51,8 @@ def _task(task: Task) -> workforce_pb2.Task:
         accepted_at_ms=task.accepted_at_ms,
         color_map=list(task.color_map),
         previous_json=task.previous_json,
+        template=task.template,
+        input_json=task.input_json,
     )
 
 
@@ -69,6 +71,7 @@ def _spec(spec: workforce_pb2.JobSpec) -> JobSpec:
         object_count=spec.object_count,
         target_confidence=spec.target_confidence,
         min_workers_per_object=spec.min_workers_per_object,
+        template=spec.template,
     )
 
 
@@ -108,7 +111,7 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
     ) -> workforce_pb2.PutJobObjectsResponse:
         previous = {p.object_id: p.previous_json for p in request.previous}
         objects = [
-            DataObject(o.object_id, o.source, o.source_ref, previous.get(o.object_id, ""))
+            DataObject(o.object_id, o.source, o.source_ref, previous.get(o.object_id, ""), o.input_json)
             for o in request.objects
         ]
         return workforce_pb2.PutJobObjectsResponse(stored=await self._wf.put_objects(request.job_id, objects))

@@ -44,7 +44,14 @@ class WorkforceSettings(ServiceSettings):
         50 * 1024 * 1024, ge=1, description="Largest image served to a worker (GetTaskContent)."
     )
 
-    @field_validator("content_roots", mode="before")
+    content_url_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="http(s) URL prefixes objects' images may be fetched from (comma-separated, e.g. "
+        "'https://images.example.com/'); empty: URLs are never fetched (a manifest could name internal "
+        "hosts).",
+    )
+
+    @field_validator("content_roots", "content_url_prefixes", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
         if isinstance(value, str):

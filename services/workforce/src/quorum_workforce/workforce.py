@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from quorum_common.clock import now_ms
 from quorum_common.logging import get_logger
-from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, color_map
+from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, CUSTOM, color_map
 from quorum_workforce.adapters.content import ImageFile, local_image_size, open_image
 from quorum_workforce.adapters.dispatch import NOT_IN_TEAM, Claim, DispatchStore
 from quorum_workforce.adapters.events import answer_submitted
@@ -259,13 +259,17 @@ class Workforce:
         if claim == NOT_IN_TEAM:
             raise PermissionDenied(f"job {job_id!r} is not for a team of this worker", reason="not_in_team")
         assert isinstance(claim, Claim)
-        source, source_ref, previous_json = claim.source, claim.source_ref, ""
-        # The previous label (verification / adjustment) is not in the dispatch cache: read it here.
-        if not claim.has_source or claim.task_type in CHAINED_TYPES:
+        source, source_ref, previous_json, template, input_json = claim.source, claim.source_ref, "", "", ""
+        # The previous label (verification / adjustment) and a custom task's input and template are not in
+        # the dispatch cache: read them here.
+        if not claim.has_source or claim.task_type in CHAINED_TYPES or claim.task_type == CUSTOM:
             found = await self.repo.objects_by_id(claim.job_id, [claim.object_id])
             if found:
                 source, source_ref = found[0].source, found[0].source_ref
-                previous_json = found[0].previous_json
+                previous_json, input_json = found[0].previous_json, found[0].input_json
+        if claim.task_type == CUSTOM:
+            spec = await self.repo.get_job(claim.job_id)
+            template = spec.template if spec is not None else ""
         return Task(
             task_id=claim.lease_id,
             job_id=claim.job_id,
@@ -281,6 +285,8 @@ class Workforce:
             accepted_at_ms=claim.accepted_at_ms,
             color_map=tuple(color_map(len(claim.categories))) if claim.task_type in MASK_TYPES else (),
             previous_json=previous_json,
+            template=template,
+            input_json=input_json,
         )
 
     async def submit(self, worker_id: str, task_id: str, label: str, payload_json: str) -> SubmitResult:
@@ -317,7 +323,8 @@ class Workforce:
                 job_id=ticket.job_id,
                 object_id=ticket.object_id,
                 worker_id=worker_id,
-                label=label,
+                # A custom answer's label is part of its payload (the object the template returned).
+                label="" if task_type == CUSTOM else label,
                 payload_json=payload,
                 accepted_at_ms=ticket.accepted_at_ms,
                 submitted_at_ms=now,
@@ -367,7 +374,11 @@ class Workforce:
             what = "previous mask" if previous_mask else "image"
             raise NotFound(f"the task's object has no {what}", reason="content_not_found")
         return await asyncio.to_thread(
-            open_image, ref, self.settings.content_roots, self.settings.content_max_bytes
+            open_image,
+            ref,
+            self.settings.content_roots,
+            self.settings.content_max_bytes,
+            self.settings.content_url_prefixes,
         )
 
     async def _answer_context(self, job_id: str, object_id: int, task_type: str) -> AnswerContext:

@@ -23,6 +23,7 @@ from quorum_consolidation.adapters import store
 from quorum_consolidation.adapters.job_models import JobModels
 from quorum_consolidation.adapters.task_labels import (
     LABELED_TYPES,
+    NO_CATEGORY_TYPES,
     ReadyObject,
     StructuredLabel,
     WorkerAnswer,
@@ -82,7 +83,8 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
         why = f"required_answers is {ev.required_answers}"
     else:
         try:
-            validate_categories(ev.categories)
+            if ev.task_type not in NO_CATEGORY_TYPES:
+                validate_categories(ev.categories)
         except ConsolidationInputError as err:
             why = str(err)
         else:

@@ -26,6 +26,7 @@ from quorum_common.task_types import (
     BACKGROUND_COLOR,
     BACKGROUND_NAME,
     BOUNDING_BOX,
+    CUSTOM,
     LABEL_VERIFICATION,
     MULTILABEL_TYPES,
     NAMED_ENTITY_RECOGNITION,
@@ -35,6 +36,7 @@ from quorum_common.task_types import (
 )
 from quorum_consolidation.core.answers import ConsolidationInputError
 from quorum_consolidation.core.boxes import BoxAnswers, BoxConsolidator
+from quorum_consolidation.core.custom import consolidate_custom
 from quorum_consolidation.core.multilabel import MultiLabelAnswers, MultiLabelDawidSkene
 from quorum_consolidation.core.segmentation import SegmentationConsolidator
 from quorum_consolidation.core.spans import SpanAnswers, SpanConsolidator
@@ -42,6 +44,8 @@ from quorum_consolidation.core.verification import BoxAdjustmentConsolidator, Ve
 
 #: Types whose answer `label` is a category (checked when the event is decoded).
 LABELED_TYPES = frozenset({LABEL_VERIFICATION})
+#: Types whose jobs have no categories (their answers are free-form JSON objects).
+NO_CATEGORY_TYPES = frozenset({CUSTOM})
 
 
 def is_structured(task_type: str) -> bool:
@@ -118,6 +122,8 @@ def consolidate_objects(
         return _verification(cats, objects)
     if task_type == ADJUSTMENT:
         return _adjustment(cats, objects)
+    if task_type == CUSTOM:
+        return _custom(objects)
     raise ConsolidationInputError(f"no consolidation for task type {task_type!r}", reason="unknown_task_type")
 
 
@@ -376,3 +382,25 @@ def _adjustment(cats: list[str], objects: Sequence[ReadyObject]) -> list[Structu
     for lab in labels:
         lab.metadata["adjustment-status"] = _flag_status(by_id[lab.object_id])
     return labels
+
+
+# -- custom templates -----------------------------------------------------------------------------------
+
+
+def _custom(objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
+    """The majority answer as the label, every answer and the majority's share in the metadata; the jobs
+    service writes what the job's `custom_consolidation` asks for ("majority" or "all")."""
+    out = []
+    for obj in sorted(objects, key=lambda o: o.object_id):
+        result = consolidate_custom([(a.worker_id, a.payload) for a in obj.answers])
+        out.append(
+            StructuredLabel(
+                object_id=obj.object_id,
+                task_type=CUSTOM,
+                label=result.majority,
+                metadata={"confidence": result.confidence, "answers": result.answers},
+                confidence=result.confidence,
+                summary=f"{result.votes}/{len(obj.answers)} agree",
+            )
+        )
+    return out

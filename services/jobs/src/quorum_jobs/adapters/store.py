@@ -121,6 +121,8 @@ def _job_record(row: Row) -> JobRecord:
             target_confidence=m["target_confidence"],
             min_workers_per_object=m["min_workers_per_object"],
             source_label_attribute=m["source_label_attribute"],
+            template=m["template"],
+            custom_consolidation=m["custom_consolidation"],
         ),
         status=JobStatus(m["status"]),
         counters=LabelCounters(m["total"], m["human_labeled"], m["machine_labeled"], m["failed"]),
@@ -216,6 +218,8 @@ class JobStore:
                         target_confidence=spec.target_confidence,
                         min_workers_per_object=spec.min_workers,
                         source_label_attribute=spec.source_label_attribute,
+                        template=spec.template,
+                        custom_consolidation=spec.custom_consolidation,
                         status=JobStatus.INITIALIZING.value,
                         total=len(objects),
                         # The creating call opens the job itself; the reconciler steps in after this lease.

@@ -53,6 +53,9 @@ jobs = Table(
     Column("min_workers_per_object", Integer, nullable=False, server_default="0"),
     # Verification / adjustment jobs: the input attribute holding the previous label (migration 0003).
     Column("source_label_attribute", Text, nullable=False, server_default=""),
+    # Custom jobs: the HTML template and the post-processing, "majority" | "all" (migration 0005).
+    Column("template", Text, nullable=False, server_default=""),
+    Column("custom_consolidation", String(20), nullable=False, server_default=""),
     Column("status", String(20), nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("human_labeled", BigInteger, nullable=False, server_default="0"),

@@ -70,6 +70,7 @@ class OpenSpec:
     object_count: int
     target_confidence: float = 0.0
     min_workers_per_object: int = 0
+    template: str = ""
 
 
 class WorkforceClient:
@@ -103,7 +104,12 @@ class WorkforceClient:
                 workforce_pb2.PutJobObjectsRequest(
                     job_id=job_id,
                     objects=[
-                        common_pb2.DataObject(object_id=o.object_id, source=o.source, source_ref=o.source_ref)
+                        common_pb2.DataObject(
+                            object_id=o.object_id,
+                            source=o.source,
+                            source_ref=o.source_ref,
+                            input_json=o.input_json,
+                        )
                         for o in batch
                     ],
                     previous=[
@@ -134,6 +140,7 @@ class WorkforceClient:
                     object_count=spec.object_count,
                     target_confidence=spec.target_confidence,
                     min_workers_per_object=spec.min_workers_per_object,
+                    template=spec.template,
                 )
             ),
         )

@@ -16,12 +16,15 @@ class DataObject:
     source_ref: str = ""
     # Verification / adjustment: the previous label shown to the worker (workforce PreviousLabel JSON).
     previous_json: str = ""
+    # Custom jobs: the whole manifest line as JSON (the task input).
+    input_json: str = ""
 
     def approx_bytes(self) -> int:
         return (
             len(self.source.encode())
             + len(self.source_ref.encode())
             + len(self.previous_json.encode())
+            + len(self.input_json.encode())
             + _PER_OBJECT_OVERHEAD
         )
 

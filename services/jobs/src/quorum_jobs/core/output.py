@@ -12,6 +12,8 @@ Every other task type (`structured`) gets the label value and the type-specific 
 consolidation computed (object-detection `annotations`/`objects`/`class-map`, text-span `entities`,
 multi-label `class-map`/`confidence-map`, segmentation `<attr>-ref` + `internal-color-map`, label-verification
 `class-name`/`confidence`/`worker-feedback`, adjustment `adjustment-status`), plus the common keys.
+Custom jobs (`groundtruth/custom`) get the post-processing the job chose (`custom_output`): "majority", the
+answer object most workers gave plus `confidence`; "all", {"answers": [{"workerId", "answer"}, ...]}.
 
 Lines are spliced as text onto the stored canonical input line, so 100k-object outputs need no re-parsing;
 the metadata is written as text in the same compact form `json.dumps` gives (tests check the two agree).
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from quorum_common.task_types import ADJUSTMENT, SEMANTIC_SEGMENTATION
+from quorum_common.task_types import ADJUSTMENT, CUSTOM, SEMANTIC_SEGMENTATION
 from quorum_jobs.core.manifest import canonical_json
 from quorum_jobs.core.task_types import GT_TYPE_BY_TASK
 
@@ -68,6 +70,17 @@ class OutputJob:
     name: str
     task_type: str
     label_attribute_name: str
+    custom_consolidation: str = ""  # custom jobs: "majority" | "all"
+
+
+def custom_output(data: dict[str, Any], choice: str) -> tuple[Any, dict[str, Any]]:
+    """A custom label's GT value and metadata keys for the job's post-processing choice. `data` is
+    consolidation's {"label": <the majority answer>, "metadata": {"confidence", "answers": [{"workerId",
+    "answer"}, ...]}}: "all" keeps every answer, anything else ("majority") the winning one."""
+    meta = data.get("metadata") or {}
+    if choice == "all":
+        return {"answers": list(meta.get("answers") or [])}, {}
+    return data.get("label"), {"confidence": gt_confidence(float(meta.get("confidence") or 0.0))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +128,18 @@ class LineFormatter:
         base = data.get("task_type") or self._job.task_type
         attr = label_key(self._job.label_attribute_name, base)
         type_of_label = base if self._job.task_type == ADJUSTMENT else self._job.task_type
+        value, type_meta = data["label"], data.get("metadata", {})
+        if self._job.task_type == CUSTOM:
+            value, type_meta = custom_output(data, self._job.custom_consolidation)
         metadata: dict[str, Any] = {
-            **data.get("metadata", {}),
+            **type_meta,
             "type": gt_type(type_of_label),
             "job-name": gt_job_name(self._job.name),
             "human-annotated": "yes" if human_annotated else "no",
             "creation-date": creation_date(labeled_at),
         }
         extra = (
-            f"{canonical_json(attr)}:{canonical_json(data['label'])},"
+            f"{canonical_json(attr)}:{canonical_json(value)},"
             f"{canonical_json(f'{attr}-metadata')}:{canonical_json(metadata)}"
         )
         return _splice(canonical_line, extra)

@@ -10,10 +10,17 @@ import math
 import re
 from dataclasses import dataclass
 
-from quorum_common.task_types import ADJUSTMENT, IMAGE_CLASSIFICATION, TEXT_CLASSIFICATION
+from quorum_common.task_types import (
+    ADJUSTMENT,
+    CUSTOM,
+    CUSTOM_CONSOLIDATIONS,
+    IMAGE_CLASSIFICATION,
+    TEXT_CLASSIFICATION,
+)
 from quorum_jobs.core.manifest import MAX_REPORTED_ERRORS, SOURCE, SOURCE_REF, Manifest
 from quorum_jobs.core.task_types import (
     ADJUSTABLE_TYPES,
+    NO_CATEGORY_TYPES,
     SOURCE_KEY_BY_TASK,
     SUPPORTED_TASK_TYPES,
     Previous,
@@ -34,6 +41,8 @@ MIN_WORKERS, MAX_WORKERS = 1, 10
 MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 1, 28_800
 MIN_PRICE_USD, MAX_PRICE_USD = 0.0, 100.0
 MAX_INSTRUCTIONS_CHARS = 100_000
+MAX_TEMPLATE_CHARS = 100_000
+DEFAULT_CUSTOM_CONSOLIDATION = "majority"
 # Adaptive redundancy: an object is labeled once its posterior reaches target_confidence (exclusive bounds).
 MIN_TARGET_CONFIDENCE, MAX_TARGET_CONFIDENCE = 0.5, 1.0
 
@@ -56,6 +65,9 @@ class JobSpecInput:
     min_workers_per_object: int = 0
     # Verification / adjustment: the attribute of the input lines that holds the previous label.
     source_label_attribute: str = ""
+    # Custom jobs: the HTML template (required) and the post-processing ("" = "majority").
+    template: str = ""
+    custom_consolidation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,9 @@ class JobSpec:
     target_confidence: float = 0.0
     min_workers_per_object: int = 0  # 0 in records read before the column existed: = workers_per_object
     source_label_attribute: str = ""
+    # Custom jobs: the HTML template and "majority" | "all" (both empty for the other types).
+    template: str = ""
+    custom_consolidation: str = ""
 
     @property
     def adaptive(self) -> bool:
@@ -162,7 +177,9 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
             f"{e} (it defaults to the job name; set label_attribute_name)"
             for e in _label_attribute_errors(attr)
         ]
-    errors += _category_errors(list(spec.categories))
+    if spec.task_type not in NO_CATEGORY_TYPES or spec.categories:
+        errors += _category_errors(list(spec.categories))
+    errors += _custom_errors(spec)
     source_attr = spec.source_label_attribute.strip()
     if is_chained(spec.task_type):
         if not source_attr:
@@ -238,7 +255,38 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         target_confidence=float(target) if adaptive else 0.0,
         min_workers_per_object=min_workers,
         source_label_attribute=source_attr,
+        template=spec.template if spec.task_type == CUSTOM else "",
+        custom_consolidation=(spec.custom_consolidation or DEFAULT_CUSTOM_CONSOLIDATION)
+        if spec.task_type == CUSTOM
+        else "",
     )
+
+
+def _custom_errors(spec: JobSpecInput) -> list[str]:
+    """A custom job needs its template (at most MAX_TEMPLATE_CHARS) and a known post-processing; the
+    other types take neither."""
+    if spec.task_type != CUSTOM:
+        return [
+            f"{name} is only for custom jobs, not {spec.task_type}"
+            for name in ("template", "custom_consolidation")
+            if getattr(spec, name)
+        ]
+    errors: list[str] = []
+    if not spec.template.strip():
+        errors.append("template is required for custom jobs (the HTML a worker answers in)")
+    elif len(spec.template) > MAX_TEMPLATE_CHARS:
+        errors.append(f"template must be at most {MAX_TEMPLATE_CHARS} characters, got {len(spec.template)}")
+    if spec.custom_consolidation and spec.custom_consolidation not in CUSTOM_CONSOLIDATIONS:
+        errors.append(
+            f"custom_consolidation must be one of {', '.join(map(repr, CUSTOM_CONSOLIDATIONS))}, "
+            f"got {spec.custom_consolidation!r}"
+        )
+    if spec.target_confidence:
+        errors.append(
+            "target_confidence is not supported for custom jobs (every object gets workers_per_object "
+            f"answers), got {spec.target_confidence}"
+        )
+    return errors
 
 
 def previous_labels(spec: JobSpec, manifest: Manifest) -> dict[int, Previous]:

@@ -13,6 +13,7 @@ from typing import Any
 from quorum_common.task_types import (
     ADJUSTMENT,
     BOUNDING_BOX,
+    CUSTOM,
     IMAGE_CLASSIFICATION,
     IMAGE_MULTILABEL,
     LABEL_VERIFICATION,
@@ -36,6 +37,7 @@ SOURCE_KEY_BY_TASK: dict[str, str | None] = {
     NAMED_ENTITY_RECOGNITION: SOURCE,
     LABEL_VERIFICATION: None,
     ADJUSTMENT: None,
+    CUSTOM: None,  # either: the task input is the whole line
 }
 SUPPORTED_TASK_TYPES = tuple(SOURCE_KEY_BY_TASK)
 CHAINED_TASK_TYPES = (LABEL_VERIFICATION, ADJUSTMENT)
@@ -47,6 +49,8 @@ GT_TYPE_BY_TASK: dict[str, str] = {
     BOUNDING_BOX: "object-detection",
     NAMED_ENTITY_RECOGNITION: "text-span",
 }
+#: Task types whose jobs need no categories (the template defines what a worker answers).
+NO_CATEGORY_TYPES = (CUSTOM,)
 #: Ground Truth metadata types (after "groundtruth/") -> Quorum task type; both spellings of NER occur.
 TASK_BY_GT_TYPE: dict[str, str] = {
     "object-detection": BOUNDING_BOX,

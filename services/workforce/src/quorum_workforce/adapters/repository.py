@@ -57,6 +57,7 @@ def _job_from_row(row: Any) -> JobSpec:
         object_count=row.object_count,
         target_confidence=row.target_confidence,
         min_workers_per_object=row.min_workers_per_object,
+        template=row.template,
         status=row.status,
         opened_at_ms=to_ms(row.created_at),
     )
@@ -246,6 +247,7 @@ class Repository:
                                 "source": o.source,
                                 "source_ref": o.source_ref,
                                 "previous_json": o.previous_json,
+                                "input_json": o.input_json,
                             }
                             for o in chunk
                         ]
@@ -279,6 +281,7 @@ class Repository:
                 "object_count": spec.object_count,
                 "target_confidence": spec.target_confidence,
                 "min_workers_per_object": spec.min_workers_per_object,
+                "template": spec.template,
                 "status": "open",
             }
             stmt = insert(jobs).values(job_id=spec.job_id, **values)
@@ -348,9 +351,12 @@ class Repository:
                     job_objects.c.source,
                     job_objects.c.source_ref,
                     job_objects.c.previous_json,
+                    job_objects.c.input_json,
                 ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
-            return [DataObject(r.object_id, r.source, r.source_ref, r.previous_json) for r in rows]
+            return [
+                DataObject(r.object_id, r.source, r.source_ref, r.previous_json, r.input_json) for r in rows
+            ]
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
         async with self._sessions() as s:

@@ -69,6 +69,8 @@ jobs = Table(
     # Adaptive redundancy (0 = off): workers_per_object is then the maximum (migration 0002).
     Column("target_confidence", Float, nullable=False, server_default="0"),
     Column("min_workers_per_object", Integer, nullable=False, server_default="0"),
+    # Custom jobs: the HTML template shown to workers (migration 0004).
+    Column("template", Text, nullable=False, server_default=""),
     # open | closed
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -85,6 +87,8 @@ job_objects = Table(
     Column("source_ref", Text, nullable=False, server_default=""),
     # Verification / adjustment: the previous label shown to the worker, as JSON (migration 0003).
     Column("previous_json", Text, nullable=False, server_default=""),
+    # Custom jobs: the task input, the whole manifest line as JSON (migration 0004).
+    Column("input_json", Text, nullable=False, server_default=""),
 )
 
 answers = Table(

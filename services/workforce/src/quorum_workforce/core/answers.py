@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, SEMANTIC_SEGMENTATION
+from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, CUSTOM, SEMANTIC_SEGMENTATION
 from quorum_workforce.core.task_answers import PAYLOAD_TYPES, check_payload
 from quorum_workforce.errors import InvalidArgument
 
@@ -38,6 +38,8 @@ def normalize_answer(
     """
     if len(label) > MAX_LABEL_CHARS:
         raise InvalidArgument(f"label is longer than {MAX_LABEL_CHARS} characters", reason="invalid_label")
+    if task_type == CUSTOM:
+        return normalize_custom_answer(label, payload_json)
     if is_classification(task_type):
         if label not in categories:
             allowed = ", ".join(repr(c) for c in categories)
@@ -73,3 +75,30 @@ def normalize_answer(
     if task_type in CHAINED_TYPES:
         check_payload(task_type, categories, label, {})
     return json.dumps({"label": label})
+
+
+def normalize_custom_answer(label: str, payload_json: str) -> str:
+    """A custom template's answer: any JSON object of at most MAX_PAYLOAD_BYTES (no categories, no label
+    needed). A `label` sent beside the payload (the portal splits a template answer's string `label` off)
+    is put back into the object, so the stored answer is what the template returned."""
+    if not payload_json and not label:
+        raise InvalidArgument(
+            "the answer is empty: a custom task's answer is a JSON object in payload", reason="answer_empty"
+        )
+    try:
+        payload = json.loads(payload_json) if payload_json else {}
+    except ValueError as err:
+        raise InvalidArgument(f"payload_json is not valid JSON: {err}", reason="payload_invalid") from err
+    if not isinstance(payload, dict):
+        raise InvalidArgument(
+            f"a custom answer must be a JSON object, got {type(payload).__name__}", reason="payload_invalid"
+        )
+    stored = payload_json
+    if label:
+        stored = json.dumps({**payload, "label": label}, separators=(",", ":"), ensure_ascii=False)
+    size = max(len(payload_json.encode()), len(stored.encode()))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidArgument(
+            f"payload_json is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}", reason="payload_too_large"
+        )
+    return stored

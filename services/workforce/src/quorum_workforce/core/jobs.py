@@ -29,6 +29,7 @@ class JobSpec:
     # and at most workers_per_object answers.
     target_confidence: float = 0.0
     min_workers_per_object: int = 0
+    template: str = ""  # custom jobs: the HTML a worker answers in
     status: str = "open"
     opened_at_ms: int = field(default=0, compare=False)
 

@@ -29,6 +29,7 @@ class DataObject:
     source: str = ""
     source_ref: str = ""
     previous_json: str = ""
+    input_json: str = ""  # custom jobs: the manifest line as JSON
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Task:
     accepted_at_ms: int
     color_map: tuple[str, ...] = ()
     previous_json: str = ""
+    # Custom: the job's HTML template and the task input (the manifest line as JSON).
+    template: str = ""
+    input_json: str = ""
 
 
 @dataclass(frozen=True)
