@@ -77,6 +77,23 @@ def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
     assert job["task_type"] == "text-classification" and job["categories"] == CATEGORIES
     assert job["workers_per_object"] == 2 and job["counters"]["total"] == len(TEXTS)
 
+    # A custom job: the template and the post-processing choice appear for that type only, and reach the API.
+    page.get_by_role("link", name="New job").click()
+    assert page.get_by_label("Template (HTML)").is_hidden()
+    page.get_by_label("Job name").fill("opinions")
+    page.get_by_label("Task type").select_option("custom")
+    template = '<form><p>{{ task.input.source }}</p><input name="mood" aria-label="mood"></form>'
+    page.get_by_label("Template (HTML)").fill(template)
+    page.get_by_label("Answers kept").select_option("all")
+    page.get_by_label("Manifest file").set_input_files(
+        files=[{"name": "input.manifest", "mimeType": "application/json", "buffer": manifest}]
+    )
+    page.get_by_role("button", name="Create job").click()
+    page.get_by_role("heading", name="opinions").wait_for()
+    custom = next(j for j in client.get("/v1/jobs").json()["data"] if j["name"] == "opinions")
+    assert custom["task_type"] == "custom"
+    assert (custom["template"], custom["custom_consolidation"]) == (template, "all")
+
     # Two workers label it; Bob disagrees on the bird.
     gold = dict(zip(TEXTS, GOLD, strict=True))
     deadline = time.monotonic() + 30

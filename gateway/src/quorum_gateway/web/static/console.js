@@ -101,10 +101,21 @@ function field(id, label, input, help) {
 async function showCreateJob() {
   const teams = (await api.get("/v1/teams")).data;
   const num = (name, value, attrs = {}) => h("input", { type: "number", name, value, ...attrs });
-  const type = h("select", { name: "task_type" }, TASK_TYPES.filter((t) => t !== "custom").map((t) => h("option", { value: t }, t)));
+  const type = h("select", { name: "task_type" }, TASK_TYPES.map((t) => h("option", { value: t }, t)));
   const source = h("input", { type: "text", name: "source_label_attribute" });
   const sourceRow = field("f-source", "Previous label attribute", source, "Verification and adjustment jobs: the attribute of the previous job's output that holds its label.");
-  const syncSource = () => { sourceRow.hidden = !CHAINED.includes(type.value); };
+  // Custom jobs: the requester's HTML form ({{ task.input.KEY }} filled from the manifest line) and which
+  // answers the output keeps; sent only for custom jobs (the API refuses them on other types).
+  const customRows = h("div", {},
+    field("f-template", "Template (HTML)", h("textarea", { name: "template", rows: 8, maxlength: 100000 }),
+      "{{ task.input.KEY }} is replaced by the manifest line's KEY; the form's submit returns the answer (see the portal docs)."),
+    field("f-custom", "Answers kept", h("select", { name: "custom_consolidation" },
+      h("option", { value: "majority" }, "majority: the answer most workers gave"),
+      h("option", { value: "all" }, "all: every worker's answer"))));
+  const syncSource = () => {
+    sourceRow.hidden = !CHAINED.includes(type.value);
+    customRows.hidden = type.value !== "custom";
+  };
   type.addEventListener("change", syncSource);
   const file = h("input", { type: "file", name: "manifest", accept: ".manifest,.jsonl,.json,application/json" });
   const path = h("input", { type: "text", name: "manifest_path", placeholder: "/data/input.manifest" });
@@ -119,6 +130,7 @@ async function showCreateJob() {
       field("f-price", "Price per task (USD)", num("price_per_task_usd", "0.00", { min: 0, step: "0.01" })),
       sourceRow),
     field("f-cats", "Categories (one per line)", h("textarea", { name: "categories", rows: 4 })),
+    customRows,
     field("f-instr", "Instructions", h("textarea", { name: "instructions", rows: 5 }),
       "First paragraph: the short instructions. Lines “good: /url” or “bad: /url” show example images."),
     h("fieldset", {}, h("legend", {}, "Manifest: upload a file or give a path"),
@@ -131,6 +143,7 @@ async function showCreateJob() {
     const body = new FormData();
     for (const [k, v] of data.entries()) {
       if (k === "categories") continue;
+      if ((k === "template" || k === "custom_consolidation") && data.get("task_type") !== "custom") continue;
       if (k === "manifest" && (!(v instanceof File) || !v.size)) continue;
       if (typeof v === "string" && v.trim() === "") continue;
       body.append(k, v);
