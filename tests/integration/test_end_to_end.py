@@ -78,8 +78,15 @@ def test_two_hundred_object_job_completes_with_ground_truth_output(
     item_of = dict(enumerate(data.items))
     triples = [(int(a["object_id"]), a["workerId"], a["answerContent"]["label"]) for a in answers]
     batch = AutoDawidSkene().fit(Answers.from_triples(triples, data.categories))
-    assert batch.labels_ is not None
+    assert batch.labels_ is not None and batch.probas_ is not None
     expected_labels = {item_of[o]: data.categories[c] for o, c in enumerate(batch.labels_.tolist())}
+    # Near-ties (a 1-1-1 split of similar workers) may fall either way: the service sums the same answers in
+    # its database's order, so the last bits differ. There, any of the near-tied classes is the batch's label.
+    top2 = np.sort(batch.probas_, axis=1)[:, -2:]
+    tied = {
+        item_of[o]: {data.categories[c] for c in np.flatnonzero(batch.probas_[o] >= top2[o, 1] - 1e-3)}
+        for o in np.flatnonzero(top2[:, 1] - top2[:, 0] < 1e-3).tolist()
+    }
 
     def output_labels() -> dict[str, str]:
         r = httpx.get(
@@ -93,10 +100,16 @@ def test_two_hundred_object_job_completes_with_ground_truth_output(
 
     deadline = time.monotonic() + 60  # the last refit runs ~1 s after the last answer; slack for a busy CI
     ours = output_labels()
-    while ours != expected_labels and time.monotonic() < deadline:
+    while time.monotonic() < deadline and any(
+        ours.get(i) != lab and ours.get(i) not in tied.get(i, set()) for i, lab in expected_labels.items()
+    ):
         time.sleep(0.5)
         ours = output_labels()
-    differ = {i: (ours.get(i), lab) for i, lab in expected_labels.items() if ours.get(i) != lab}
+    differ = {
+        i: (ours.get(i), lab)
+        for i, lab in expected_labels.items()
+        if ours.get(i) != lab and ours.get(i) not in tied.get(i, set())
+    }
     assert not differ, f"{len(differ)} labels differ from a batch fit: {list(differ.items())[:5]}"
 
     # Accuracy close to majority vote's expectation over tie-breaking (a tie between m classes that includes
