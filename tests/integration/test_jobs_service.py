@@ -449,10 +449,19 @@ async def test_label_revisions_replace_labels_even_after_completion_and_never_go
     """Consolidation revises a label when its refitted job model changes it: the newest revision wins, in
     any job state, without moving the counters; an older or equal revision changes nothing."""
     rid, team = await new_requester(stub, fake)
-    job = await stub.CreateJob(job_request(rid, team, "revised", manifest({"source": "a"}, {"source": "b"})))
+    data = manifest({"source": "a"}, {"source": "b"}, {"source": "c"})
+    job = await stub.CreateJob(job_request(rid, team, "revised", data))
     jid = job.job_id
     await publish(producer, jid, 0, label_event(jid, 0, "positive", confidence=0.6, answer_count=3))
     await publish(producer, jid, 1, label_event(jid, 1, "negative", confidence=0.8, answer_count=3))
+    # A first label and its revision in one batch (consolidation emits both in one transaction): the revision.
+    pair = [
+        label_event(jid, 2, "negative", confidence=0.55, answer_count=3),
+        label_event(jid, 2, "positive", confidence=0.65, answer_count=3, revision=1),
+    ]
+    for value in pair:  # enqueued back to back, delivered together
+        await producer.send(LABELS_TOPIC, value=value, key=object_key(jid, 2))
+    await producer.flush()
 
     async def completed() -> bool:
         return (await get_job(stub, jid, rid)).status == "completed"
@@ -467,17 +476,17 @@ async def test_label_revisions_replace_labels_even_after_completion_and_never_go
         event = label_event(jid, object_id, label, confidence=confidence, answer_count=3, revision=revision)
         await publish(producer, jid, object_id, event)
 
-    assert labels_of(await output(stub, jid, rid)) == [(2, 0.6), (0, 0.8)]
+    assert labels_of(await output(stub, jid, rid)) == [(2, 0.6), (0, 0.8), (2, 0.65)]
     await revise(0, "neutral", 0.7, revision=2)
     await revise(0, "negative", 0.9, revision=1)  # older than the one applied: ignored
     await revise(1, "positive", 0.9, revision=1)
 
     async def revised() -> bool:
-        return labels_of(await output(stub, jid, rid)) == [(1, 0.7), (2, 0.9)]
+        return labels_of(await output(stub, jid, rid)) == [(1, 0.7), (2, 0.9), (2, 0.65)]
 
     await eventually(revised, what="the newest revisions in the output")
     done = await get_job(stub, jid, rid)
-    assert (done.counters.human_labeled, done.counters.unlabeled, done.status) == (2, 0, "completed")
+    assert (done.counters.human_labeled, done.counters.unlabeled, done.status) == (3, 0, "completed")
 
 
 async def status_events(bootstrap: str, job_id: str, want: int, timeout_s: float = 15.0) -> list[str]:

@@ -419,14 +419,18 @@ class JobStore:
     async def apply_labels(
         self, session: AsyncSession, events: Sequence[LabelEvent], failure_reason: str
     ) -> LabelBatchResult:
-        """Record a batch of labels in the caller's transaction: first label wins, counters move, finished
-        jobs complete. Three statements whatever the batch size (plus one per job touched)."""
+        """Record a batch of labels in the caller's transaction: first label wins (a newer revision replaces
+        it), counters move, finished jobs complete. Three statements whatever the batch size (plus one per job
+        touched)."""
         result = LabelBatchResult()
+        # One event per object: the newest revision (consolidation can label an object and revise it in one
+        # transaction, so both often arrive in one batch), else the first.
         unique: dict[tuple[str, int], LabelEvent] = {}
         for ev in events:
-            if (ev.job_id, ev.object_id) in unique:
+            seen = unique.get((ev.job_id, ev.object_id))
+            if seen is not None:
                 result.duplicates += 1
-            else:
+            if seen is None or ev.revision > seen.revision:
                 unique[(ev.job_id, ev.object_id)] = ev
         if not unique:
             return result
