@@ -6,7 +6,7 @@ so there is no per-call wrapper or interceptor cost. Tests build `GrpcClients` w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 
 from quorum.consolidation.v1 import consolidation_pb2_grpc
-from quorum.jobs.v1 import jobs_pb2_grpc
+from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from quorum.workforce.v1 import workforce_pb2_grpc
 from quorum_gateway.settings import GatewaySettings
 
@@ -67,3 +67,20 @@ class GrpcClients:
         for channel in self.channels:
             await channel.close(grace=1.0)
         self.channels.clear()
+
+
+async def requester_jobs(
+    clients: GrpcClients, requester_id: str, max_pages: int
+) -> AsyncIterator[jobs_pb2.Job]:
+    """A requester's jobs, paging through ListJobs (200 a page, at most `max_pages` pages)."""
+    token = ""
+    for _ in range(max_pages):
+        resp = await clients.jobs.ListJobs(
+            jobs_pb2.ListJobsRequest(requester_id=requester_id, page_size=200, page_token=token),
+            timeout=clients.deadline_s,
+        )
+        for job in resp.jobs:
+            yield job
+        token = resp.next_page_token
+        if not token:
+            return

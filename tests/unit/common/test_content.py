@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from quorum_common.content import local_image_size, local_path, open_image, read_chunks, split_roots
+from quorum_common.content import local_image_size, local_path, open_image, read_chunks
 from quorum_common.errors import FailedPrecondition, NotFound
+from quorum_common.settings import split_list
 
 
 @pytest.fixture()
@@ -57,7 +58,7 @@ def test_refusals_name_their_reason(png: Path, tmp_path: Path) -> None:
 
 def test_helpers() -> None:
     assert local_path("http://x/y.png") is None and local_path("/a/b.png") == Path("/a/b.png")
-    assert split_roots(" /a, ,/b ") == ["/a", "/b"] and split_roots(["/c"]) == ["/c"]
+    assert split_list(" /a, ,/b ") == ["/a", "/b"] and split_list(["/c"]) == ["/c"]
 
 
 @pytest.fixture()

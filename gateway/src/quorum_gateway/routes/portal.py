@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from quorum.jobs.v1 import jobs_pb2
+from quorum_gateway.clients import requester_jobs
 from quorum_gateway.deps import WORKER_SECURITY, ClientsDep, WorkerDep
 from quorum_gateway.schemas import error_responses
 
@@ -44,27 +44,18 @@ class WorkerJobsPublic(BaseModel):
 async def worker_jobs(worker: WorkerDep, clients: ClientsDep) -> WorkerJobsPublic:
     teams = set(worker.team_ids)
     data: list[WorkerJobPublic] = []
-    token = ""
-    for _ in range(_MAX_PAGES):
-        resp = await clients.jobs.ListJobs(
-            jobs_pb2.ListJobsRequest(requester_id=worker.owner_id, page_size=200, page_token=token),
-            timeout=clients.deadline_s,
-        )
-        for job in resp.jobs:
-            if job.team_id in teams and job.status in _OPEN:
-                data.append(
-                    WorkerJobPublic(
-                        job_id=job.job_id,
-                        name=job.name,
-                        task_type=job.task_type,
-                        categories=list(job.categories),
-                        instructions=job.instructions,
-                        task_time_limit_s=job.task_time_limit_s,
-                        price_per_task_usd=job.price_per_task_usd,
-                        waiting=job.counters.unlabeled,
-                    )
+    async for job in requester_jobs(clients, worker.owner_id, _MAX_PAGES):
+        if job.team_id in teams and job.status in _OPEN:
+            data.append(
+                WorkerJobPublic(
+                    job_id=job.job_id,
+                    name=job.name,
+                    task_type=job.task_type,
+                    categories=list(job.categories),
+                    instructions=job.instructions,
+                    task_time_limit_s=job.task_time_limit_s,
+                    price_per_task_usd=job.price_per_task_usd,
+                    waiting=job.counters.unlabeled,
                 )
-        token = resp.next_page_token
-        if not token:
-            break
+            )
     return WorkerJobsPublic(data=data, count=len(data))

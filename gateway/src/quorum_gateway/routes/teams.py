@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from quorum.consolidation.v1 import consolidation_pb2
-from quorum.jobs.v1 import jobs_pb2
 from quorum.workforce.v1 import workforce_pb2
+from quorum_gateway.clients import requester_jobs
 from quorum_gateway.deps import ClientsDep, RequesterDep
 from quorum_gateway.errors import ApiError
 from quorum_gateway.schemas import (
@@ -61,17 +61,11 @@ async def team_workers(
     )
     if team_id not in {team.team_id for team in teams.teams}:
         raise ApiError(404, "team_not_found", f"team {team_id!r} not found")
-    job_ids: list[str] = []
-    token = ""
-    for _ in range(_MAX_JOB_PAGES):
-        resp = await clients.jobs.ListJobs(
-            jobs_pb2.ListJobsRequest(requester_id=requester.requester_id, page_size=200, page_token=token),
-            timeout=clients.deadline_s,
-        )
-        job_ids += [job.job_id for job in resp.jobs if job.team_id == team_id]
-        token = resp.next_page_token
-        if not token:
-            break
+    job_ids = [
+        job.job_id
+        async for job in requester_jobs(clients, requester.requester_id, _MAX_JOB_PAGES)
+        if job.team_id == team_id
+    ]
     report = await clients.consolidation.GetTeamWorkerQuality(
         consolidation_pb2.GetTeamWorkerQualityRequest(team_id=team_id, job_ids=job_ids[:500], method=method),
         timeout=clients.deadline_s,

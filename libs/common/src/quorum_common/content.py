@@ -44,13 +44,6 @@ class ImageFile:
     temporary: bool = False  # a downloaded copy, removed once read
 
 
-def split_roots(value: object) -> object:
-    """A settings validator's helper: "a, b" -> ["a", "b"] (other values unchanged)."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
 def local_path(source_ref: str) -> Path | None:
     """The file a `source-ref` names on this machine, or None for remote URIs (s3://, http(s)://)."""
     if "://" not in source_ref:

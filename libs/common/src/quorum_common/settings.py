@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: Where consolidation writes label files (segmentation masks) and jobs serves them from, by default.
+DEFAULT_LABEL_FILES_DIR = Path(tempfile.gettempdir()) / "quorum" / "label-files"
 
 
 def normalize_database_url(url: str) -> str:
@@ -34,3 +41,33 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+
+def split_list(value: object) -> object:
+    """A settings validator's helper: "a, b" (or "") -> ["a", "b"] (other values unchanged)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ContentServiceSettings(ServiceSettings):
+    """Settings of a service that serves objects' images (`quorum_common.content`): workforce to the worker
+    holding a task, jobs to the job's owner."""
+
+    content_roots: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Directories the objects' images may be served from (comma-separated); empty: any local "
+        "image file a manifest names.",
+    )
+    content_max_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest image served.")
+    content_url_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="http(s) URL prefixes objects' images may be fetched from (comma-separated, e.g. "
+        "'https://images.example.com/'); empty: URLs are never fetched (a manifest could name internal "
+        "hosts).",
+    )
+
+    @field_validator("content_roots", "content_url_prefixes", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_list(value)

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from quorum_common.settings import ServiceSettings
+from quorum_common.settings import DEFAULT_LABEL_FILES_DIR, ServiceSettings
 from quorum_consolidation.core.registry import METHODS
-
-DEFAULT_LABEL_FILES_DIR = Path(tempfile.gettempdir()) / "quorum" / "label-files"
 
 
 class ConsolidationSettings(ServiceSettings):

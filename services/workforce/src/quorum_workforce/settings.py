@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
-
-from quorum_common.settings import ServiceSettings
+from quorum_common.settings import ContentServiceSettings
 
 
-class WorkforceSettings(ServiceSettings):
+class WorkforceSettings(ContentServiceSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Dispatch state (a cache of PostgreSQL).")
     redis_key_prefix: str = Field("qw:", description="Prefix of every workforce key in Redis.")
     redis_max_connections: int = Field(256, ge=1)
@@ -35,29 +32,6 @@ class WorkforceSettings(ServiceSettings):
         ge=10,
         description="Objects one NextTask call may inspect per job before giving up (bounds Lua time).",
     )
-    content_roots: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Directories the objects' images may be served from to workers (comma-separated); "
-        "empty: any local image file a manifest names.",
-    )
-    content_max_bytes: int = Field(
-        50 * 1024 * 1024, ge=1, description="Largest image served to a worker (GetTaskContent)."
-    )
-
-    content_url_prefixes: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="http(s) URL prefixes objects' images may be fetched from (comma-separated, e.g. "
-        "'https://images.example.com/'); empty: URLs are never fetched (a manifest could name internal "
-        "hosts).",
-    )
-
-    @field_validator("content_roots", "content_url_prefixes", mode="before")
-    @classmethod
-    def _split_roots(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     adaptive_verdict_wait_ms: int = Field(
         2000,
         ge=0,

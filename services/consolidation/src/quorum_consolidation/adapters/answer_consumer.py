@@ -18,6 +18,7 @@ from quorum_common.clock import to_ms
 from quorum_common.events import LABELS_TOPIC, envelope, object_key, parse_envelope
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
+from quorum_common.settings import DEFAULT_LABEL_FILES_DIR
 from quorum_common.task_types import color_map
 from quorum_consolidation.adapters import store
 from quorum_consolidation.adapters.job_models import JobModels
@@ -37,7 +38,6 @@ from quorum_consolidation.core import Answers, ConsolidationInputError, consolid
 from quorum_consolidation.core.adaptive import AdaptivePolicy, decide
 from quorum_consolidation.core.consolidate import ConsolidatedLabel
 from quorum_consolidation.core.streaming import label_with_model
-from quorum_consolidation.settings import DEFAULT_LABEL_FILES_DIR
 
 #: Streaming methods that label from the job-level worker model (`JobModels`, refitted on all of the job's
 #: answers, with label revisions); any other registry name is fitted on each batch's ready objects alone.
