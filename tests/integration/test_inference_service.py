@@ -323,6 +323,29 @@ async def test_bad_predict_requests(stub: Stub, text_job: tuple[str, inference_p
     )
 
 
+async def test_predict_selects_uncertain_distinct_objects_for_humans(
+    stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]
+) -> None:
+    """The picks are objects the model may not auto-label, each once, as many as asked while there are."""
+    job, _ = text_job
+    data = sentences(25, seed=11)
+    objects = text_objects(data, with_labels=False)
+    seen = [inference_pb2.InferenceObject(object_id="seen", text=t) for t, _ in data[:5]]
+    resp = await stub.Predict(
+        inference_pb2.PredictRequest(job_id=job, objects=objects, select_count=8, labeled=seen)
+    )
+    picked = list(resp.selected_object_ids)
+    auto = {p.object_id for p in resp.predictions if p.auto_label}
+    assert 0 < len(picked) <= 8 and len(set(picked)) == len(picked)
+    assert not set(picked) & auto
+    non_auto = [o.object_id for o in objects if o.object_id not in auto]
+    assert len(picked) == min(8, len(non_auto))
+    plain = await stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=objects))
+    assert not plain.selected_object_ids
+    bad = inference_pb2.PredictRequest(job_id=job, objects=objects, select_count=-1)
+    assert await _code(stub.Predict(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, "select_count_invalid")
+
+
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     """scikit-learn's bundled 8x8 digits (no download) as PNG files, (uri, label)."""

@@ -88,7 +88,13 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         self, request: inference_pb2.PredictRequest, context: grpc.aio.ServicerContext
     ) -> inference_pb2.PredictResponse:
         objects = _objects(list(request.objects))
-        result = await self._engine.predict(request.job_id, request.version, objects)
+        result = await self._engine.predict(
+            request.job_id,
+            request.version,
+            objects,
+            select_count=request.select_count,
+            labeled=_objects(list(request.labeled)),
+        )
         cats = result.version.categories
         return inference_pb2.PredictResponse(
             version=result.version.version,
@@ -104,6 +110,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
                 )
                 for i, o in enumerate(objects)
             ],
+            selected_object_ids=[objects[i].object_id for i in result.selected],
         )
 
     async def GetModelMetrics(  # noqa: N802 - gRPC method name

@@ -17,6 +17,7 @@ from quorum_inference.adapters.store import ModelStore
 from quorum_inference.core.backend import ModelKey, ScoringBackend
 from quorum_inference.core.calibration import apply_temperature
 from quorum_inference.core.metrics import evaluate
+from quorum_inference.core.selection import select_informative
 from quorum_inference.core.thresholds import auto_label_mask
 from quorum_inference.core.types import InferenceObject, ModelVersion, Predictions, modality_of
 from quorum_inference.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -236,7 +237,17 @@ class InferenceEngine:
             )
         return found
 
-    async def predict(self, job_id: str, version: int, objects: list[InferenceObject]) -> Predictions:
+    async def predict(
+        self,
+        job_id: str,
+        version: int,
+        objects: list[InferenceObject],
+        *,
+        select_count: int = 0,
+        labeled: list[InferenceObject] | None = None,
+    ) -> Predictions:
+        """Calibrated predictions; with `select_count`, also the indices of the objects (among those it may
+        not auto-label) that humans should label next, kept away from `labeled`."""
         mv = await self.version(job_id, version)
         modality = self._check_objects(objects)
         if modality != mv.modality:
@@ -244,22 +255,45 @@ class InferenceEngine:
                 f"model version {mv.version} of job {job_id} takes {mv.modality} objects, got {modality}",
                 reason="modality_mismatch",
             )
+        if select_count < 0:
+            raise InvalidArgument(f"select_count {select_count} must be >= 0", reason="select_count_invalid")
+        labeled = labeled or []
+        if labeled and self._check_objects(labeled) != modality:
+            raise InvalidArgument(
+                f"labeled objects must be {modality} objects like the ones to score", reason="modality_mismatch"
+            )
         key = ModelKey(job_id, mv.version)
 
-        def work() -> NDArray[np.float32]:
+        def work() -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
             x = self._features(modality, objects)
-            return self.backend.logits(key, self._model(mv), x)
+            seen = self._features(modality, labeled) if select_count and labeled else None
+            return x, self.backend.logits(key, self._model(mv), x), seen
 
-        logits = await asyncio.to_thread(work)
+        x, logits, seen = await asyncio.to_thread(work)
         probs = apply_temperature(logits, mv.metrics.temperature)
         predicted = probs.argmax(axis=1)
         confidence = probs.max(axis=1)
+        auto = auto_label_mask(predicted, confidence, mv.metrics.thresholds)
+        selected: list[int] = []
+        if select_count:
+            pool = np.flatnonzero(~auto)
+            flat = x.reshape(len(x), -1)
+            picks = await asyncio.to_thread(
+                select_informative,
+                probs[pool],
+                flat[pool],
+                select_count,
+                labelled_embeddings=None if seen is None else seen.reshape(len(seen), -1),
+                seed=self._settings.seed,
+            )
+            selected = [int(pool[i]) for i in picks]
         return Predictions(
             version=mv,
             probabilities=probs,
             predicted=predicted,
             confidence=confidence,
-            auto_label=auto_label_mask(predicted, confidence, mv.metrics.thresholds),
+            auto_label=auto,
+            selected=selected,
         )
 
     def close(self) -> None:

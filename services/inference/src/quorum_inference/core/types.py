@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -65,3 +65,4 @@ class Predictions:
     predicted: NDArray[np.int64]
     confidence: NDArray[np.float64]
     auto_label: NDArray[np.bool_]  # clears its class's threshold
+    selected: list[int] = field(default_factory=list)  # indices picked for humans, most informative first
