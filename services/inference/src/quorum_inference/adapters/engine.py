@@ -260,7 +260,8 @@ class InferenceEngine:
         labeled = labeled or []
         if labeled and self._check_objects(labeled) != modality:
             raise InvalidArgument(
-                f"labeled objects must be {modality} objects like the ones to score", reason="modality_mismatch"
+                f"labeled objects must be {modality} objects like the ones to score",
+                reason="modality_mismatch",
             )
         key = ModelKey(job_id, mv.version)
 
