@@ -128,8 +128,13 @@ async def run_labeling_job(
     timeout_s: float = 1800,
     target_confidence: float | None = None,
     min_workers_per_object: int | None = None,
+    auto_labeling: dict[str, Any] | None = None,
+    monitor: Any = None,
 ) -> RunResult:
-    """Create a job for `dataset` and label it with simulated workers; returns once it completed."""
+    """Create a job for `dataset` and label it with simulated workers; returns once it completed.
+
+    `auto_labeling`: the job's automated-labeling settings (the API's object). `monitor(client, job_id,
+    headers)`: a coroutine run beside the workers until the job ends (e.g. to follow its iterations)."""
     simulator = CrowdSimulator(dataset, seed=seed)
     async with ApiClient(api_url, connections=concurrency) as client:
         headers = {"Authorization": f"Bearer {requester_key}"}
@@ -152,6 +157,7 @@ async def run_labeling_job(
                     "manifest": "\n".join(dataset.manifest_lines()) + "\n",
                     **({"target_confidence": target_confidence} if target_confidence else {}),
                     **({"min_workers_per_object": min_workers_per_object} if min_workers_per_object else {}),
+                    **({"auto_labeling": auto_labeling} if auto_labeling else {}),
                 },
             )
         ).json()
@@ -228,11 +234,15 @@ async def run_labeling_job(
                 await asyncio.sleep(0.25)
 
         workers = [asyncio.create_task(worker_loop(w, tokens[w])) for w in dataset.workers]
+        watcher = asyncio.create_task(monitor(client, job_id, headers)) if monitor is not None else None
         try:
             result.job = await watch_job()
         finally:
             done.set()
             await asyncio.gather(*workers, return_exceptions=True)
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
         result.wall_s = time.perf_counter() - started
         output = _check(await client.get(f"/v1/jobs/{job_id}/output", headers=headers))
         result.output_lines = [json.loads(line) for line in output.text.splitlines() if line.strip()]

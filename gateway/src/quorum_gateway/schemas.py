@@ -104,6 +104,47 @@ class WorkersPublic(BaseModel):
 # ---------------------------------------------------------------- jobs
 
 
+class AutoLabelingFields(BaseModel):
+    """Automated labeling (text-classification and image-classification jobs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Turn automated labeling on.")
+    target_accuracy: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Accuracy machine labels must reach, certified by a lower confidence bound on "
+        "human-labeled validation objects (0 = 0.95; else 0.5 < t < 1).",
+    )
+    min_dataset_size: int = Field(
+        0, ge=0, description="Jobs with fewer objects are refused (0 = 1,250, Ground Truth's; at least 100)."
+    )
+    max_human_labeled: int = Field(
+        0,
+        ge=0,
+        description="Send at most this many objects to humans; what the model cannot label then ends failed "
+        "(0 = no limit).",
+    )
+
+    def proto(self) -> jobs_pb2.AutoLabeling:
+        return jobs_pb2.AutoLabeling(
+            enabled=self.enabled,
+            target_accuracy=self.target_accuracy,
+            min_dataset_size=self.min_dataset_size,
+            max_human_labeled=self.max_human_labeled,
+        )
+
+    @classmethod
+    def from_proto(cls, auto: jobs_pb2.AutoLabeling) -> AutoLabelingFields:
+        return cls(
+            enabled=auto.enabled,
+            target_accuracy=auto.target_accuracy,
+            min_dataset_size=auto.min_dataset_size,
+            max_human_labeled=auto.max_human_labeled,
+        )
+
+
 class JobFields(BaseModel):
     """Everything that defines a job except where its manifest comes from."""
 
@@ -150,6 +191,11 @@ class JobFields(BaseModel):
         description='custom jobs: "majority" (default: the answer most workers gave, confidence = its share) '
         'or "all" (every worker\'s answer).',
     )
+    auto_labeling: AutoLabelingFields | None = Field(
+        None,
+        description="Automated labeling: humans label a random first batch, a model machine-labels what it "
+        "is sure about, the most informative of the rest go to humans next (multipart: a JSON object).",
+    )
 
 
 class JobCreate(JobFields):
@@ -191,6 +237,7 @@ class JobPublic(BaseModel):
     source_label_attribute: str = Field("", description="Verification / adjustment: the previous label.")
     template: str = Field("", description="custom jobs: the HTML template.")
     custom_consolidation: str = Field("", description='custom jobs: "majority" or "all".')
+    auto_labeling: AutoLabelingFields | None = Field(None, description="Automated labeling; null = off.")
     status: str = Field(description="initializing | in_progress | stopping | stopped | completed | failed")
     counters: LabelCounters
     progress: float = Field(description="Fraction of objects with a final label (or failed), 0..1.")
@@ -221,6 +268,9 @@ class JobPublic(BaseModel):
             source_label_attribute=job.source_label_attribute,
             template=job.template,
             custom_consolidation=job.custom_consolidation,
+            auto_labeling=AutoLabelingFields.from_proto(job.auto_labeling)
+            if job.auto_labeling.enabled
+            else None,
             status=job.status,
             counters=LabelCounters(
                 total=c.total,
@@ -235,6 +285,97 @@ class JobPublic(BaseModel):
             created_at=iso_ms(job.created_at_ms),
             completed_at=iso_ms(job.completed_at_ms),
             failure_reason=job.failure_reason or None,
+        )
+
+
+class AutoLabelingThresholdPublic(BaseModel):
+    category: str
+    threshold: float | None = Field(description="null: the class is never machine-labeled in the iteration.")
+    support: int = Field(description="Validation predictions of the class at or above the threshold.")
+    accuracy: float
+    lower_bound: float = Field(description="Lower confidence bound of that accuracy.")
+
+
+class AutoLabelingIterationPublic(BaseModel):
+    iteration: int = Field(description="0 = the random first batch (no model).")
+    model_version: int
+    n_train: int
+    n_validation: int
+    validation_accuracy: float
+    thresholds: list[AutoLabelingThresholdPublic]
+    validation_coverage: float = Field(description="Share of validation objects above their threshold.")
+    estimated_accuracy: float = Field(
+        description="Accuracy of those validation objects: machine labels' estimate."
+    )
+    machine_labeled: int = Field(description="Objects this iteration machine-labeled.")
+    sent_to_humans: int = Field(description="Objects this iteration sent to humans.")
+    human_labeled_total: int
+    machine_labeled_total: int
+    unlabeled: int
+    decision: str = Field(description="continue | rest_to_humans | done | budget_spent")
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, it: jobs_pb2.AutoLabelingIteration) -> AutoLabelingIterationPublic:
+        return cls(
+            iteration=it.iteration,
+            model_version=it.model_version,
+            n_train=it.n_train,
+            n_validation=it.n_validation,
+            validation_accuracy=it.validation_accuracy,
+            thresholds=[
+                AutoLabelingThresholdPublic(
+                    category=t.category,
+                    threshold=t.threshold if t.has_threshold else None,
+                    support=t.support,
+                    accuracy=t.accuracy,
+                    lower_bound=t.lower_bound,
+                )
+                for t in it.thresholds
+            ],
+            validation_coverage=it.validation_coverage,
+            estimated_accuracy=it.estimated_accuracy,
+            machine_labeled=it.machine_labeled,
+            sent_to_humans=it.sent_to_humans,
+            human_labeled_total=it.human_labeled_total,
+            machine_labeled_total=it.machine_labeled_total,
+            unlabeled=it.unlabeled,
+            decision=it.decision,
+            created_at=iso_ms(it.created_at_ms),
+        )
+
+
+class AutoLabelingPublic(BaseModel):
+    job_id: str
+    settings: AutoLabelingFields
+    iterations: list[AutoLabelingIterationPublic]
+    objects: int
+    human_labeled: int
+    machine_labeled: int
+    failed: int
+    human_answers: int
+    cost_usd: float
+    all_human_cost_usd: float = Field(
+        description="What workers_per_object human answers on every object cost."
+    )
+    cost_saving_percent: float
+    human_objects_saving_percent: float = Field(description="Objects humans never saw, in percent.")
+
+    @classmethod
+    def from_proto(cls, r: jobs_pb2.AutoLabelingReport) -> AutoLabelingPublic:
+        return cls(
+            job_id=r.job_id,
+            settings=AutoLabelingFields.from_proto(r.settings),
+            iterations=[AutoLabelingIterationPublic.from_proto(it) for it in r.iterations],
+            objects=r.objects,
+            human_labeled=r.human_labeled,
+            machine_labeled=r.machine_labeled,
+            failed=r.failed,
+            human_answers=r.human_answers,
+            cost_usd=r.cost_usd,
+            all_human_cost_usd=r.all_human_cost_usd,
+            cost_saving_percent=r.cost_saving_percent,
+            human_objects_saving_percent=r.human_objects_saving_percent,
         )
 
 

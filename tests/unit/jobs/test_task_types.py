@@ -136,7 +136,11 @@ def test_adjustment_takes_geometry_labels_only() -> None:
     }
     with pytest.raises(InvalidArgument) as info:
         check_manifest_fits(
-            validate_spec(dataclasses.replace(spec, source_label_attribute="mood")),  # type: ignore[arg-type]
+            validate_spec(
+                dataclasses.replace(
+                    VERIFY, task_type="adjustment", categories=["dog", "bone"], source_label_attribute="mood"
+                )
+            ),
             parse_manifest(manifest(classified)),
         )
     assert (

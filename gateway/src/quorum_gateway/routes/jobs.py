@@ -25,6 +25,7 @@ from quorum_common.logging import get_logger
 from quorum_gateway.deps import ClientsDep, RequesterDep
 from quorum_gateway.errors import ApiError, ResponseAborted
 from quorum_gateway.schemas import (
+    AutoLabelingPublic,
     JobCreate,
     JobFields,
     JobPublic,
@@ -140,6 +141,11 @@ async def _parse_multipart(
             raise _field_error("categories", "not a valid JSON array of strings") from None
     elif categories:
         fields["categories"] = categories
+    if "auto_labeling" in fields:
+        try:
+            fields["auto_labeling"] = json.loads(fields["auto_labeling"])
+        except ValueError:
+            raise _field_error("auto_labeling", "not a valid JSON object") from None
     manifest_path = fields.pop("manifest_path", None) or None
     if (manifest_data is None) == (manifest_path is None):
         raise _field_error(
@@ -198,6 +204,8 @@ async def create_job(
         template=spec.template,
         custom_consolidation=spec.custom_consolidation,
     )
+    if spec.auto_labeling is not None:
+        create.auto_labeling.CopyFrom(spec.auto_labeling.proto())
     if data is not None:
         create.manifest_data = data
     else:
@@ -246,6 +254,21 @@ async def stop_job(job_id: JobId, requester: RequesterDep, clients: ClientsDep) 
         timeout=clients.deadline_s,
     )
     return JobPublic.from_proto(job)
+
+
+@router.get(
+    "/{job_id}/auto-labeling",
+    summary="Automated labeling of a job: every iteration (model, thresholds, machine and human labels) and "
+    "the cost against an all-human job",
+    responses=error_responses(401, 404, 409, 503),
+)
+async def job_auto_labeling(
+    job_id: JobId, requester: RequesterDep, clients: ClientsDep
+) -> AutoLabelingPublic:
+    report = await clients.jobs.GetAutoLabeling(
+        jobs_pb2.GetJobRequest(job_id=job_id, requester_id=requester.requester_id), timeout=clients.deadline_s
+    )
+    return AutoLabelingPublic.from_proto(report)
 
 
 @router.get(

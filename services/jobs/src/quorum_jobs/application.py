@@ -22,6 +22,8 @@ from quorum_common.logging import get_logger
 from quorum_common.task_types import CUSTOM
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
+from quorum_jobs.autolabeling import AutoLabeler, AutoLabelReport
+from quorum_jobs.core.autolabel import plan_first_batch, plan_loop
 from quorum_jobs.core.batching import DataObject
 from quorum_jobs.core.content import image_ref, mask_ref
 from quorum_jobs.core.manifest import ManifestObject, canonical_json, parse_manifest
@@ -32,6 +34,7 @@ from quorum_jobs.core.states import FINAL_OUTPUT, JobStatus
 from quorum_jobs.core.task_types import Previous, previous_label
 from quorum_jobs.errors import (
     AlreadyExists,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -67,10 +70,17 @@ class ManifestSource:
 
 
 class JobsApp:
-    def __init__(self, settings: JobsSettings, store: JobStore, workforce: WorkforceClient) -> None:
+    def __init__(
+        self,
+        settings: JobsSettings,
+        store: JobStore,
+        workforce: WorkforceClient,
+        autolabeler: AutoLabeler | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.workforce = workforce
+        self.autolabeler = autolabeler
         # job_id -> object_id -> monotonic time we first saw it complete in workforce but unlabeled here.
         self._unlabeled_since: dict[str, dict[int, float]] = {}
 
@@ -109,8 +119,20 @@ class JobsApp:
             )
         await self._check_team(requester_id, spec.team_id)
         job_id = uuid.uuid4().hex
+        first_batch = None
+        if spec.auto_labeling.enabled:
+            # Only the random first batch goes to humans; the loop decides about the rest.
+            plan = plan_loop(len(manifest), len(spec.categories))
+            first_batch = plan_first_batch(
+                [o.object_id for o in manifest.objects], plan, seed=int(job_id[:8], 16)
+            )
         await self.store.insert_job(
-            job_id, requester_id, spec, manifest.objects, retry_lease_s=self._open_lease_s
+            job_id,
+            requester_id,
+            spec,
+            manifest.objects,
+            retry_lease_s=self._open_lease_s,
+            first_batch=first_batch,
         )
         log.info(
             "job_created",
@@ -123,8 +145,14 @@ class JobsApp:
         assert job is not None
         previous = previous_labels(spec, manifest)
         custom = spec.task_type == CUSTOM
+        sent = None if first_batch is None else set(first_batch.validation) | set(first_batch.training)
         await self._open(
-            job, [_data_object(o, previous.get(o.object_id), custom=custom) for o in manifest.objects]
+            job,
+            [
+                _data_object(o, previous.get(o.object_id), custom=custom)
+                for o in manifest.objects
+                if sent is None or o.object_id in sent
+            ],
         )
         return await self._view(await self.store.get_job(job_id) or job)
 
@@ -156,6 +184,12 @@ class JobsApp:
         assert stopping is not None
         await self._close(stopping)
         return await self._view(await self.store.get_job(job_id) or stopping)
+
+    async def auto_labeling(self, job_id: str, requester_id: str) -> AutoLabelReport:
+        job = await self._owned_job(job_id, requester_id)
+        if self.autolabeler is None:
+            raise FailedPrecondition("automated labeling is not configured", reason="auto_labeling_off")
+        return await self.autolabeler.report(job)
 
     async def output_chunks(self, job_id: str, requester_id: str) -> AsyncIterator[bytes]:
         """The output manifest as JSON-lines chunks of about 256 KB (lines are never split across chunks)."""
@@ -239,7 +273,10 @@ class JobsApp:
             objects = [
                 obj
                 async for obj in self._stored_objects(
-                    job.job_id, job.spec.source_label_attribute, custom=job.spec.task_type == CUSTOM
+                    job.job_id,
+                    job.spec.source_label_attribute,
+                    custom=job.spec.task_type == CUSTOM,
+                    sent_only=job.spec.auto_labeling.enabled,
                 )
             ]
             await self._open(job, objects)
@@ -374,9 +411,9 @@ class JobsApp:
             ) from err
 
     async def _stored_objects(
-        self, job_id: str, source_label_attribute: str = "", *, custom: bool = False
+        self, job_id: str, source_label_attribute: str = "", *, custom: bool = False, sent_only: bool = False
     ) -> AsyncIterator[DataObject]:
-        async for object_id, line in self.store.object_lines(job_id):
+        async for object_id, line in self.store.object_lines(job_id, sent_only=sent_only):
             data = json.loads(line)
             prev = previous_label(data, source_label_attribute)[0] if source_label_attribute else None
             yield DataObject(

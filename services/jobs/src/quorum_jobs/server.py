@@ -9,11 +9,13 @@ from quorum_common.grpc_server import GrpcService
 from quorum_common.kafka import DbOffsetConsumer, ensure_topics, start_producer
 from quorum_common.outbox import Outbox, OutboxRelay
 from quorum_jobs import SCHEMA
+from quorum_jobs.adapters.inference import InferenceClient
 from quorum_jobs.adapters.labels import LabelHandler
 from quorum_jobs.adapters.store import JobStore
 from quorum_jobs.adapters.tables import consumer_offsets, outbox
 from quorum_jobs.adapters.workforce import WorkforceClient
 from quorum_jobs.application import JobsApp
+from quorum_jobs.autolabeling import AutoLabeler
 from quorum_jobs.servicer import JobsServicer
 from quorum_jobs.settings import JobsSettings
 
@@ -30,7 +32,9 @@ async def build_service(settings: JobsSettings) -> GrpcService:
         timeout_s=settings.workforce_timeout_s,
         batch_bytes=settings.put_objects_batch_bytes,
     )
-    app = JobsApp(settings, store, workforce)
+    inference = InferenceClient(settings.inference_addr, timeout_s=settings.inference_timeout_s)
+    autolabeler = AutoLabeler(settings, store, workforce, inference)
+    app = JobsApp(settings, store, workforce, autolabeler)
     servicer = JobsServicer(app)
     consumer = DbOffsetConsumer(
         name=LABEL_CONSUMER,
@@ -61,7 +65,7 @@ async def build_service(settings: JobsSettings) -> GrpcService:
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
         # CreateJob may carry the whole manifest inline.
         max_message_bytes=max(64 * 1024 * 1024, settings.max_manifest_bytes + _MESSAGE_HEADROOM),
-        background=[consumer.run, relay_job_status, app.run_reconciler],
+        background=[consumer.run, relay_job_status, app.run_reconciler, autolabeler.run],
         readiness=lambda: ping(engine),
-        cleanups=[workforce.close, engine.dispose],
+        cleanups=[workforce.close, inference.close, engine.dispose],
     )

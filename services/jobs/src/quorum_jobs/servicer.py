@@ -9,7 +9,10 @@ import grpc
 from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from quorum_common.clock import to_ms
 from quorum_common.content import read_chunks
+from quorum_jobs.adapters.autolabel_store import IterationRow
 from quorum_jobs.application import JobsApp, JobView, ManifestSource
+from quorum_jobs.autolabeling import AutoLabelReport
+from quorum_jobs.core.autolabel import AutoLabelSpec
 from quorum_jobs.core.spec import JobSpecInput
 
 
@@ -45,6 +48,68 @@ def job_to_proto(view: JobView) -> jobs_pb2.Job:
         source_label_attribute=spec.source_label_attribute,
         template=spec.template,
         custom_consolidation=spec.custom_consolidation,
+        auto_labeling=_auto_labeling_pb(spec.auto_labeling),
+    )
+
+
+def _auto_labeling_pb(auto: AutoLabelSpec) -> jobs_pb2.AutoLabeling | None:
+    if not auto.enabled:
+        return None
+    return jobs_pb2.AutoLabeling(
+        enabled=True,
+        target_accuracy=auto.target_accuracy,
+        min_dataset_size=auto.min_dataset_size,
+        max_human_labeled=auto.max_human_labeled,
+    )
+
+
+def _iteration_pb(row: IterationRow) -> jobs_pb2.AutoLabelingIteration:
+    m = row.metrics
+    return jobs_pb2.AutoLabelingIteration(
+        iteration=row.iteration,
+        model_version=row.model_version,
+        model_id=row.model_id,
+        n_train=int(m.get("n_train", 0)),
+        n_validation=int(m.get("n_validation", 0)),
+        validation_accuracy=float(m.get("validation_accuracy", 0.0)),
+        thresholds=[
+            jobs_pb2.AutoLabelingThreshold(
+                category=str(t.get("category", "")),
+                has_threshold=bool(t.get("has_threshold", False)),
+                threshold=float(t.get("threshold", 0.0)),
+                support=int(t.get("support", 0)),
+                accuracy=float(t.get("accuracy", 0.0)),
+                lower_bound=float(t.get("lower_bound", 0.0)),
+            )
+            for t in m.get("thresholds", [])
+        ],
+        validation_coverage=float(m.get("validation_coverage", 0.0)),
+        estimated_accuracy=float(m.get("validation_auto_accuracy", 0.0)),
+        machine_labeled=row.machine_labeled,
+        sent_to_humans=row.sent_to_humans,
+        human_labeled_total=row.human_labeled_total,
+        machine_labeled_total=row.machine_labeled_total,
+        unlabeled=row.unlabeled,
+        created_at_ms=to_ms(row.created_at),
+        decision=row.decision,
+    )
+
+
+def report_to_proto(report: AutoLabelReport) -> jobs_pb2.AutoLabelingReport:
+    job = report.job
+    return jobs_pb2.AutoLabelingReport(
+        job_id=job.job_id,
+        settings=_auto_labeling_pb(job.spec.auto_labeling),
+        iterations=[_iteration_pb(row) for row in report.iterations],
+        objects=job.counters.total,
+        human_labeled=job.counters.human_labeled,
+        machine_labeled=job.counters.machine_labeled,
+        failed=job.counters.failed,
+        human_answers=report.human_answers,
+        cost_usd=report.cost_usd,
+        all_human_cost_usd=report.all_human_cost_usd,
+        cost_saving_percent=report.cost_saving_percent,
+        human_objects_saving_percent=report.human_objects_saving_percent,
     )
 
 
@@ -89,6 +154,10 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
             source_label_attribute=request.source_label_attribute,
             template=request.template,
             custom_consolidation=request.custom_consolidation,
+            auto_labeling=request.auto_labeling.enabled,
+            auto_target_accuracy=request.auto_labeling.target_accuracy,
+            auto_min_dataset_size=request.auto_labeling.min_dataset_size,
+            auto_max_human_labeled=request.auto_labeling.max_human_labeled,
         )
         return job_to_proto(await self._app.create_job(request.requester_id, spec, source))
 
@@ -109,6 +178,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
         self, request: jobs_pb2.StopJobRequest, context: grpc.aio.ServicerContext
     ) -> jobs_pb2.Job:
         return job_to_proto(await self._app.stop_job(request.job_id, request.requester_id))
+
+    async def GetAutoLabeling(  # noqa: N802
+        self, request: jobs_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.AutoLabelingReport:
+        return report_to_proto(await self._app.auto_labeling(request.job_id, request.requester_id))
 
     async def GetOutputManifest(  # noqa: N802
         self, request: jobs_pb2.GetOutputManifestRequest, context: grpc.aio.ServicerContext

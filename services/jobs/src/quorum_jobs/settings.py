@@ -9,6 +9,13 @@ from quorum_common.settings import DEFAULT_LABEL_FILES_DIR, ContentServiceSettin
 
 class JobsSettings(ContentServiceSettings):
     workforce_addr: str = Field("127.0.0.1:50052", description="host:port of the workforce service.")
+    inference_addr: str = Field("127.0.0.1:50054", description="host:port of the inference service.")
+    inference_timeout_s: float = Field(
+        1800.0, gt=0, description="Deadline of a training or scoring call of the automated-labeling loop."
+    )
+    autolabel_interval_s: float = Field(
+        2.0, gt=0, description="How often the automated-labeling loop looks for a finished human batch."
+    )
     workforce_timeout_s: float = Field(10.0, gt=0, description="Deadline of every call to workforce.")
     progress_timeout_s: float = Field(3.0, gt=0, description="Deadline of GetJobProgress on read paths.")
     reconcile_interval_s: float = Field(5.0, gt=0, description="How often the reconciler runs.")

@@ -24,7 +24,8 @@ from quorum_common.db import transaction
 from quorum_common.events import JOB_STATUS_TOPIC, envelope
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
-from quorum_jobs.adapters.tables import job_objects, jobs, requesters
+from quorum_jobs.adapters.tables import autolabel_iterations, job_objects, jobs, requesters
+from quorum_jobs.core.autolabel import OFF, AutoLabelSpec, FirstBatch
 from quorum_jobs.core.manifest import ManifestObject
 from quorum_jobs.core.paging import Cursor
 from quorum_jobs.core.spec import JobSpec
@@ -123,6 +124,14 @@ def _job_record(row: Row) -> JobRecord:
             source_label_attribute=m["source_label_attribute"],
             template=m["template"],
             custom_consolidation=m["custom_consolidation"],
+            auto_labeling=AutoLabelSpec(
+                enabled=m["auto_labeling"],
+                target_accuracy=m["auto_target_accuracy"],
+                min_dataset_size=m["auto_min_dataset_size"],
+                max_human_labeled=m["auto_max_human_labeled"],
+            )
+            if m["auto_labeling"]
+            else OFF,
         ),
         status=JobStatus(m["status"]),
         counters=LabelCounters(m["total"], m["human_labeled"], m["machine_labeled"], m["failed"]),
@@ -131,6 +140,34 @@ def _job_record(row: Row) -> JobRecord:
         completed_at=m["completed_at"],
         updated_at=m["updated_at"],
         failure_reason=m["failure_reason"],
+    )
+
+
+async def _mark_first_batch(session: AsyncSession, job_id: str, batch: FirstBatch, total: int) -> None:
+    t = job_objects
+    for ids, validation in ((batch.validation, True), (batch.training, False)):
+        if ids:
+            await session.execute(
+                t.update()
+                .where(
+                    t.c.job_id == job_id,
+                    t.c.object_id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))),
+                )
+                .values(auto_iteration=0, auto_validation=validation)
+            )
+    sent = len(batch.validation) + len(batch.training)
+    await session.execute(
+        autolabel_iterations.insert().values(
+            job_id=job_id,
+            iteration=0,
+            machine_labeled=0,
+            sent_to_humans=sent,
+            human_labeled_total=0,
+            machine_labeled_total=0,
+            unlabeled=total,
+            decision="continue",
+            released=True,  # opening the job puts the batch into workforce (retried while initializing)
+        )
     )
 
 
@@ -198,8 +235,11 @@ class JobStore:
         objects: Sequence[ManifestObject],
         *,
         retry_lease_s: float,
+        first_batch: FirstBatch | None = None,
     ) -> None:
-        """Store the job (initializing) and all its objects in one transaction."""
+        """Store the job (initializing) and all its objects in one transaction; an automated-labeling job's
+        `first_batch` is marked as sent to humans by iteration 0 (only those objects go to workforce)."""
+        auto = spec.auto_labeling
         try:
             async with transaction(self.sessions) as s:
                 await s.execute(
@@ -220,6 +260,10 @@ class JobStore:
                         source_label_attribute=spec.source_label_attribute,
                         template=spec.template,
                         custom_consolidation=spec.custom_consolidation,
+                        auto_labeling=auto.enabled,
+                        auto_target_accuracy=auto.target_accuracy if auto.enabled else 0.0,
+                        auto_min_dataset_size=auto.min_dataset_size if auto.enabled else 0,
+                        auto_max_human_labeled=auto.max_human_labeled,
                         status=JobStatus.INITIALIZING.value,
                         total=len(objects),
                         # The creating call opens the job itself; the reconciler steps in after this lease.
@@ -234,6 +278,8 @@ class JobStore:
                             for o in objects[start : start + _INSERT_CHUNK]
                         ],
                     )
+                if first_batch is not None:
+                    await _mark_first_batch(s, job_id, first_batch, len(objects))
                 await self.outbox.add_events(s, [status_event(job_id, JobStatus.INITIALIZING)])
         except IntegrityError as err:
             if "uq_jobs_requester_name" in str(err.orig):
@@ -334,19 +380,23 @@ class JobStore:
 
     # -- objects and labels ------------------------------------------------------------------------
 
-    async def object_lines(self, job_id: str, batch: int = 5000) -> AsyncIterator[tuple[int, str]]:
-        """(object_id, line) in object order, read in keyset pages (no long-lived transaction)."""
+    async def object_lines(
+        self, job_id: str, batch: int = 5000, *, sent_only: bool = False
+    ) -> AsyncIterator[tuple[int, str]]:
+        """(object_id, line) in object order, read in keyset pages (no long-lived transaction); with
+        `sent_only`, only the objects an automated-labeling loop has sent to humans."""
         after = -1
         while True:
+            query = select(job_objects.c.object_id, job_objects.c.line).where(
+                job_objects.c.job_id == job_id, job_objects.c.object_id > after
+            )
+            if sent_only:
+                query = query.where(
+                    job_objects.c.auto_iteration.is_not(None),
+                    job_objects.c.human_annotated.is_distinct_from(False),
+                )
             async with self.sessions() as s:
-                rows = (
-                    await s.execute(
-                        select(job_objects.c.object_id, job_objects.c.line)
-                        .where(job_objects.c.job_id == job_id, job_objects.c.object_id > after)
-                        .order_by(job_objects.c.object_id)
-                        .limit(batch)
-                    )
-                ).all()
+                rows = (await s.execute(query.order_by(job_objects.c.object_id).limit(batch))).all()
             for row in rows:
                 yield row.object_id, row.line
             if len(rows) < batch:

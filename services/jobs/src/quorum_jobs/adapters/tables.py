@@ -16,7 +16,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from quorum_common.kafka import consumer_offsets_table
 from quorum_common.outbox import outbox_table
@@ -56,6 +56,11 @@ jobs = Table(
     # Custom jobs: the HTML template and the post-processing, "majority" | "all" (migration 0005).
     Column("template", Text, nullable=False, server_default=""),
     Column("custom_consolidation", String(20), nullable=False, server_default=""),
+    # Automated labeling (migration 0006): 0 values mean the defaults.
+    Column("auto_labeling", Boolean, nullable=False, server_default="false"),
+    Column("auto_target_accuracy", Double, nullable=False, server_default="0"),
+    Column("auto_min_dataset_size", Integer, nullable=False, server_default="0"),
+    Column("auto_max_human_labeled", BigInteger, nullable=False, server_default="0"),
     Column("status", String(20), nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("human_labeled", BigInteger, nullable=False, server_default="0"),
@@ -96,6 +101,31 @@ job_objects = Table(
     Column("failure_reason", Text, nullable=True),
     # Revision of the label: consolidation revises labels given from an early worker model (migration 0004).
     Column("label_revision", Integer, nullable=False, server_default="0"),
+    # Automated-labeling jobs (migration 0006): the loop iteration that sent the object to humans or
+    # machine-labeled it (NULL: neither yet, or not an automated-labeling job), and whether it is one of the
+    # human-labeled validation objects that certify thresholds.
+    Column("auto_iteration", Integer, nullable=True),
+    Column("auto_validation", Boolean, nullable=False, server_default="false"),
+)
+
+autolabel_iterations = Table(
+    "autolabel_iterations",
+    metadata,
+    Column("job_id", String(32), ForeignKey(f"{SCHEMA}.jobs.job_id", ondelete="CASCADE"), primary_key=True),
+    Column("iteration", Integer, primary_key=True, autoincrement=False),
+    Column("model_version", Integer, nullable=False, server_default="0"),
+    Column("model_id", Text, nullable=False, server_default=""),
+    # The model's metrics as the inference service reported them (thresholds, validation figures).
+    Column("metrics", JSONB, nullable=False, server_default="{}"),
+    Column("machine_labeled", BigInteger, nullable=False),
+    Column("sent_to_humans", BigInteger, nullable=False),
+    Column("human_labeled_total", BigInteger, nullable=False),
+    Column("machine_labeled_total", BigInteger, nullable=False),
+    Column("unlabeled", BigInteger, nullable=False),
+    Column("decision", String(20), nullable=False),
+    # False until the objects sent to humans are in workforce (the loop retries until they are).
+    Column("released", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

@@ -17,6 +17,13 @@ from quorum_common.task_types import (
     IMAGE_CLASSIFICATION,
     TEXT_CLASSIFICATION,
 )
+from quorum_jobs.core.autolabel import (
+    OFF,
+    AutoLabelSpec,
+    auto_label_errors,
+    auto_label_spec,
+    dataset_size_error,
+)
 from quorum_jobs.core.manifest import MAX_REPORTED_ERRORS, SOURCE, SOURCE_REF, Manifest
 from quorum_jobs.core.task_types import (
     ADJUSTABLE_TYPES,
@@ -68,6 +75,11 @@ class JobSpecInput:
     # Custom jobs: the HTML template (required) and the post-processing ("" = "majority").
     template: str = ""
     custom_consolidation: str = ""
+    # Automated labeling (classification jobs): 0 values take the defaults.
+    auto_labeling: bool = False
+    auto_target_accuracy: float = 0.0
+    auto_min_dataset_size: int = 0
+    auto_max_human_labeled: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,7 @@ class JobSpec:
     # Custom jobs: the HTML template and "majority" | "all" (both empty for the other types).
     template: str = ""
     custom_consolidation: str = ""
+    auto_labeling: AutoLabelSpec = OFF
 
     @property
     def adaptive(self) -> bool:
@@ -180,6 +193,13 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
     if spec.task_type not in NO_CATEGORY_TYPES or spec.categories:
         errors += _category_errors(list(spec.categories))
     errors += _custom_errors(spec)
+    errors += auto_label_errors(
+        spec.task_type,
+        spec.auto_labeling,
+        spec.auto_target_accuracy,
+        spec.auto_min_dataset_size,
+        spec.auto_max_human_labeled,
+    )
     source_attr = spec.source_label_attribute.strip()
     if is_chained(spec.task_type):
         if not source_attr:
@@ -259,6 +279,12 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         custom_consolidation=(spec.custom_consolidation or DEFAULT_CUSTOM_CONSOLIDATION)
         if spec.task_type == CUSTOM
         else "",
+        auto_labeling=auto_label_spec(
+            spec.auto_labeling,
+            spec.auto_target_accuracy,
+            spec.auto_min_dataset_size,
+            spec.auto_max_human_labeled,
+        ),
     )
 
 
@@ -335,6 +361,9 @@ def check_manifest_fits(spec: JobSpec, manifest: Manifest) -> None:
     verification / adjustment lines carry the previous label with its metadata."""
     attr = spec.label_attribute_name
     taken = (attr, f"{attr}-metadata", f"{attr}-ref", f"{attr}-ref-metadata")
+    too_small = dataset_size_error(spec.auto_labeling, len(manifest.objects))
+    if too_small is not None:
+        raise InvalidArgument(too_small, reason="manifest_too_small")
     errors: list[str] = []
     bases: set[str] = set()
     count = 0

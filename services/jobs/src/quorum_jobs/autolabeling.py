@@ -1,0 +1,216 @@
+"""The automated-labeling loop of the jobs service (the decisions are in core.autolabel).
+
+A background task steps every running automated-labeling job: when the objects sent to humans are all
+labeled, it trains a model on every human label (inference TrainModel), scores the objects nobody has
+labeled yet (Predict with a selection of the next human batch), and commits the iteration in one
+transaction: machine labels, the objects sent to humans, budget failures, the iteration's record. Only then
+are the new objects put into workforce; an iteration whose objects are not there yet is retried until they
+are, so a crash anywhere loses nothing and labels nothing twice (a second commit of an iteration is refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from quorum_common.logging import get_logger
+from quorum_jobs.adapters.autolabel_store import AutoLabelStore, IterationOutcome, IterationRow, LoopCounts
+from quorum_jobs.adapters.inference import InferenceClient, InferenceError, LoopObject
+from quorum_jobs.adapters.store import JobRecord, JobStore
+from quorum_jobs.adapters.workforce import WorkforceClient, WorkforceError
+from quorum_jobs.core.autolabel import Decision, Next, cost_saving_percent, decide, plan_loop
+from quorum_jobs.core.batching import DataObject
+from quorum_jobs.core.states import JobStatus
+from quorum_jobs.errors import FailedPrecondition
+from quorum_jobs.settings import JobsSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoLabelReport:
+    job: JobRecord
+    iterations: list[IterationRow]
+    counts: LoopCounts
+    human_answers: int
+
+    @property
+    def cost_usd(self) -> float:
+        return round(self.human_answers * self.job.spec.price_per_task_usd, 6)
+
+    @property
+    def all_human_cost_usd(self) -> float:
+        spec = self.job.spec
+        return round(self.job.counters.total * spec.workers_per_object * spec.price_per_task_usd, 6)
+
+    @property
+    def cost_saving_percent(self) -> float:
+        return cost_saving_percent(self.cost_usd, self.all_human_cost_usd)
+
+    @property
+    def human_objects_saving_percent(self) -> float:
+        total = self.job.counters.total
+        return round(100.0 * (1.0 - self.counts.sent / total), 2) if total else 0.0
+
+
+def loop_object(object_id: int, line: str, label: str = "", validation: bool = False) -> LoopObject:
+    data = json.loads(line)
+    source = data.get("source")
+    if isinstance(source, str):
+        return LoopObject(object_id, text=source, label=label, validation=validation)
+    return LoopObject(
+        object_id, image_uri=str(data.get("source-ref") or ""), label=label, validation=validation
+    )
+
+
+class AutoLabeler:
+    def __init__(
+        self,
+        settings: JobsSettings,
+        store: JobStore,
+        workforce: WorkforceClient,
+        inference: InferenceClient,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.loop = AutoLabelStore(store)
+        self.workforce = workforce
+        self.inference = inference
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step_all()
+            except Exception:
+                log.exception("autolabel_round_failed")
+            await asyncio.sleep(self.settings.autolabel_interval_s)
+
+    async def step_all(self) -> None:
+        for job_id in await self.loop.running_job_ids():
+            job = await self.store.get_job(job_id)
+            if job is None or job.status != JobStatus.IN_PROGRESS:
+                continue
+            try:
+                await self.step(job)
+            except (InferenceError, WorkforceError) as err:
+                log.warning("autolabel_step_deferred", job_id=job_id, error=str(err))
+
+    async def step(self, job: JobRecord) -> None:
+        """Advance one job by at most one iteration."""
+        last = await self.loop.last_iteration(job.job_id)
+        if last is None:
+            return
+        if not last.released:
+            await self._release(job, last.iteration)
+            return
+        counts = await self.loop.counts(job.job_id)
+        if counts.pending or not counts.remaining or last.decision != Decision.CONTINUE:
+            return
+        await self._iterate(job, last.iteration + 1, counts)
+
+    async def _iterate(self, job: JobRecord, iteration: int, counts: LoopCounts) -> None:
+        spec = job.spec
+        plan = plan_loop(job.counters.total, len(spec.categories))
+        humans = await self.loop.human_labels(job.job_id)
+        train = [loop_object(h.object_id, h.line, h.label, h.validation) for h in humans]
+        unsent = await self.loop.unsent_lines(job.job_id)
+        unsent_objects = [loop_object(oid, line) for oid, line in unsent]
+        has_validation = any(o.validation for o in train)
+        machine: list[tuple[int, str, float]] = []
+        selected: list[int] = []
+        metrics: dict[str, object] = {}
+        version, model_id = 0, ""
+        batch = plan.batch_size
+        if spec.auto_labeling.max_human_labeled:
+            batch = max(0, min(batch, spec.auto_labeling.max_human_labeled - counts.sent))
+        if has_validation and len(train) > sum(o.validation for o in train) and unsent_objects:
+            try:
+                model = await self.inference.train(
+                    job.job_id, train, spec.categories, spec.auto_labeling.target_accuracy
+                )
+                scored = await self.inference.score(job.job_id, model.version, unsent_objects, batch, train)
+            except InferenceError as err:
+                if err.retryable:
+                    raise
+                # The model cannot be built on these objects (e.g. images it cannot read): humans label
+                # the rest, as without automated labeling.
+                log.error("autolabel_model_failed", job_id=job.job_id, iteration=iteration, error=str(err))
+                metrics = {"error": str(err)}
+            else:
+                version, model_id, metrics = model.version, model.model_id, model.metrics
+                machine = [(m.object_id, m.label, m.confidence) for m in scored.machine_labels]
+                selected = scored.selected
+        labeled_now = {oid for oid, _, _ in machine}
+        rest = [oid for oid, _ in unsent if oid not in labeled_now]
+        nxt = decide(iteration, len(rest), counts.sent, plan, spec.auto_labeling)
+        if not model_id and nxt.decision == Decision.CONTINUE:  # no model: nothing to iterate on
+            nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
+        to_humans, to_fail = _split(nxt, selected, rest)
+        committed = await self.loop.commit_iteration(
+            job.job_id,
+            IterationOutcome(
+                iteration=iteration,
+                model_version=version,
+                model_id=model_id,
+                metrics=metrics,
+                machine_labels=machine,
+                to_humans=to_humans,
+                to_fail=to_fail,
+                decision=nxt.decision.value,
+            ),
+        )
+        if not committed:
+            return
+        log.info(
+            "autolabel_iteration",
+            job_id=job.job_id,
+            iteration=iteration,
+            model_version=version,
+            trained_on=len(train),
+            machine_labeled=len(machine),
+            to_humans=len(to_humans),
+            failed=len(to_fail),
+            decision=nxt.decision.value,
+        )
+        if to_humans:
+            await self._release(job, iteration)
+
+    async def _release(self, job: JobRecord, iteration: int) -> None:
+        """Put the iteration's human batch into workforce (idempotent) and record that it is there."""
+        ids = await self.loop.sent_in(job.job_id, iteration)
+        lines = await self.loop.lines(job.job_id, ids)
+        objects = []
+        for oid, line in lines:
+            data = json.loads(line)
+            objects.append(DataObject(oid, data.get("source") or "", data.get("source-ref") or "", "", ""))
+        if objects:
+            await self.workforce.put_objects(job.job_id, objects)
+        await self.loop.mark_released(job.job_id, iteration)
+        log.info("autolabel_batch_released", job_id=job.job_id, iteration=iteration, objects=len(objects))
+
+    async def report(self, job: JobRecord) -> AutoLabelReport:
+        if not job.spec.auto_labeling.enabled:
+            raise FailedPrecondition(
+                f"job {job.job_id} does not use automated labeling", reason="auto_labeling_off"
+            )
+        iterations = await self.loop.iterations(job.job_id)
+        counts = await self.loop.counts(job.job_id)
+        try:
+            answers = (
+                await self.workforce.progress(job.job_id, timeout_s=self.settings.progress_timeout_s)
+            ).answers
+        except WorkforceError:
+            answers = job.label_answers
+        return AutoLabelReport(job, iterations, counts, max(answers, 0))
+
+
+def _split(nxt: Next, selected: list[int], rest: list[int]) -> tuple[list[int], list[int]]:
+    """Which of `rest` go to humans (the model's picks first) and which fail."""
+    if nxt.decision == Decision.DONE:
+        return [], []
+    rest_set = set(rest)
+    order = [oid for oid in selected if oid in rest_set]
+    chosen = set(order)
+    order += [oid for oid in rest if oid not in chosen]
+    return order[: nxt.to_humans], order[nxt.to_humans : nxt.to_humans + nxt.to_fail]

@@ -1,0 +1,171 @@
+"""Automated labeling: the decisions of Ground Truth's active-learning loop (GT-FORMATS.md section 2.5), pure.
+
+The jobs service runs the loop; the inference service trains and scores. Per iteration:
+  1. humans label a batch (the first one random: a validation set the model never trains on + a training
+     set; later ones chosen by the model: uncertain and diverse);
+  2. once the batch is labeled, a model is trained on every human label, thresholds are certified on the
+     validation set (a lower confidence bound of the accuracy of above-threshold predictions reaches the
+     requester's target), and every unlabeled object above its class threshold is machine-labeled;
+  3. `decide` says what happens to the rest: another batch, everything left to humans, or (budget spent)
+     nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from quorum_common.task_types import IMAGE_CLASSIFICATION, TEXT_CLASSIFICATION
+
+DEFAULT_TARGET_ACCURACY = 0.95
+GT_MIN_DATASET_SIZE = 1250  # Ground Truth refuses automated labeling below this
+MIN_DATASET_SIZE_FLOOR = 100  # below it a validation set cannot certify anything
+MIN_TARGET_ACCURACY, MAX_TARGET_ACCURACY = 0.5, 1.0  # exclusive
+AUTO_LABELING_TASK_TYPES = (TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoLabelSpec:
+    """A requester's automated-labeling settings (validated: defaults applied)."""
+
+    enabled: bool = False
+    target_accuracy: float = DEFAULT_TARGET_ACCURACY
+    min_dataset_size: int = GT_MIN_DATASET_SIZE
+    max_human_labeled: int = 0  # 0 = no limit
+
+
+OFF = AutoLabelSpec()
+
+
+def auto_label_errors(
+    task_type: str, enabled: bool, target_accuracy: float, min_dataset_size: int, max_human_labeled: int
+) -> list[str]:
+    """Every problem with the settings, each naming its field and the allowed values."""
+    if not enabled:
+        return []
+    errors: list[str] = []
+    if task_type not in AUTO_LABELING_TASK_TYPES:
+        errors.append(f"auto_labeling is for {' and '.join(AUTO_LABELING_TASK_TYPES)} jobs, not {task_type}")
+    if math.isnan(target_accuracy) or not (
+        target_accuracy == 0 or MIN_TARGET_ACCURACY < target_accuracy < MAX_TARGET_ACCURACY
+    ):
+        errors.append(
+            f"auto_labeling.target_accuracy must be 0 (default {DEFAULT_TARGET_ACCURACY}) or between "
+            f"{MIN_TARGET_ACCURACY:g} and {MAX_TARGET_ACCURACY:g} (exclusive), got {target_accuracy}"
+        )
+    if min_dataset_size != 0 and min_dataset_size < MIN_DATASET_SIZE_FLOOR:
+        errors.append(
+            f"auto_labeling.min_dataset_size must be 0 (default {GT_MIN_DATASET_SIZE}) or at least "
+            f"{MIN_DATASET_SIZE_FLOOR}, got {min_dataset_size}"
+        )
+    if max_human_labeled < 0:
+        errors.append(
+            f"auto_labeling.max_human_labeled must be 0 (no limit) or more, got {max_human_labeled}"
+        )
+    return errors
+
+
+def auto_label_spec(
+    enabled: bool, target_accuracy: float, min_dataset_size: int, max_human: int
+) -> AutoLabelSpec:
+    """Settings with defaults applied (call after auto_label_errors found nothing)."""
+    if not enabled:
+        return OFF
+    return AutoLabelSpec(
+        enabled=True,
+        target_accuracy=target_accuracy or DEFAULT_TARGET_ACCURACY,
+        min_dataset_size=min_dataset_size or GT_MIN_DATASET_SIZE,
+        max_human_labeled=max_human,
+    )
+
+
+def dataset_size_error(spec: AutoLabelSpec, n_objects: int) -> str | None:
+    if spec.enabled and n_objects < spec.min_dataset_size:
+        return (
+            f"automated labeling needs at least auto_labeling.min_dataset_size = {spec.min_dataset_size} "
+            f"objects, the manifest has {n_objects} (lower min_dataset_size, at least "
+            f"{MIN_DATASET_SIZE_FLOOR}, or turn auto_labeling off)"
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopPlan:
+    """Batch sizes of one job's loop."""
+
+    validation_size: int  # human-labeled objects held out to certify thresholds (part of the first batch)
+    first_train_size: int  # the rest of the random first batch
+    batch_size: int  # objects sent to humans per later iteration
+    max_iterations: int  # model iterations; after the last one what is left goes to humans
+
+
+def plan_loop(n_objects: int, n_classes: int) -> LoopPlan:
+    """Sizes from the dataset's size and class count.
+
+    Validation: enough objects that a class's above-threshold predictions can clear a 0.95 lower bound
+    (about 60 all-correct predictions, so ~20 per class plus a floor), and never more than 10% of the data;
+    Ground Truth's 20% would spend most of a 2,000-object job on validation alone. Batches: 5% of the data
+    per iteration, so the model is retrained often while the job is still small enough to save labels.
+    """
+    validation = min(max(120, 20 * n_classes), max(60, math.ceil(0.10 * n_objects)))
+    validation = min(validation, n_objects)
+    batch = max(25, math.ceil(0.05 * n_objects))
+    first_train = min(n_objects - validation, max(batch, validation))
+    return LoopPlan(validation, first_train, batch, max_iterations=12)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstBatch:
+    validation: list[int]  # object ids
+    training: list[int]
+
+
+def plan_first_batch(object_ids: list[int], plan: LoopPlan, seed: int) -> FirstBatch:
+    """A seeded uniformly random first batch (GT's), split into validation and training objects."""
+    order = np.random.default_rng(seed).permutation(len(object_ids))
+    size = min(len(object_ids), plan.validation_size + plan.first_train_size)
+    picked = [object_ids[i] for i in order[:size]]
+    return FirstBatch(
+        validation=sorted(picked[: plan.validation_size]), training=sorted(picked[plan.validation_size :])
+    )
+
+
+class Decision(StrEnum):
+    CONTINUE = "continue"  # another model-chosen batch to humans, then another iteration
+    REST_TO_HUMANS = "rest_to_humans"  # the last iteration: everything left goes to humans
+    DONE = "done"  # nothing is left
+    BUDGET_SPENT = "budget_spent"  # the human-label budget is spent: what is left ends failed
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    decision: Decision
+    to_humans: int  # how many objects to send to humans now
+    to_fail: int  # how many of the rest end failed (budget)
+
+
+def decide(iteration: int, remaining: int, sent_to_humans: int, plan: LoopPlan, spec: AutoLabelSpec) -> Next:
+    """What follows iteration `iteration` (>= 1) once its machine labels are applied.
+
+    `remaining`: objects neither labeled nor sent to humans; `sent_to_humans`: objects ever sent to humans.
+    """
+    if remaining <= 0:
+        return Next(Decision.DONE, 0, 0)
+    budget = remaining
+    if spec.max_human_labeled:
+        budget = max(0, spec.max_human_labeled - sent_to_humans)
+        if budget == 0:
+            return Next(Decision.BUDGET_SPENT, 0, remaining)
+    if iteration >= plan.max_iterations or remaining <= plan.batch_size:
+        send = min(remaining, budget)
+        if send < remaining:
+            return Next(Decision.BUDGET_SPENT, send, remaining - send)
+        return Next(Decision.REST_TO_HUMANS, send, 0)
+    return Next(Decision.CONTINUE, min(plan.batch_size, budget), 0)
+
+
+def cost_saving_percent(cost: float, all_human_cost: float) -> float:
+    return round(100.0 * (1.0 - cost / all_human_cost), 2) if all_human_cost > 0 else 0.0

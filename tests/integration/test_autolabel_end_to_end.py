@@ -1,0 +1,149 @@
+"""Automated labeling end to end: jobs runs the loop, inference trains and scores, simulated workers label the
+batches it sends them, and the output marks machine labels as Ground Truth does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import numpy as np
+
+from quorum_cli.labeling_run import ApiClient, fetch_answers, run_labeling_job
+from quorum_cli.platform import Platform
+from quorum_cli.simulation import CrowdDataset
+
+_TOPICS = {
+    "sports": ["The striker scored twice", "Our goalkeeper saved a penalty", "The team won the league final"],
+    "weather": [
+        "Heavy rain is expected tonight",
+        "A cold wind blows from the north",
+        "Sunny skies all weekend",
+    ],
+    "cooking": [
+        "Simmer the sauce for ten minutes",
+        "Knead the bread dough gently",
+        "Season the soup with salt",
+    ],
+}
+_ENDINGS = ["today", "again", "as usual", "this time", "once more", "for the fans", "in the city", "at last"]
+
+
+def topic_dataset(n_items: int, n_workers: int, seed: int) -> CrowdDataset:
+    """Short sentences whose topic an embedding separates easily, labeled by workers of mixed skill."""
+    rng = np.random.default_rng(seed)
+    categories = sorted(_TOPICS)
+    items = [f"s{i:04d}" for i in range(n_items)]
+    gold = {item: categories[int(rng.integers(len(categories)))] for item in items}
+    contents = {
+        item: {"source": f"{rng.choice(_TOPICS[gold[item]])} {rng.choice(_ENDINGS)} (#{i})"}
+        for i, item in enumerate(items)
+    }
+    k = len(categories)
+    acc = rng.uniform(0.7, 0.95, size=n_workers)
+    confusion = np.stack(
+        [np.full((k, k), (1 - a) / (k - 1)) + np.eye(k) * (a - (1 - a) / (k - 1)) for a in acc]
+    )
+    workers = [f"w{w:02d}" for w in range(n_workers)]
+    return CrowdDataset("topics", items, categories, gold, contents, {}, workers, confusion)
+
+
+def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label_the_rest(
+    platform: Platform, requester_key: str
+) -> None:
+    data = topic_dataset(400, 6, seed=5)
+    seen_iterations: list[int] = []
+
+    async def follow(client: ApiClient, job_id: str, headers: dict[str, str]) -> None:
+        while True:
+            r = await client.get(f"/v1/jobs/{job_id}/auto-labeling", headers=headers)
+            if r.status_code == 200:
+                seen_iterations.append(len(r.json()["iterations"]))
+            await asyncio.sleep(0.5)
+
+    auto = {"enabled": True, "target_accuracy": 0.8, "min_dataset_size": 100}
+    result = asyncio.run(
+        run_labeling_job(
+            platform.api_url,
+            requester_key,
+            data,
+            workers_per_object=3,
+            seed=5,
+            auto_labeling=auto,
+            monitor=follow,
+            timeout_s=600,
+        )
+    )
+    job = result.job
+    c = job["counters"]
+    assert job["status"] == "completed", job
+    assert job["auto_labeling"] == {**auto, "max_human_labeled": 0}
+    assert c["machine_labeled"] > 0 and c["human_labeled"] > 0
+    assert c["human_labeled"] + c["machine_labeled"] + c["failed"] == 400 and c["unlabeled"] == 0
+
+    headers = {"Authorization": f"Bearer {requester_key}"}
+    report = httpx.get(f"{platform.api_url}/v1/jobs/{job['job_id']}/auto-labeling", headers=headers).json()
+    its = report["iterations"]
+    assert its[0]["iteration"] == 0 and its[0]["model_version"] == 0
+    first_batch = its[0]["sent_to_humans"]
+    assert 0 < first_batch < 400
+    assert [it["iteration"] for it in its] == list(range(len(its))) and len(its) >= 2
+    assert all(it["model_version"] >= 1 for it in its[1:])
+    assert sum(it["machine_labeled"] for it in its) == c["machine_labeled"] == report["machine_labeled"]
+    assert sum(it["sent_to_humans"] for it in its) + c["machine_labeled"] == 400
+    assert its[-1]["decision"] in ("done", "rest_to_humans")
+    assert max(seen_iterations, default=0) >= 1  # followed live while the job ran
+
+    # Humans answered only the objects the loop sent them; machine-labeled objects have no answer.
+    answers = asyncio.run(fetch_answers(platform.api_url, requester_key, job["job_id"]))
+    answered = {int(a["object_id"]) for a in answers}
+    attr = job["label_attribute_name"]
+    machine, human = {}, {}
+    for object_id, line in enumerate(result.output_lines):
+        meta = line[f"{attr}-metadata"]
+        assert meta["class-name"] == data.categories[line[attr]]
+        assert 0.0 <= meta["confidence"] <= 1.0
+        (machine if meta["human-annotated"] == "no" else human)[object_id] = meta["class-name"]
+    assert len(machine) == c["machine_labeled"] and not set(machine) & answered
+    assert set(human) <= answered and len(answered) == 400 - c["machine_labeled"]
+    assert report["human_answers"] == len(answers)
+    assert report["cost_saving_percent"] > 0 and report["human_objects_saving_percent"] > 0
+
+    # The machine labels reach the requester's target against gold.
+    items = data.items
+    correct = [machine[o] == data.gold[items[o]] for o in machine]
+    assert np.mean(correct) >= auto["target_accuracy"], np.mean(correct)
+
+
+def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: str) -> None:
+    headers = {"Authorization": f"Bearer {requester_key}"}
+    team = httpx.post(f"{platform.api_url}/v1/teams", json={"name": "auto-checks"}, headers=headers).json()
+    lines = "".join(f'{{"source": "sentence {i}"}}\n' for i in range(150))
+
+    def create(**fields: Any) -> httpx.Response:
+        body = {
+            "name": "auto-check",
+            "task_type": "text-classification",
+            "categories": ["a", "b"],
+            "team_id": team["team_id"],
+            "manifest": lines,
+            **fields,
+        }
+        return httpx.post(f"{platform.api_url}/v1/jobs", json=body, headers=headers)
+
+    r = create(auto_labeling={"enabled": True})
+    assert r.status_code == 400
+    assert "min_dataset_size = 1250" in r.text and "the manifest has 150" in r.text
+    r = create(task_type="bounding-box", auto_labeling={"enabled": True, "min_dataset_size": 100})
+    assert r.status_code == 400 and "auto_labeling is for text-classification" in r.text
+    r = create(auto_labeling={"enabled": True, "target_accuracy": 1.5})
+    assert r.status_code == 422 and "target_accuracy" in r.text
+    r = create(auto_labeling={"enabled": True, "min_dataset_size": 10})
+    assert r.status_code == 400 and "at least 100" in r.text
+    listed = httpx.get(f"{platform.api_url}/v1/jobs", headers=headers).json()["data"]
+    assert not any(j["name"] == "auto-check" for j in listed)  # nothing was created
+    # A job without automated labeling has no report.
+    r = create(name="auto-check-off")
+    assert r.status_code == 201
+    r = httpx.get(f"{platform.api_url}/v1/jobs/{r.json()['job_id']}/auto-labeling", headers=headers)
+    assert r.status_code == 409 and "does not use automated labeling" in r.text

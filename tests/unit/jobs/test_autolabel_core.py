@@ -1,0 +1,121 @@
+"""The automated-labeling loop's decisions (pure core of the jobs service)."""
+
+from __future__ import annotations
+
+import pytest
+
+from quorum_jobs.core.autolabel import (
+    GT_MIN_DATASET_SIZE,
+    AutoLabelSpec,
+    Decision,
+    auto_label_errors,
+    auto_label_spec,
+    dataset_size_error,
+    decide,
+    plan_first_batch,
+    plan_loop,
+)
+from quorum_jobs.core.spec import JobSpecInput, validate_spec
+from quorum_jobs.errors import InvalidArgument
+
+PLAN = plan_loop(2000, 10)
+ON = AutoLabelSpec(enabled=True)
+
+
+def test_plan_keeps_validation_within_ten_percent_and_batches_at_five_percent() -> None:
+    plan = plan_loop(2000, 10)
+    assert plan.validation_size == 200 and plan.batch_size == 100
+    small = plan_loop(300, 2)
+    assert small.validation_size == 60 and small.batch_size == 25
+    big = plan_loop(100_000, 6)
+    assert big.validation_size == 120 and big.batch_size == 5000
+    for n, k in [(100, 2), (150, 20), (1797, 10), (10_662, 2)]:
+        p = plan_loop(n, k)
+        assert 0 < p.validation_size + p.first_train_size <= n
+
+
+def test_first_batch_is_seeded_random_and_disjoint() -> None:
+    ids = list(range(1000))
+    plan = plan_loop(1000, 4)
+    a = plan_first_batch(ids, plan, seed=3)
+    assert a == plan_first_batch(ids, plan, seed=3)
+    assert a != plan_first_batch(ids, plan, seed=4)
+    assert len(a.validation) == plan.validation_size and len(a.training) == plan.first_train_size
+    assert not set(a.validation) & set(a.training)
+    # Not the first objects of the manifest: the batch is spread over it.
+    assert max(a.validation + a.training) > plan.validation_size + plan.first_train_size
+
+
+def test_decide_continues_with_a_batch_while_much_is_left() -> None:
+    nxt = decide(1, remaining=1500, sent_to_humans=400, plan=PLAN, spec=ON)
+    assert nxt.decision == Decision.CONTINUE and nxt.to_humans == PLAN.batch_size and nxt.to_fail == 0
+
+
+def test_decide_sends_the_rest_to_humans_when_little_is_left_or_at_the_last_iteration() -> None:
+    nxt = decide(1, remaining=PLAN.batch_size, sent_to_humans=400, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans) == (Decision.REST_TO_HUMANS, PLAN.batch_size)
+    nxt = decide(PLAN.max_iterations, remaining=900, sent_to_humans=400, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans, nxt.to_fail) == (Decision.REST_TO_HUMANS, 900, 0)
+
+
+def test_decide_is_done_when_nothing_is_left() -> None:
+    assert decide(3, remaining=0, sent_to_humans=400, plan=PLAN, spec=ON).decision == Decision.DONE
+
+
+def test_decide_respects_the_human_label_budget() -> None:
+    spec = AutoLabelSpec(enabled=True, max_human_labeled=450)
+    nxt = decide(1, remaining=1500, sent_to_humans=400, plan=PLAN, spec=spec)
+    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 50)
+    nxt = decide(2, remaining=1400, sent_to_humans=450, plan=PLAN, spec=spec)
+    assert (nxt.decision, nxt.to_humans, nxt.to_fail) == (Decision.BUDGET_SPENT, 0, 1400)
+    nxt = decide(PLAN.max_iterations, remaining=80, sent_to_humans=430, plan=PLAN, spec=spec)
+    assert (nxt.decision, nxt.to_humans, nxt.to_fail) == (Decision.BUDGET_SPENT, 20, 60)
+
+
+def test_settings_default_to_ground_truth_values() -> None:
+    spec = auto_label_spec(True, 0.0, 0, 0)
+    assert spec.target_accuracy == 0.95 and spec.min_dataset_size == GT_MIN_DATASET_SIZE
+    assert auto_label_spec(False, 0.9, 200, 5).enabled is False
+
+
+@pytest.mark.parametrize(
+    ("task_type", "target", "min_size", "budget", "needle"),
+    [
+        ("bounding-box", 0.0, 0, 0, "auto_labeling is for text-classification and image-classification"),
+        ("text-classification", 1.0, 0, 0, "target_accuracy must be 0 (default 0.95) or between 0.5 and 1"),
+        ("text-classification", 0.4, 0, 0, "got 0.4"),
+        ("text-classification", float("nan"), 0, 0, "target_accuracy"),
+        ("text-classification", 0.0, 99, 0, "min_dataset_size must be 0 (default 1250) or at least 100"),
+        ("text-classification", 0.0, 0, -1, "max_human_labeled must be 0 (no limit) or more"),
+    ],
+)
+def test_bad_settings_are_named(
+    task_type: str, target: float, min_size: int, budget: int, needle: str
+) -> None:
+    errors = auto_label_errors(task_type, True, target, min_size, budget)
+    assert any(needle in e for e in errors), errors
+    assert auto_label_errors(task_type, False, target, min_size, budget) == []
+
+
+def test_job_spec_carries_auto_labeling_and_rejects_it_on_other_task_types() -> None:
+    base = dict(
+        name="reviews",
+        categories=["a", "b"],
+        workers_per_object=3,
+        task_time_limit_s=60,
+        price_per_task_usd=0.01,
+        team_id="t",
+    )
+    spec = validate_spec(
+        JobSpecInput(task_type="text-classification", auto_labeling=True, auto_target_accuracy=0.9, **base)
+    )
+    assert spec.auto_labeling == AutoLabelSpec(True, 0.9, GT_MIN_DATASET_SIZE, 0)
+    with pytest.raises(InvalidArgument, match="auto_labeling is for"):
+        validate_spec(JobSpecInput(task_type="image-classification-multilabel", auto_labeling=True, **base))
+
+
+def test_too_small_a_dataset_is_refused_with_its_size() -> None:
+    message = dataset_size_error(AutoLabelSpec(True, 0.95, 1250, 0), 300)
+    assert message is not None and "1250" in message and "300" in message
+    assert dataset_size_error(AutoLabelSpec(True, 0.95, 200, 0), 300) is None
+    assert dataset_size_error(AutoLabelSpec(), 3) is None
