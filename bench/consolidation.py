@@ -53,7 +53,11 @@ CROWDKIT_METHODS = ["MV", "Wawa", "DS", "OneCoinDS", "GLAD", "MACE", "ZBS"]
 
 #: crowd-kit 1.4.2's best accuracy per dataset, from shared/datasets/README.md (the numbers to beat).
 README_BEST = {
-    "temp": 94.37, "face": 64.04, "music_genre": 80.00, "sentiment_polarity": 91.66, "possent": 96.00,
+    "temp": 94.37,
+    "face": 64.04,
+    "music_genre": 80.00,
+    "sentiment_polarity": 91.66,
+    "possent": 96.00,
     "adult": 76.58,
 }
 OUR_METHODS = ["mv", "ds", "one_coin_ds", "glad", "mace", "auto"]
@@ -78,8 +82,13 @@ def crowdkit_worker(request_path: str) -> None:
 
     request = json.loads(Path(request_path).read_text())
     factories = {
-        "MV": MajorityVote, "Wawa": Wawa, "DS": DawidSkene, "OneCoinDS": OneCoinDawidSkene, "GLAD": GLAD,
-        "MACE": MACE, "ZBS": ZeroBasedSkill,
+        "MV": MajorityVote,
+        "Wawa": Wawa,
+        "DS": DawidSkene,
+        "OneCoinDS": OneCoinDawidSkene,
+        "GLAD": GLAD,
+        "MACE": MACE,
+        "ZBS": ZeroBasedSkill,
     }
     out: dict[str, Any] = {}
     for job in request["jobs"]:
@@ -120,8 +129,12 @@ def ensure_crowdkit() -> tuple[Path | None, str]:
         subprocess.run([sys.executable, "-m", "venv", str(CROWDKIT_VENV)], check=True, capture_output=True)
         (CROWDKIT_VENV / ".gitignore").write_text("*\n")  # keep the venv out of git
         log(f"installing {' '.join(CROWDKIT_REQUIREMENTS)} into {CROWDKIT_VENV} ...")
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *CROWDKIT_REQUIREMENTS], check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *CROWDKIT_REQUIREMENTS],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     except (OSError, subprocess.CalledProcessError) as err:
         detail = getattr(err, "stderr", "") or str(err)
         return None, f"crowd-kit could not be installed: {detail.strip().splitlines()[-1:]}"
@@ -135,8 +148,9 @@ def run_crowdkit(python: Path, jobs: list[dict[str, Any]]) -> dict[str, Any]:
         request = Path(tmp) / "request.json"
         output = Path(tmp) / "out.json"
         request.write_text(json.dumps({"jobs": jobs, "output": str(output)}))
-        proc = subprocess.run([str(python), __file__, "--crowdkit-worker", str(request)], capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            [str(python), __file__, "--crowdkit-worker", str(request)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"crowd-kit worker failed: {proc.stderr.strip()[-2000:]}")
         return json.loads(output.read_text())
@@ -230,7 +244,10 @@ def run_known(labels_csv: Path, gold: dict[str, str], share: float, seeds: int) 
         confs.append(points["confidence"])
         rights.append(points["correct"])
     return {
-        "accuracy": float(np.mean(accs)), "ece": float(np.mean(eces)), "known_share": share, "seeds": seeds,
+        "accuracy": float(np.mean(accs)),
+        "ece": float(np.mean(eces)),
+        "known_share": share,
+        "seeds": seeds,
         "_reliability": {"confidence": np.concatenate(confs), "correct": np.concatenate(rights)},
     }
 
@@ -289,9 +306,15 @@ def write_synthetic_csv(answers, path: Path) -> None:  # noqa: ANN001
     cats = np.asarray(answers.categories)
     with path.open("w") as f:
         f.write("item,worker,label\n")
-        lines = map(",".join, zip(np.char.add("o", answers.objects.astype(str)).tolist(),
-                                  np.char.add("w", answers.workers.astype(str)).tolist(),
-                                  cats[answers.classes].tolist(), strict=True))
+        lines = map(
+            ",".join,
+            zip(
+                np.char.add("o", answers.objects.astype(str)).tolist(),
+                np.char.add("w", answers.workers.astype(str)).tolist(),
+                cats[answers.classes].tolist(),
+                strict=True,
+            ),
+        )
         f.write("\n".join(lines))
         f.write("\n")
 
@@ -319,37 +342,56 @@ def speed_run(repeat: int, crowdkit: Path | None, tmp: Path) -> dict[str, Any]:
     best, median, mv = timed(lambda: MajorityVote().fit(answers), repeat)
     out["mv"] = {"best_s": best, "median_s": median, "accuracy": float((mv.labels_ == truth).mean())}
     best, median, auto = timed(lambda: AutoDawidSkene().fit(answers), max(1, repeat // 2))
-    out["auto"] = {"best_s": best, "median_s": median, "accuracy": float((auto.labels_ == truth).mean()),
-                   "chosen": auto.chosen_}
+    out["auto"] = {
+        "best_s": best,
+        "median_s": median,
+        "accuracy": float((auto.labels_ == truth).mean()),
+        "chosen": auto.chosen_,
+    }
 
     csv_path = tmp / "synthetic_1m.csv"
     write_synthetic_csv(answers, csv_path)
     # The whole command in a fresh interpreter: imports, parsing, auto, writing.
-    script = ("import typer, sys; from quorum_cli.consolidate_cmd import consolidate; "
-              "sys.argv = ['quorum-consolidate', *sys.argv[1:]]; typer.run(consolidate)")
+    script = (
+        "import typer, sys; from quorum_cli.consolidate_cmd import consolidate; "
+        "sys.argv = ['quorum-consolidate', *sys.argv[1:]]; typer.run(consolidate)"
+    )
     walls = []
     for _ in range(max(3, repeat)):
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", script, str(csv_path), "-o", str(tmp / "pred.csv")],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(csv_path), "-o", str(tmp / "pred.csv")],
+            capture_output=True,
+            text=True,
+        )
         walls.append(time.perf_counter() - started)
         if proc.returncode != 0:
             raise RuntimeError(f"consolidate command failed: {proc.stderr[-2000:]}")
-    out["cli_auto"] = {"best_s": min(walls), "median_s": statistics.median(walls),
-                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    out["cli_auto"] = {
+        "best_s": min(walls),
+        "median_s": statistics.median(walls),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
     if crowdkit is not None:
         log("crowd-kit DawidSkene, 20 iterations, on the 1M-answer job ...")
-        job = {"name": "synthetic", "labels": str(csv_path), "methods": ["DS"],
-               "kwargs": {"DS": {"n_iter": 20, "tol": "-inf"}}}
+        job = {
+            "name": "synthetic",
+            "labels": str(csv_path),
+            "methods": ["DS"],
+            "kwargs": {"DS": {"n_iter": 20, "tol": "-inf"}},
+        }
         ck = run_crowdkit(crowdkit, [job])["synthetic"]["DS"]
         if "error" in ck:
             out["crowdkit_ds20"] = ck
         else:
             ours = {f"o{i}": answers.categories[c] for i, c in enumerate(ds64.labels_.tolist())}
             agree = float(np.mean([ours[k] == v for k, v in ck["labels"].items()]))
-            out["crowdkit_ds20"] = {"seconds": ck["seconds"], "agreement_with_ours": agree,
-                                    "speedup_ours_best": ck["seconds"] / out["ds20"]["best_s"]}
+            out["crowdkit_ds20"] = {
+                "seconds": ck["seconds"],
+                "agreement_with_ours": agree,
+                "speedup_ours_best": ck["seconds"] / out["ds20"]["best_s"],
+            }
     return out
 
 
@@ -373,8 +415,12 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--skip-crowdkit-speed", action="store_true", help="Skip crowd-kit's 1M-answer DS.")
     parser.add_argument("--json", type=Path, help="Also write all results here.")
-    parser.add_argument("--known-share", type=float, default=0.1,
-                        help="Share of gold items given to auto as known answers (0: no such table).")
+    parser.add_argument(
+        "--known-share",
+        type=float,
+        default=0.1,
+        help="Share of gold items given to auto as known answers (0: no such table).",
+    )
     parser.add_argument("--known-seeds", type=int, default=3)
     parser.add_argument("--plots", type=Path, help="Write a reliability diagram PNG per dataset here.")
     parser.add_argument("--crowdkit-worker", help=argparse.SUPPRESS)
@@ -425,7 +471,8 @@ def main() -> None:
                     if method == "DS":
                         our_ds = ours["ds"]["_labels"]
                         theirs[method]["agreement_with_our_ds"] = float(
-                            np.mean([our_ds.get(k) == v for k, v in res["labels"].items()]))
+                            np.mean([our_ds.get(k) == v for k, v in res["labels"].items()])
+                        )
             for cell in ours.values():
                 cell.pop("_labels", None)
                 cell.pop("_reliability", None)
@@ -453,7 +500,9 @@ def print_tables(table: dict[str, Any]) -> None:
         cells += [fmt(res["crowdkit"].get(m)) for m in ck_methods]
         out.write(f"| {name} | " + " | ".join(cells) + " |\n")
     out.write("\n## auto vs the best crowd-kit number (README) and the best crowd-kit method here\n\n")
-    out.write("| dataset | auto | README best | auto - README best | best ck here | chosen (s, u, T) |\n")
+    out.write(
+        "| dataset | auto | README best | auto - README best | best ck here | chosen (s, u, T, rho) |\n"
+    )
     out.write("|---|---|---|---|---|---|\n")
     autos, bests = [], []
     for name, res in table.items():
@@ -461,10 +510,15 @@ def print_tables(table: dict[str, Any]) -> None:
         readme = README_BEST.get(name)
         here = max((c["accuracy"] for c in res["crowdkit"].values() if "accuracy" in c), default=float("nan"))
         ch = auto.get("chosen", {})
-        chosen = f"{ch.get('population_prior')}, {ch.get('spam_prior')}, {ch.get('temperature', 0):.2f}"
+        chosen = (
+            f"{ch.get('population_prior')}, {ch.get('spam_prior')}, {ch.get('temperature', 0):.2f}, "
+            f"{ch.get('correlation', 0):.3f}"
+        )
         diff = "" if readme is None else f"{auto['accuracy'] - readme:+.2f}"
-        out.write(f"| {name} | {auto['accuracy']:.2f} | {readme if readme is not None else '-'} | {diff} | "
-                  f"{here:.2f} | {chosen} |\n")
+        out.write(
+            f"| {name} | {auto['accuracy']:.2f} | {readme if readme is not None else '-'} | {diff} | "
+            f"{here:.2f} | {chosen} |\n"
+        )
         if readme is not None:
             autos.append(auto["accuracy"])
             bests.append(readme)
@@ -474,46 +528,69 @@ def print_tables(table: dict[str, Any]) -> None:
     known = {n: r["ours"]["auto_known"] for n, r in table.items() if "auto_known" in r["ours"]}
     if known:
         share = 100 * next(iter(known.values()))["known_share"]
-        out.write(f"\n## Calibration: top-label ECE % (15 bins) of auto, without gold and with "
-                  f"{share:.0f}% of the gold items as known answers (scored on the other gold items)\n\n")
+        out.write(
+            f"\n## Calibration: top-label ECE % (15 bins) of auto, without gold and with "
+            f"{share:.0f}% of the gold items as known answers (scored on the other gold items)\n\n"
+        )
         out.write("| dataset | auto acc | auto ECE | + known: acc | + known: ECE |\n|---|---|---|---|---|\n")
         for name, cell in known.items():
             auto = table[name]["ours"]["auto"]
-            out.write(f"| {name} | {auto['accuracy']:.2f} | {auto['ece']:.1f} | {cell['accuracy']:.2f} | "
-                      f"{cell['ece']:.1f} |\n")
+            out.write(
+                f"| {name} | {auto['accuracy']:.2f} | {auto['ece']:.1f} | {cell['accuracy']:.2f} | "
+                f"{cell['ece']:.1f} |\n"
+            )
         plain = [table[n]["ours"]["auto"]["ece"] for n in known]
         kn = [c["ece"] for c in known.values()]
-        out.write(f"| mean / max | | {np.mean(plain):.1f} / {np.max(plain):.1f} | | "
-                  f"{np.mean(kn):.1f} / {np.max(kn):.1f} |\n")
+        out.write(
+            f"| mean / max | | {np.mean(plain):.1f} / {np.max(plain):.1f} | | "
+            f"{np.mean(kn):.1f} / {np.max(kn):.1f} |\n"
+        )
     agree = {n: r["crowdkit"].get("DS", {}).get("agreement_with_our_ds") for n, r in table.items()}
     if any(v is not None for v in agree.values()):
-        out.write("\nour DS (defaults) vs crowd-kit DS (defaults), share of objects with the same label: "
-                  + ", ".join(f"{n} {100 * v:.2f}%" for n, v in agree.items() if v is not None) + "\n")
+        out.write(
+            "\nour DS (defaults) vs crowd-kit DS (defaults), share of objects with the same label: "
+            + ", ".join(f"{n} {100 * v:.2f}%" for n, v in agree.items() if v is not None)
+            + "\n"
+        )
 
 
 def print_speed(speed: dict[str, Any]) -> None:
     out = sys.stdout
     job = speed["job"]
-    out.write(f"\n## Speed: {speed['n_answers']:,} answers ({job['objects']:,} objects x "
-              f"{job['per_object']}, {job['workers']:,} workers, {job['classes']} classes)\n\n")
+    out.write(
+        f"\n## Speed: {speed['n_answers']:,} answers ({job['objects']:,} objects x "
+        f"{job['per_object']}, {job['workers']:,} workers, {job['classes']} classes)\n\n"
+    )
     out.write("| what | best s | median s | note |\n|---|---|---|---|\n")
-    out.write(f"| our DawidSkene, 20 EM iterations (auto dtype: float32) | {speed['ds20']['best_s']:.3f} | "
-              f"{speed['ds20']['median_s']:.3f} | accuracy {100 * speed['ds20']['accuracy']:.2f}% |\n")
-    out.write(f"| our DawidSkene, 20 EM iterations, float64 | {speed['ds20_float64']['best_s']:.3f} | "
-              f"{speed['ds20_float64']['median_s']:.3f} | |\n")
-    out.write(f"| majority vote | {speed['mv']['best_s']:.3f} | {speed['mv']['median_s']:.3f} | "
-              f"accuracy {100 * speed['mv']['accuracy']:.2f}% |\n")
+    out.write(
+        f"| our DawidSkene, 20 EM iterations (auto dtype: float32) | {speed['ds20']['best_s']:.3f} | "
+        f"{speed['ds20']['median_s']:.3f} | accuracy {100 * speed['ds20']['accuracy']:.2f}% |\n"
+    )
+    out.write(
+        f"| our DawidSkene, 20 EM iterations, float64 | {speed['ds20_float64']['best_s']:.3f} | "
+        f"{speed['ds20_float64']['median_s']:.3f} | |\n"
+    )
+    out.write(
+        f"| majority vote | {speed['mv']['best_s']:.3f} | {speed['mv']['median_s']:.3f} | "
+        f"accuracy {100 * speed['mv']['accuracy']:.2f}% |\n"
+    )
     auto = speed["auto"]
-    out.write(f"| auto (selection + final fit) | {auto['best_s']:.3f} | {auto['median_s']:.3f} | "
-              f"accuracy {100 * auto['accuracy']:.2f}% |\n")
+    out.write(
+        f"| auto (selection + final fit) | {auto['best_s']:.3f} | {auto['median_s']:.3f} | "
+        f"accuracy {100 * auto['accuracy']:.2f}% |\n"
+    )
     cli = speed["cli_auto"]
-    out.write(f"| `quorum consolidate` (auto) on the CSV, fresh interpreter | {cli['best_s']:.3f} | "
-              f"{cli['median_s']:.3f} | peak RSS {cli['peak_rss_mb']:.0f} MB |\n")
+    out.write(
+        f"| `quorum consolidate` (auto) on the CSV, fresh interpreter | {cli['best_s']:.3f} | "
+        f"{cli['median_s']:.3f} | peak RSS {cli['peak_rss_mb']:.0f} MB |\n"
+    )
     ck = speed.get("crowdkit_ds20")
     if ck and "seconds" in ck:
-        out.write(f"| crowd-kit DawidSkene, 20 iterations | {ck['seconds']:.3f} | | ours (best) is "
-                  f"{ck['speedup_ours_best']:.0f}x faster; same label on "
-                  f"{100 * ck['agreement_with_ours']:.3f}% of objects |\n")
+        out.write(
+            f"| crowd-kit DawidSkene, 20 iterations | {ck['seconds']:.3f} | | ours (best) is "
+            f"{ck['speedup_ours_best']:.0f}x faster; same label on "
+            f"{100 * ck['agreement_with_ours']:.3f}% of objects |\n"
+        )
     elif ck:
         out.write(f"| crowd-kit DawidSkene | error | | {ck.get('error')} |\n")
 

@@ -31,8 +31,14 @@ def subset(answers: Answers, keep: np.ndarray) -> tuple[Answers, np.ndarray]:
     """Kept answers, objects and workers re-indexed; the original index of each remaining object."""
     obj_index, objects = np.unique(answers.objects[keep], return_inverse=True)
     wrk_index, workers = np.unique(answers.workers[keep], return_inverse=True)
-    sub = Answers(objects.astype(np.int64), workers.astype(np.int64), answers.classes[keep],
-                  answers.object_ids[obj_index], answers.worker_ids[wrk_index], answers.categories)
+    sub = Answers(
+        objects.astype(np.int64),
+        workers.astype(np.int64),
+        answers.classes[keep],
+        answers.object_ids[obj_index],
+        answers.worker_ids[wrk_index],
+        answers.categories,
+    )
     return sub, obj_index
 
 
@@ -55,8 +61,11 @@ def test_policy_defaults_and_fixed_redundancy() -> None:
         ({"target_confidence": "0.9"}, r"target_confidence .* got '0\.9'"),
         ({"min_answers": 0}, r"min_answers must be in \[1, 10\], got 0"),
         ({"max_answers": 11}, r"max_answers must be in \[1, 10\], got 11"),
-        ({"min_answers": 4, "max_answers": 3}, r"min_answers must be <= max_answers, got min_answers=4 > "
-                                               r"max_answers=3"),
+        (
+            {"min_answers": 4, "max_answers": 3},
+            r"min_answers must be <= max_answers, got min_answers=4 > "
+            r"max_answers=3",
+        ),
         ({"min_answers": 2.0}, r"min_answers must be an integer, got 2\.0"),
         ({"max_answers": True}, r"max_answers must be an integer, got True"),
     ],
@@ -71,11 +80,16 @@ def test_policy_rejects_bad_values(kwargs: dict[str, object], message: str) -> N
 # ------------------------------------------------------------------------------------------------------------
 def test_confident_objects_stop_at_min_and_not_before() -> None:
     model = WorkerModel.one_coin(CATS, 0.95)
-    answers = answers_of([
-        ("a", "w1", "pos"),  # one answer: posterior 0.95 >= target, but below min
-        ("b", "w1", "neg"), ("b", "w2", "neg"),  # two agreeing: confident at min
-        ("c", "w1", "pos"), ("c", "w2", "pos"), ("c", "w3", "pos"),
-    ])
+    answers = answers_of(
+        [
+            ("a", "w1", "pos"),  # one answer: posterior 0.95 >= target, but below min
+            ("b", "w1", "neg"),
+            ("b", "w2", "neg"),  # two agreeing: confident at min
+            ("c", "w1", "pos"),
+            ("c", "w2", "pos"),
+            ("c", "w3", "pos"),
+        ]
+    )
     d = decide(AdaptivePolicy(0.9, min_answers=2, max_answers=5), model, answers)
     assert d.object_ids.tolist() == ["a", "b", "c"]
     assert d.n_answers.tolist() == [1, 2, 3]
@@ -125,15 +139,19 @@ def test_posteriors_match_a_loop_reference_with_unknown_workers() -> None:
     ds = DawidSkene(**dict(ADAPTIVE_DS_PARAMS)).fit(crowd.answers)
     model = WorkerModel.from_dawid_skene(ds, crowd.answers, temperature=1.7)
     # New objects answered by known workers (w0..w11 are indices 0..11) and by unknown ones ("new-*").
-    rows = [(f"x{i}", str(w) if w < 12 else f"new-{w}", crowd.answers.categories[rng.integers(3)])
-            for i in range(40) for w in rng.choice(16, size=3, replace=False)]
+    rows = [
+        (f"x{i}", str(w) if w < 12 else f"new-{w}", crowd.answers.categories[rng.integers(3)])
+        for i in range(40)
+        for w in rng.choice(16, size=3, replace=False)
+    ]
     object_ids, worker_ids, labels = zip(*rows, strict=True)
     answers = Answers.from_arrays(object_ids, worker_ids, labels, crowd.answers.categories)
     # Worker ids are compared as they are: the model's are ints here, these are strings, so nobody is known.
     assert not model.knows(answers.worker_ids).any()
     ids = np.array([str(w) for w in model.worker_ids.tolist()], dtype=object)
-    model = WorkerModel(model.categories, ids, model.log_confusions, model.log_prior, model.log_population,
-                        model.temperature)
+    model = WorkerModel(
+        model.categories, ids, model.log_confusions, model.log_prior, model.log_population, model.temperature
+    )
     known = model.knows(answers.worker_ids)
     assert known.any() and not known.all()
     got = posteriors(model, answers)
@@ -154,8 +172,13 @@ def test_posteriors_match_a_loop_reference_with_unknown_workers() -> None:
 
 def test_unknown_workers_use_the_population_matrix() -> None:
     population = np.log(one_coin_matrix(0.9, 2))
-    model = WorkerModel(CATS, np.array(["good"], dtype=object), np.log(one_coin_matrix(0.99, 2))[None],
-                        np.log(np.array([0.5, 0.5])), population)
+    model = WorkerModel(
+        CATS,
+        np.array(["good"], dtype=object),
+        np.log(one_coin_matrix(0.99, 2))[None],
+        np.log(np.array([0.5, 0.5])),
+        population,
+    )
     answers = answers_of([("a", "good", "pos"), ("b", "stranger", "pos")])
     assert model.knows(answers.worker_ids).tolist() == [True, False]
     d = decide(AdaptivePolicy(0.95, 1, 3), model, answers)
@@ -257,8 +280,10 @@ def test_adaptive_saves_answers_against_fixed_five_on_a_synthetic_crowd() -> Non
         assert objects.shape[0] == crowd.answers.n_objects
         assert revealed.min() >= 1 and revealed.max() == 5
         adaptive = DawidSkene(**dict(ADAPTIVE_DS_PARAMS)).fit(sub)
-        results[target] = (sub.n_answers / crowd.answers.n_answers,
-                           float((adaptive.labels_ == crowd.truth).mean()) - fixed_acc)
+        results[target] = (
+            sub.n_answers / crowd.answers.n_answers,
+            float((adaptive.labels_ == crowd.truth).mean()) - fixed_acc,
+        )
 
     used, gap = results[0.99]
     assert used <= 0.85, results

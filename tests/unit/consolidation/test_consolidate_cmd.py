@@ -52,8 +52,9 @@ def crowd_csv(tmp_path: Path) -> tuple[Path, Path]:
 def test_writes_predictions_and_scores_against_gold(tmp_path: Path, method: str) -> None:
     answers, gold = crowd_csv(tmp_path)
     out = tmp_path / "pred.csv"
-    result = CliRunner().invoke(app, ["consolidate", str(answers), "-o", str(out), "--method", method,
-                                      "--gold", str(gold)])
+    result = CliRunner().invoke(
+        app, ["consolidate", str(answers), "-o", str(out), "--method", method, "--gold", str(gold)]
+    )
     assert result.exit_code == 0, result.output
     assert "accuracy" in result.stdout and "ECE" in result.stdout
     with out.open(newline="") as f:

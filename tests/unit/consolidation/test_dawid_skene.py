@@ -139,8 +139,12 @@ def test_spam_form_recovers_a_mace_matrix() -> None:
 def test_prior_confusions_from_an_earlier_job_are_used() -> None:
     # A worker with two answers and strong history of always answering the other class.
     answers = Answers(
-        np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 2]), np.array([0, 0, 1, 1, 1, 0]),
-        np.array(["a", "b"]), np.array(["u", "v", "w"]), ("x", "y"),
+        np.array([0, 0, 0, 1, 1, 1]),
+        np.array([0, 1, 2, 0, 1, 2]),
+        np.array([0, 0, 1, 1, 1, 0]),
+        np.array(["a", "b"]),
+        np.array(["u", "v", "w"]),
+        ("x", "y"),
     )
     history = ConfusionPrior(["w"], np.array([[[0.0, 50.0], [50.0, 0.0]]]))
     aligned = history.align(answers)
@@ -151,8 +155,14 @@ def test_prior_confusions_from_an_earlier_job_are_used() -> None:
 
 
 def test_empty_answers() -> None:
-    answers = Answers(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
-                      np.zeros(0), ("a", "b"))
+    answers = Answers(
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(0),
+        ("a", "b"),
+    )
     ds = DawidSkene().fit(answers)
     assert ds.labels_ is not None and ds.labels_.shape == (0,)
     assert ds.probas_ is not None and ds.probas_.shape == (0, 2)

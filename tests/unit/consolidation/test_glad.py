@@ -57,8 +57,11 @@ def test_known_answers_are_clamped() -> None:
 
 @pytest.mark.parametrize(
     ("params", "match"),
-    [({"n_iter": 0}, "must be >= 1"), ({"m_step_tol": 0.0}, "m_step_tol > 0"),
-     ({"class_prior": (0.5, 0.6)}, "sum to 1")],
+    [
+        ({"n_iter": 0}, "must be >= 1"),
+        ({"m_step_tol": 0.0}, "m_step_tol > 0"),
+        ({"class_prior": (0.5, 0.6)}, "sum to 1"),
+    ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -9,6 +9,7 @@ from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.auto import AutoDawidSkene
 from quorum_consolidation.core.calibration import (
     TopLabelCalibrator,
+    answer_correlation,
     expected_calibration_error,
     reliability_bins,
 )
@@ -119,3 +120,25 @@ def test_too_few_known_answers_leave_the_confidences_alone() -> None:
     assert "calibration_slope" not in auto.chosen_
     with pytest.raises(ValueError, match="min_known_for_calibration"):
         AutoDawidSkene(min_known_for_calibration=1)
+
+
+def test_answer_correlation_recovers_a_dirichlet_multinomial_correlation() -> None:
+    """Objects whose answers are drawn from theta ~ Dirichlet(alpha * mu_c): intra-object correlation
+    1 / (1 + alpha). Given the true class and mu as the model, the estimate recovers it; independent answers
+    give about 0."""
+    rng = np.random.default_rng(3)
+    n, per, k = 4000, 6, 3
+    mu = np.full((k, k), 0.15) + np.eye(k) * 0.55  # rows sum to 1: right 70 %
+    truth = rng.integers(0, k, n)
+    objects = np.repeat(np.arange(n), per)
+    workers = np.tile(np.arange(per), n)
+    confusions = np.broadcast_to(mu, (per, k, k))
+    posterior = np.eye(k)[truth]
+    for alpha, expected in ((4.0, 0.2), (1e6, 0.0)):
+        theta = np.vstack([rng.dirichlet(alpha * mu[c]) for c in truth])
+        cum = theta.cumsum(axis=1)[objects]
+        classes = (rng.random(n * per)[:, None] > cum).sum(axis=1).clip(0, k - 1)
+        rho, pairs = answer_correlation(objects, workers, classes, posterior, confusions)
+        assert pairs == n * per * (per - 1)
+        assert rho == pytest.approx(expected, abs=0.02)
+    assert answer_correlation(objects[:3], workers[:3], classes[:3], posterior, confusions) == (0.0, 6)

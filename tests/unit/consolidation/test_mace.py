@@ -51,8 +51,12 @@ def test_known_answers_are_clamped() -> None:
 
 @pytest.mark.parametrize(
     ("params", "match"),
-    [({"n_restarts": 0}, "n_restarts must be >= 1"), ({"method": "gibbs"}, "method must be"),
-     ({"alpha": 0.0}, "alpha must be > 0"), ({"smoothing": -1.0}, "smoothing must be >= 0")],
+    [
+        ({"n_restarts": 0}, "n_restarts must be >= 1"),
+        ({"method": "gibbs"}, "method must be"),
+        ({"alpha": 0.0}, "alpha must be > 0"),
+        ({"smoothing": -1.0}, "smoothing must be >= 0"),
+    ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -54,8 +54,12 @@ def test_beta_prior_pulls_skills() -> None:
 
 @pytest.mark.parametrize(
     ("params", "match"),
-    [({"n_iter": 0}, "n_iter must be >= 1"), ({"correct_prior": -1.0}, "correct_prior must be"),
-     ({"wrong_prior": float("nan")}, "wrong_prior must be"), ({"dtype": "int8"}, "dtype must be")],
+    [
+        ({"n_iter": 0}, "n_iter must be >= 1"),
+        ({"correct_prior": -1.0}, "correct_prior must be"),
+        ({"wrong_prior": float("nan")}, "wrong_prior must be"),
+        ({"dtype": "int8"}, "dtype must be"),
+    ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -11,7 +11,7 @@ import numpy as np
 from quorum_consolidation.core._sparse import AnswerMatrix, Clamp, row_softmax_
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.base import BaseClassificationAggregator
-from quorum_consolidation.core.calibration import TopLabelCalibrator
+from quorum_consolidation.core.calibration import TopLabelCalibrator, answer_correlation
 from quorum_consolidation.core.dawid_skene import DawidSkene, DType, _empty, resolve_dtype
 from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 
@@ -104,9 +104,10 @@ def _best_temperature(log_post: np.ndarray, column: np.ndarray, max_answers: int
     return float(np.exp(best)) if best_score >= scores[i] else float(grid[i])
 
 
-def _temper(probas: np.ndarray, temperature: float) -> np.ndarray:
-    """Rows of `probas` raised to 1/temperature and renormalised (a copy)."""
-    logp = np.log(np.maximum(probas, 1e-300)) / temperature
+def _temper(probas: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
+    """Rows of `probas` raised to 1/temperature (one for all rows, or one per row), renormalised (a copy)."""
+    t = np.asarray(temperature, dtype=np.float64)
+    logp = np.log(np.maximum(probas, 1e-300)) / (t[:, None] if t.ndim else t)
     logp -= logp.max(axis=1, keepdims=True)
     out = np.exp(logp)
     out /= out.sum(axis=1, keepdims=True)
@@ -141,6 +142,19 @@ class AutoDawidSkene(BaseClassificationAggregator):
     the same held-out answer log-likelihood (a held-out answer is predicted through the tempered posterior of
     its object), so it is chosen without gold; tempering never changes the predicted class.
 
+    Correlated answers: the held-out temperature is chosen to predict *answers*, and a held-out answer
+    shares its object's correlated errors with the other answers, so it rewards confidence in a shared
+    mistake as much as in a shared right answer: it cannot see what correlation does to the truth. That part
+    is measured separately, from the answers alone: the intra-object correlation :math:`\rho` of the answers
+    beyond what the fitted model of independent answers predicts (:func:`answer_correlation`: how much more
+    often two answers to one object agree than the model says). With correlation :math:`\rho`, an object's
+    :math:`n` answers carry the evidence of :math:`n / (1 + (n - 1)\rho)` independent ones (the design
+    effect of cluster sampling), so each object's log-posterior is further divided by
+    :math:`1 + (n_i - 1)\rho`: objects with one answer keep the held-out temperature, objects with many
+    answers lose most where answers agree more than the model explains. Never changes the predicted class.
+    :math:`\rho` is measured on the same share of objects as the selection (at most about
+    `max_selection_answers` answers).
+
     Gold-free tempering removes only the part of the over-confidence that shows in the answers. When crowds
     err together (subjective items: on the real `face` and `adult` sets even unanimous answers are wrong about
     one time in ten), no answer-only statistic can tell, and known-answer objects are the remedy: with at
@@ -171,6 +185,8 @@ class AutoDawidSkene(BaseClassificationAggregator):
     for one side, seen on a live job's cached model), where it should be a toss-up."""
     search: Literal["greedy", "grid"] = "greedy"
     calibrate: bool = True
+    correlation: bool = True
+    """Also temper each object by the answers' measured intra-object correlation (see the class docstring)."""
     max_selection_answers: int = 50_000
     n_iter: int = 100
     tol: float = 1e-5
@@ -188,7 +204,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
     model_: DawidSkene | None = field(init=False, default=None, repr=False)
     """The final fitted Dawid-Skene (its confusion matrices, class prior, population matrix)."""
     chosen_: dict[str, float] = field(init=False, default_factory=dict)
-    """Chosen population_prior, spam_prior, temperature."""
+    """Chosen population_prior, spam_prior, temperature (held-out), correlation (intra-object, see above)."""
     scores_: dict[tuple[float, float], float] = field(init=False, default_factory=dict, repr=False)
     """Held-out log-likelihood per answer of each (s, u) tried."""
 
@@ -223,6 +239,18 @@ class AutoDawidSkene(BaseClassificationAggregator):
             confusion_prior=self.confusion_prior,
             dtype=self.dtype,
         )
+
+    def _correlation(self, matrix: AnswerMatrix, probas: np.ndarray, confusions: np.ndarray) -> float:
+        """The answers' intra-object correlation beyond the fitted model (on a random subset of objects
+        holding about `max_selection_answers` answers, when there are more)."""
+        objects, workers, classes = matrix.objects, matrix.workers, matrix.classes
+        if matrix.n_answers > self.max_selection_answers:
+            share = self.max_selection_answers / matrix.n_answers
+            keep = np.random.default_rng(self.seed + 1).random(matrix.n_objects) < share
+            mask = keep[objects]
+            objects, workers, classes = objects[mask], workers[mask], classes[mask]
+        rho, _ = answer_correlation(objects, workers, classes, probas, confusions)
+        return rho
 
     def fit(
         self, answers: Answers, known: KnownLabels | None = None, prior: ConfusionPrior | None = None
@@ -305,14 +333,21 @@ class AutoDawidSkene(BaseClassificationAggregator):
         matrix = AnswerMatrix.build(answers, dtype=dtype)
         result, population = model.run(matrix, known, extra)
         probas = result.probas
-        if temperature != 1.0:
-            probas = _temper(probas, temperature)
+        rho = 0.0
+        if self.calibrate and self.correlation:
+            rho = self._correlation(matrix, result.probas, np.exp(result.log_confusions))
+        tau: float | np.ndarray = temperature
+        if rho > 0.0:
+            tau = temperature * (1.0 + (answers.answer_counts() - 1.0) * rho)
+        if temperature != 1.0 or rho > 0.0:
+            probas = _temper(probas, tau)
         calibration: dict[str, float] = {}
         if known is not None and known.objects.shape[0] >= self.min_known_for_calibration:
             # The known objects' posteriors from a fit that never saw their labels: a fit that clamped them
             # has confusion matrices bent toward them, and they would look more often right than others.
             unclamped, _ = model.run(matrix, None, extra, result.probas)
-            blind = _temper(unclamped.probas[known.objects], temperature)
+            tau_known = tau if np.ndim(tau) == 0 else tau[known.objects]  # type: ignore[index]
+            blind = _temper(unclamped.probas[known.objects], tau_known)
             calibrator = TopLabelCalibrator(ridge=self.calibration_ridge)
             calibrator.fit(blind, blind.argmax(axis=1) == known.classes)
             probas = calibrator.transform(probas)
@@ -336,6 +371,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
             "population_prior": float(s),
             "spam_prior": float(u),
             "temperature": temperature,
+            "correlation": rho,
             **calibration,
         }
         return self
