@@ -292,3 +292,33 @@ def test_adaptive_saves_answers_against_fixed_five_on_a_synthetic_crowd() -> Non
     assert used <= 0.70, results
     assert gap >= -0.025, results
     assert results[0.95][0] < results[0.99][0]
+
+
+def test_streamed_posteriors_temper_like_the_batch_fit_with_correlated_answers() -> None:
+    """A job's cached model gives each object the confidence a batch `AutoDawidSkene` fit gives it, also
+    when answers are correlated (each object tempered by its own 1 + (n - 1) rho), with 2 to 5 answers."""
+    from quorum_consolidation.core.auto import AutoDawidSkene
+
+    rng = np.random.default_rng(11)
+    n, w, per, k = 1200, 20, 5, 3
+    truth = rng.integers(0, k, n)
+    hard = rng.random(n) < 0.3
+    lure = (truth + rng.integers(1, k, n)) % k
+    start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
+    wrk = ((start + np.arange(per) * step) % w).ravel()
+    obj = np.repeat(np.arange(n), per)
+    right = rng.random(n * per) < rng.uniform(0.75, 0.95, w)[wrk]
+    wrong = (truth[obj] + rng.integers(1, k, n * per)) % k
+    cls = np.where(hard[obj] & (rng.random(n * per) < 0.6), lure[obj], np.where(right, truth[obj], wrong))
+    keep = (np.tile(np.arange(per), n) < 2) | (rng.random(n * per) < 0.6)
+    answers = Answers(
+        obj[keep], wrk[keep], cls[keep].astype(np.int64), np.arange(n), np.arange(w), ("a", "b", "c")
+    )
+    auto = AutoDawidSkene().fit(answers)
+    assert auto.chosen_["correlation"] > 0.01 and auto.probas_ is not None
+    model = WorkerModel.from_auto(auto, answers)
+    assert model.correlation == auto.chosen_["correlation"]
+    # (float32 sums in the batch fit: agreement to 1e-3)
+    np.testing.assert_allclose(posteriors(model, answers), auto.probas_, atol=1e-3)
+    untempered = WorkerModel.from_dawid_skene(auto.model_, answers, auto.chosen_["temperature"])
+    assert np.abs(posteriors(untempered, answers) - auto.probas_).max() > 0.02

@@ -125,6 +125,9 @@ class WorkerModel:
     temperature: float = 1.0
     source: ModelSource = "dawid_skene"
     n_answers: int = 0  # answers the model was estimated from
+    # Intra-object correlation of the answers (`AutoDawidSkene.chosen_["correlation"]`): an object with n
+    # answers is further tempered by 1 + (n - 1) * correlation, as the batch fit does.
+    correlation: float = 0.0
 
     def __post_init__(self) -> None:
         k = len(self.categories)
@@ -138,6 +141,8 @@ class WorkerModel:
             )
         if not (np.isfinite(self.temperature) and self.temperature > 0):
             raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
+        if not (np.isfinite(self.correlation) and 0.0 <= self.correlation < 1.0):
+            raise ValueError(f"correlation must be in [0, 1), got {self.correlation}")
 
     @property
     def n_workers(self) -> int:
@@ -214,6 +219,7 @@ class WorkerModel:
             model.temperature,
             "auto",
             model.n_answers,
+            float(auto.chosen_.get("correlation", 0.0)),
         )
 
     @classmethod
@@ -289,7 +295,8 @@ def posteriors(model: WorkerModel, answers: Answers, *, temper: bool = True) -> 
     """Per object of `answers` (its `object_ids` order), the posterior ``[n_objects, K]`` under `model`.
 
     E-step in log space: ``log p(z=c) + sum_w log pi_w[c, y_w]`` (a worker the model does not know answers
-    with the population matrix), divided by the model's temperature when `temper`, then a softmax. One gather
+    with the population matrix), divided by the model's temperature (and the object's design effect
+    ``1 + (n - 1) correlation``) when `temper`, then a softmax. One gather
     and K bincounts; no loop over answers.
     """
     if tuple(answers.categories) != tuple(model.categories):
@@ -304,7 +311,10 @@ def posteriors(model: WorkerModel, answers: Answers, *, temper: bool = True) -> 
     for c in range(k):
         logits[:, c] = np.bincount(answers.objects, weights=columns[:, c], minlength=n)
     logits += model.log_prior
-    if temper and model.temperature != 1.0:
+    if temper and model.correlation > 0.0:
+        per_object = np.bincount(answers.objects, minlength=n)
+        logits /= (model.temperature * (1.0 + (np.maximum(per_object, 1) - 1) * model.correlation))[:, None]
+    elif temper and model.temperature != 1.0:
         logits /= model.temperature
     logits -= logits.max(axis=1, keepdims=True)
     probas = np.exp(logits)
