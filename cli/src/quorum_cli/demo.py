@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from pathlib import Path
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from quorum_cli.credentials import load_credentials
 from quorum_cli.labeling_run import RunResult, fetch_answers, run_labeling_job
-from quorum_cli.platform import Platform
+from quorum_cli.platform import PlatformError, borrowed_platform
 from quorum_cli.simulation import CrowdDataset, accuracy, majority_vote, simulated_digits
 
 console = Console()
@@ -82,62 +79,29 @@ def demo(
         f"{len(data.categories)} classes, {len(data.answers)} real answers, {len(data.gold)} gold"
     )
 
-    platform: Platform | None = None
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    if api is None:
-        creds = load_credentials()
-        if creds.get("api") and creds.get("api_key") and _reachable(creds["api"]):
-            api, api_key = creds["api"], creds["api_key"]
-            console.print(f"Using the running platform at {api}")
-    if api is None:
-        tmp = tempfile.TemporaryDirectory(prefix="quorum-demo-")
-        from quorum_common.devinfra import free_port
-
-        console.print("No running platform: starting one for this demo…")
-        platform = Platform(data_dir=Path(tmp.name), gateway_port=free_port()).start()
-        api = platform.api_url
-        r = httpx.post(
-            f"{api}/v1/requesters",
-            json={"name": "demo"},
-            headers={"Authorization": f"Bearer {platform.admin_api_key}"},
-            timeout=10,
-        )
-        r.raise_for_status()
-        api_key = r.json()["api_key"]
-    if not api_key:
-        console.print("[red]--api-key (or QUORUM_API_KEY) is required with --api[/]")
-        raise typer.Exit(1)
     try:
-        result = asyncio.run(
-            run_labeling_job(
-                api,
-                api_key,
-                data,
-                workers_per_object=workers_per_object,
-                price_per_task_usd=price,
-                concurrency=concurrency,
-                seed=seed,
+        with borrowed_platform(api, api_key, console, requester_name="demo") as (api_url, key):
+            result = asyncio.run(
+                run_labeling_job(
+                    api_url,
+                    key,
+                    data,
+                    workers_per_object=workers_per_object,
+                    price_per_task_usd=price,
+                    concurrency=concurrency,
+                    seed=seed,
+                )
             )
-        )
-        answers = asyncio.run(fetch_answers(api, api_key, result.job["job_id"]))
-        (out / "output.manifest").write_text("".join(json.dumps(line) + "\n" for line in result.output_lines))
-        summary = report(data, result, answers, out, price)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    finally:
-        if platform is not None:
-            platform.stop()
-        if tmp is not None:
-            tmp.cleanup()
+            answers = asyncio.run(fetch_answers(api_url, key, result.job["job_id"]))
+    except PlatformError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(1) from err
+    (out / "output.manifest").write_text("".join(json.dumps(line) + "\n" for line in result.output_lines))
+    summary = report(data, result, answers, out, price)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     table = Table(title=f"quorum demo: {data.name}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
         table.add_row(key, str(value))
     console.print(table)
-
-
-def _reachable(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from quorum_cli import commands_jobs, commands_requesters, commands_teams, commands_workers
+from quorum_cli.autolabel_bench import autolabel_bench
 from quorum_cli.consolidate_cmd import consolidate
 from quorum_cli.demo import demo
 from quorum_cli.up import up
@@ -27,3 +28,4 @@ app.add_typer(commands_requesters.app, name="requesters")
 app.command("up")(up)
 app.command("demo")(demo)
 app.command("consolidate")(consolidate)
+app.command("autolabel-bench")(autolabel_bench)

@@ -11,11 +11,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from quorum_common.db import run_migrations
@@ -240,3 +245,49 @@ class Platform:
 
 def _port(ports: dict[str, int], name: str) -> dict[str, int]:
     return {"port": ports[name]} if name in ports else {}
+
+
+def _reachable(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def borrowed_platform(
+    api: str | None, api_key: str | None, console: Any, *, requester_name: str
+) -> Iterator[tuple[str, str]]:
+    """(API URL, requester key) of a platform to run a job on: `api` as given, else the one `quorum up`
+    runs (its credentials file), else a platform started here in a temporary folder and stopped after."""
+    from quorum_cli.credentials import load_credentials  # noqa: PLC0415 - cli-only dependency
+
+    if api is None:
+        creds = load_credentials()
+        if creds.get("api") and creds.get("api_key") and _reachable(creds["api"]):
+            api, api_key = creds["api"], creds["api_key"]
+            console.print(f"Using the running platform at {api}")
+    platform: Platform | None = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    try:
+        if api is None:
+            tmp = tempfile.TemporaryDirectory(prefix=f"quorum-{requester_name}-")
+            console.print("No running platform: starting one for this run…")
+            platform = Platform(data_dir=Path(tmp.name), gateway_port=free_port()).start()
+            api = platform.api_url
+            r = httpx.post(
+                f"{api}/v1/requesters",
+                json={"name": requester_name},
+                headers={"Authorization": f"Bearer {platform.admin_api_key}"},
+                timeout=10,
+            )
+            r.raise_for_status()
+            api_key = r.json()["api_key"]
+        if not api_key:
+            raise PlatformError("--api-key (or QUORUM_API_KEY) is required with --api")
+        yield api, api_key
+    finally:
+        if platform is not None:
+            platform.stop()
+        if tmp is not None:
+            tmp.cleanup()

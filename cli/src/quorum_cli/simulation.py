@@ -116,6 +116,79 @@ def simulated_digits(
     return CrowdDataset("sklearn-digits", items, categories, gold, contents, {}, workers, confusion)
 
 
+# Chance-corrected skill s = (accuracy - 1/k) / (1 - 1/k) of real crowd workers: the 0, 5, ..., 100 % quant.
+# over every worker with >= 20 gold answers in shared/datasets/crowd (adult, face, music_genre, possent,
+# sentiment_polarity, temp; each dataset weighted equally), printed by `bench/crowd_worker_skill.py`. Kept
+# here so simulated crowds are the same on every machine, with or without the shared datasets.
+CROWD_SKILL_QUANTILES = (
+    0.000, 0.006, 0.240, 0.364, 0.413, 0.439, 0.495, 0.533, 0.583, 0.607, 0.660,
+    0.700, 0.719, 0.749, 0.778, 0.800, 0.830, 0.850, 0.878, 0.900, 1.000,
+)  # fmt: skip
+
+
+def crowd_confusions(n_workers: int, n_classes: int, seed: int) -> np.ndarray:
+    """(W, K, K) confusion matrices of simulated workers whose skills are drawn from real crowds'
+    (CROWD_SKILL_QUANTILES): worker w answers right with 1/K + s_w (1 - 1/K); its mistakes favour a few
+    classes per true class (Dirichlet(0.5) rows), as real annotators confuse look-alike classes."""
+    rng = np.random.default_rng(seed)
+    k = n_classes
+    skills = np.interp(
+        rng.uniform(size=n_workers), np.linspace(0, 1, len(CROWD_SKILL_QUANTILES)), CROWD_SKILL_QUANTILES
+    )
+    accuracy = 1.0 / k + skills * (1.0 - 1.0 / k)
+    confusion = np.empty((n_workers, k, k))
+    for w in range(n_workers):
+        off = rng.dirichlet(np.full(k - 1, 0.5), size=k) if k > 2 else np.ones((k, 1))
+        rows = np.zeros((k, k))
+        for t in range(k):
+            rows[t, [c for c in range(k) if c != t]] = off[t] * (1.0 - accuracy[w])
+            rows[t, t] = accuracy[w]
+        confusion[w] = rows
+    return confusion
+
+
+def content_dataset(directory: Path, *, n_workers: int = 10, seed: int = 0) -> CrowdDataset:
+    """A dataset in the format of shared/datasets/content (items.jsonl with `source` text or a `source-ref`
+    path relative to the folder, gold.csv item,label) with simulated workers (crowd_confusions). Items
+    without gold are left out: they could not be scored."""
+    directory = Path(directory)
+    items_jsonl, gold_csv = directory / "items.jsonl", directory / "gold.csv"
+    for required in (items_jsonl, gold_csv):
+        if not required.exists():
+            raise FileNotFoundError(f"{required} is missing (expected items.jsonl and gold.csv item,label)")
+    with gold_csv.open(newline="") as f:
+        gold = {row["item"]: row["label"] for row in csv.DictReader(f)}
+    items: list[str] = []
+    contents: dict[str, dict[str, str]] = {}
+    with items_jsonl.open() as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            if "item" not in obj or not ("source" in obj or "source-ref" in obj):
+                raise ValueError(f"{items_jsonl} line {line_no}: needs `item` and `source` or `source-ref`")
+            item = str(obj["item"])
+            if item not in gold or item in contents:
+                continue
+            if "source" in obj:
+                contents[item] = {"source": str(obj["source"])}
+            else:
+                ref = str(obj["source-ref"])
+                contents[item] = {"source-ref": ref if "://" in ref else (directory / ref).resolve().as_uri()}
+            items.append(item)
+    if not items:
+        raise ValueError(f"{directory}: no item of items.jsonl has a gold label")
+    kinds = {next(iter(c)) for c in contents.values()}
+    if len(kinds) > 1:
+        raise ValueError(f"{directory}: items mix text (`source`) and images (`source-ref`); use one kind")
+    categories = sorted({gold[i] for i in items})
+    if len(categories) < 2:
+        raise ValueError(f"{directory}: gold.csv has fewer than 2 classes")
+    workers = [f"sim-worker-{w:02d}" for w in range(n_workers)]
+    confusion = crowd_confusions(n_workers, len(categories), seed)
+    return CrowdDataset(directory.name, items, categories, gold, contents, {}, workers, confusion)
+
+
 def _png_gray(pixels: np.ndarray) -> bytes:
     height, width = pixels.shape
     raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
