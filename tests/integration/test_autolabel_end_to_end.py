@@ -4,12 +4,16 @@ batches it sends them, and the output marks machine labels as Ground Truth does.
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from typer.testing import CliRunner
 
 from quorum_cli.labeling_run import ApiClient, fetch_answers, run_labeling_job
+from quorum_cli.main import app
 from quorum_cli.platform import Platform
 from quorum_cli.simulation import CrowdDataset
 
@@ -115,7 +119,7 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     assert np.mean(correct) >= auto["target_accuracy"], np.mean(correct)
 
 
-def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: str) -> None:
+def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: str, tmp_path: Path) -> None:
     headers = {"Authorization": f"Bearer {requester_key}"}
     team = httpx.post(f"{platform.api_url}/v1/teams", json={"name": "auto-checks"}, headers=headers).json()
     lines = "".join(f'{{"source": "sentence {i}"}}\n' for i in range(150))
@@ -142,6 +146,29 @@ def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: s
     assert r.status_code == 400 and "at least 100" in r.text
     listed = httpx.get(f"{platform.api_url}/v1/jobs", headers=headers).json()["data"]
     assert not any(j["name"] == "auto-check" for j in listed)  # nothing was created
+    # The CLI uploads the manifest as multipart, with the settings as a JSON form field.
+    manifest = tmp_path / "sentences.manifest"
+    manifest.write_text(lines)
+    cli = ["--api", platform.api_url, "--api-key", requester_key]
+    created = CliRunner().invoke(
+        app,
+        ["job", "create", "--name", "auto-cli", "--task-type", "text-classification", "--categories", "a,b",
+         "--team", team["team_id"], "--manifest", str(manifest), "--auto-label", "--target-accuracy", "0.9",
+         "--min-dataset-size", "100", "--max-human-labeled", "120", "--json", *cli],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    job = json.loads(created.stdout)
+    assert job["auto_labeling"] == {
+        "enabled": True,
+        "target_accuracy": 0.9,
+        "min_dataset_size": 100,
+        "max_human_labeled": 120,
+    }
+    shown = CliRunner().invoke(app, ["job", "auto-labeling", job["job_id"], "--json", *cli])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.stdout)
+    assert report["objects"] == 150 and report["iterations"][0]["iteration"] == 0
+    assert 0 < report["iterations"][0]["sent_to_humans"] <= 120
     # A job without automated labeling has no report.
     r = create(name="auto-check-off")
     assert r.status_code == 201

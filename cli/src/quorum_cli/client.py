@@ -6,6 +6,7 @@ unreachable API raises it too (status 0, code "connection_failed"), so callers h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -129,6 +130,7 @@ class QuorumClient:
         source_label_attribute: str = "",
         template: str = "",
         custom_consolidation: str = "",
+        auto_labeling: dict[str, Any] | None = None,
         manifest_file: Path | None = None,
         manifest_path: str | None = None,
         manifest: str | None = None,
@@ -159,6 +161,8 @@ class QuorumClient:
             fields["template"] = template
         if custom_consolidation:
             fields["custom_consolidation"] = custom_consolidation
+        if auto_labeling:
+            fields["auto_labeling"] = auto_labeling
         if manifest_file is None:
             body = (
                 {**fields, "manifest": manifest}
@@ -167,7 +171,14 @@ class QuorumClient:
             )
             request = self._http.build_request("POST", "/v1/jobs", json=body, timeout=_CREATE_JOB_TIMEOUT)
             return self._send(request).json()  # type: ignore[no-any-return]
-        form = {key: (value if isinstance(value, list) else str(value)) for key, value in fields.items()}
+        form = {
+            key: value
+            if isinstance(value, list)
+            else json.dumps(value)
+            if isinstance(value, dict)
+            else str(value)
+            for key, value in fields.items()
+        }
         with manifest_file.open("rb") as fh:
             request = self._http.build_request(
                 "POST",
@@ -200,6 +211,10 @@ class QuorumClient:
 
     def stop_job(self, job_id: str) -> dict[str, Any]:
         return self._json("POST", f"/v1/jobs/{job_id}/stop")  # type: ignore[no-any-return]
+
+    def job_auto_labeling(self, job_id: str) -> dict[str, Any]:
+        """A job's automated labeling: settings, iterations, counts and cost against an all-human job."""
+        return self._json("GET", f"/v1/jobs/{job_id}/auto-labeling")  # type: ignore[no-any-return]
 
     def job_workers(self, job_id: str, method: str = "") -> dict[str, Any]:
         """Per-worker quality of a job: {job_id, method, categories, data, count}."""

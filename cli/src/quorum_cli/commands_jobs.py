@@ -148,6 +148,28 @@ def create(
             help='custom jobs: "majority" (default: the answer most workers gave) or "all" (every answer).',
         ),
     ] = "",
+    auto_label: Annotated[
+        bool,
+        typer.Option(
+            "--auto-label",
+            help="Automated labeling (classification): a model trained on human labels machine-labels the "
+            "objects it is sure about; humans label the rest.",
+        ),
+    ] = False,
+    target_accuracy: Annotated[
+        float,
+        typer.Option("--target-accuracy", min=0.0, help="--auto-label: accuracy machine labels must reach."),
+    ] = 0.95,
+    min_dataset_size: Annotated[
+        int,
+        typer.Option("--min-dataset-size", min=0, help="--auto-label: refuse smaller jobs (default 1250)."),
+    ] = 0,
+    max_human_labeled: Annotated[
+        int,
+        typer.Option(
+            "--max-human-labeled", min=0, help="--auto-label: human-labeled objects at most (0 = any)."
+        ),
+    ] = 0,
     api: ApiOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -179,6 +201,14 @@ def create(
             source_label_attribute=source_label_attribute,
             template=template_html,
             custom_consolidation=custom_consolidation,
+            auto_labeling={
+                "enabled": True,
+                "target_accuracy": target_accuracy,
+                "min_dataset_size": min_dataset_size,
+                "max_human_labeled": max_human_labeled,
+            }
+            if auto_label
+            else None,
             manifest_file=manifest,
             manifest_path=manifest_path,
         )
@@ -348,6 +378,50 @@ def workers(
             w["worker_id"], str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"
         )
     console.print(table)
+
+
+@app.command("auto-labeling")
+@handle_errors
+def auto_labeling(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    api: ApiOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a job's automated-labeling iterations and its cost against labeling everything by hand."""
+    with make_client(api, api_key) as client:
+        report = client.job_auto_labeling(job_id)
+    if as_json:
+        print_json(report)
+        return
+    table = Table(
+        title=f"Automated labeling of job {report['job_id']} (target accuracy "
+        f"{report['settings']['target_accuracy']})",
+        box=None,
+        padding=(0, 1),
+        title_justify="left",
+        pad_edge=False,
+    )
+    for column in ("iteration", "trained on", "machine-labeled", "to humans", "human total", "machine total",
+                   "est. accuracy", "decision"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "decision" else "right", no_wrap=True)
+    for it in report["iterations"]:
+        table.add_row(
+            str(it["iteration"]),
+            str(it["n_train"]) if it["iteration"] else "-",
+            str(it["machine_labeled"]),
+            str(it["sent_to_humans"]),
+            str(it["human_labeled_total"]),
+            str(it["machine_labeled_total"]),
+            f"{it['estimated_accuracy']:.3f}" if it["iteration"] else "-",
+            it["decision"],
+        )
+    console.print(table)
+    console.print(
+        f"{report['machine_labeled']} of {report['objects']} objects machine-labeled; "
+        f"{report['human_answers']} human answers, cost {report['cost_usd']:.2f} USD vs "
+        f"{report['all_human_cost_usd']:.2f} all-human ({report['cost_saving_percent']:.1f}% saved)"
+    )
 
 
 def _download(kind: str, job_id: str, output: Path | None, api: str | None, api_key: str | None) -> None:
