@@ -1,10 +1,12 @@
 """A requester uses the console in the browser: team and worker management (token shown once), creating a
 job by uploading a manifest, following it, browsing its labels with filters, the workers page, stop and
-download — against the real platform."""
+download; a job with automated labeling created from the form and followed per iteration; images in the label
+browser of a running job — against the real platform."""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from typing import Any
 
@@ -288,3 +290,158 @@ def test_label_browser_draws_boxes_over_the_image_and_overlays_the_mask(
     page.get_by_label("Mask opacity").fill("0.6")
     screenshot(page, "console-labels-mask")
     assert_accessible_basics(page)
+
+    # A running job, object 1 labeled and object 0 not (yet): the console reads every object's line
+    # (?include_unlabeled=true), so it knows the labeled line's object id and shows that object's image.
+    sea = (40, 70, 200)
+    Image.new("RGB", (200, 150), sea).save(tmp_path / "sea.png")
+    running = client.post(
+        "/v1/jobs",
+        json={
+            "name": "running-view",
+            "task_type": "image-classification",
+            "categories": ["park", "sea"],
+            "workers_per_object": 1,
+            "team_id": team["team_id"],
+            "manifest": "\n".join(json.dumps({"source-ref": str(p)}) for p in [image, tmp_path / "sea.png"]),
+        },
+    ).json()
+    deadline = time.monotonic() + 30
+    while True:
+        r = worker.post("/v1/worker/tasks/next", params={"job_id": running["job_id"]})
+        if r.status_code != 200:
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.3)
+            continue
+        task = r.json()
+        if task["object_id"] == 0:  # given back: this worker never sees it again, nobody else labels it
+            assert worker.post(f"/v1/worker/tasks/{task['task_id']}/decline").status_code == 204
+            continue
+        ok = worker.post(f"/v1/worker/tasks/{task['task_id']}/answer", json={"label": "sea"})
+        assert ok.status_code == 200, ok.text
+        break
+    while (j := client.get(f"/v1/jobs/{running['job_id']}").json())["counters"]["human_labeled"] != 1:
+        assert time.monotonic() < deadline + 30
+        time.sleep(0.3)
+    assert j["status"] == "in_progress"
+    gt_partial = client.get(f"/v1/jobs/{running['job_id']}/output").text.splitlines()
+    assert len(gt_partial) == 1  # the default output: Ground Truth's, labeled objects only
+    page.goto(f"{platform.api_url}/console/#/jobs/{running['job_id']}")
+    page.get_by_role("heading", name="running-view").wait_for()  # not the mask page's canvas any more
+    page.locator("[data-testid=label-image][data-image=loaded]").wait_for()
+    assert page.get_by_test_id("label-count").inner_text() == "1 of 1 objects"
+    assert page.get_by_test_id("label-pending").inner_text().startswith("1 object(s) not labeled yet")
+    assert page.get_by_test_id("label-class").inner_text() == "sea"
+    assert _close(_pixel(page, running["job_id"], 100, 75), sea)  # object 1's image, not object 0's
+    card = page.get_by_test_id("label-card")
+    card.get_by_text("1 worker answer(s)").click()
+    assert '{"label":"sea"}' in card.inner_text()  # the raw answers of object 1 too
+    screenshot(page, "console-labels-running")
+
+
+# Short sentences of three topics that sentence embeddings tell apart easily (as in
+# tests/integration/test_autolabel_end_to_end.py).
+TOPICS = {
+    "sports": ["The striker scored twice", "Our goalkeeper saved a penalty", "The team won the final"],
+    "weather": ["Heavy rain is expected tonight", "A cold wind blows from the north", "Sunny skies all week"],
+    "cooking": ["Simmer the sauce for ten minutes", "Knead the bread dough gently", "Season the soup"],
+}
+ENDINGS = ["today", "again", "as usual", "this time", "once more", "for the fans", "in the city", "at last"]
+
+
+def topic_items(n: int, seed: int) -> dict[str, str]:
+    rng = random.Random(seed)
+    items = {}
+    for i in range(n):
+        topic = rng.choice(sorted(TOPICS))
+        items[f"{rng.choice(TOPICS[topic])} {rng.choice(ENDINGS)} (#{i})"] = topic
+    return items
+
+
+def test_requester_creates_an_auto_labeling_job_and_follows_its_iterations(
+    page: Any, platform: Any, requester_key: str
+) -> None:
+    client = api(platform.api_url, requester_key)
+    team = client.post("/v1/teams", json={"name": "auto-labelers"}).json()
+    token = client.post("/v1/workers", json={"name": "Ada", "team_ids": [team["team_id"]]}).json()["token"]
+    items = topic_items(150, seed=3)
+    page.goto(f"{platform.api_url}/console/")
+    page.get_by_label("API key").fill(requester_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Jobs").wait_for()
+
+    # The New-job form: automated labeling only for classification types, its settings only once enabled.
+    page.get_by_role("link", name="New job").click()
+    page.get_by_label("Task type").select_option("bounding-box")
+    assert page.get_by_label("Enable automated labeling").is_hidden()
+    page.get_by_label("Task type").select_option("text-classification")
+    page.get_by_label("Job name").fill("topics-auto")
+    page.get_by_label("Team").select_option(label="auto-labelers")
+    page.get_by_label("Categories (one per line)").fill("\n".join(sorted(TOPICS)))
+    page.get_by_label("Workers per object").fill("1")
+    page.get_by_label("Price per task (USD)").fill("0.02")
+    assert page.get_by_label("Target accuracy").is_disabled()
+    page.get_by_label("Enable automated labeling").check()
+    assert page.get_by_label("Target accuracy").input_value() == "0.95"  # the default
+    page.get_by_label("Target accuracy").fill("0.8")
+    page.get_by_label("Minimum dataset size").fill("100")
+    manifest = "\n".join(json.dumps({"source": t}) for t in items).encode()
+    page.get_by_label("Manifest file").set_input_files(
+        files=[{"name": "topics.manifest", "mimeType": "application/json", "buffer": manifest}]
+    )
+    assert_accessible_basics(page)
+    screenshot(page, "console-create-job-auto-labeling", full_page=True)
+    page.get_by_role("button", name="Create job").click()
+    page.get_by_role("heading", name="topics-auto").wait_for()
+    job = next(j for j in client.get("/v1/jobs").json()["data"] if j["name"] == "topics-auto")
+    assert job["auto_labeling"] == {
+        "enabled": True,
+        "target_accuracy": 0.8,
+        "min_dataset_size": 100,
+        "max_human_labeled": 0,
+    }
+
+    # The jobs list links its automated-labeling page: iteration 0, the random first batch sent to humans.
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    row = page.locator(f"tr[data-job='{job['job_id']}']")
+    row.get_by_role("link", name="Auto-labeling").click()
+    page.get_by_role("heading", name="Automated labeling: topics-auto").wait_for()
+    report = client.get(f"/v1/jobs/{job['job_id']}/auto-labeling").json()
+    first = report["iterations"][0]["sent_to_humans"]
+    assert report["iterations"][0]["iteration"] == 0 and 0 < first < len(items)
+    table = page.get_by_test_id("auto-labeling-iterations")
+    assert table.locator("tr[data-iteration='0'] [data-testid=sent-to-humans]").inner_text() == str(first)
+    chart = page.get_by_test_id("auto-labeling-chart")
+    assert chart.locator("[data-column='0']").get_attribute("data-sent") == str(first)
+    title_id = chart.get_attribute("aria-labelledby").split()[0]
+    assert "Objects per iteration" in page.locator(f"[id='{title_id}']").text_content()
+    assert page.get_by_role("img", name="Estimated accuracy of machine labels").is_visible()
+    assert "target accuracy 0.80" in page.get_by_test_id("auto-labeling-settings").inner_text()
+    assert_accessible_basics(page)
+
+    # A worker labels the first batch through the API; the model trains (inference: MiniLM) and iteration 1
+    # machine-labels what it is sure of; the page shows it after a refresh.
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/jobs/{job['job_id']}").json()["status"] != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert label_all(platform.api_url, token, job["job_id"], lambda t: items[t["source"]]) == first
+    deadline = time.monotonic() + 120
+    while len((report := client.get(f"/v1/jobs/{job['job_id']}/auto-labeling").json())["iterations"]) < 2:
+        assert time.monotonic() < deadline, report
+        time.sleep(0.5)
+    one = report["iterations"][1]
+    assert one["model_version"] >= 1 and one["human_labeled_total"] == first
+    page.get_by_role("button", name="Refresh").click()
+    column = chart.locator("[data-column='1']")
+    column.wait_for()
+    assert column.get_attribute("data-machine") == str(one["machine_labeled_total"])
+    assert table.locator("tr[data-iteration='1']").is_visible()
+    assert page.get_by_test_id("auto-labeling-accuracy").locator("circle").count() >= 1
+    screenshot(page, "console-auto-labeling", full_page=True)
+
+    # The job's label browser shows its labeled objects, human and machine alike.
+    page.get_by_role("link", name="Labels of this job").click()
+    page.get_by_test_id("label-card").first.wait_for()
+    labeled = report["human_labeled"] + report["machine_labeled"]
+    assert page.get_by_test_id("label-count").inner_text() == f"{labeled} of {labeled} objects"

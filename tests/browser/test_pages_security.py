@@ -7,7 +7,13 @@ import httpx
 import pytest
 
 PAGES = ["/portal/", "/console/", "/portal/preview"]
-STATIC = ["/static/portal.js", "/static/console.js", "/static/style.css", "/static/tools/boxes.js"]
+STATIC = [
+    "/static/portal.js",
+    "/static/console.js",
+    "/static/autolabeling.js",
+    "/static/style.css",
+    "/static/tools/boxes.js",
+]
 
 
 @pytest.mark.parametrize("path", PAGES + STATIC)

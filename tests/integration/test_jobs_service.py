@@ -254,15 +254,13 @@ async def publish(
     )
 
 
-async def output(stub: jobs_pb2_grpc.JobsServiceStub, job_id: str, requester_id: str) -> list[str]:
-    data = b"".join(
-        [
-            chunk.data
-            async for chunk in stub.GetOutputManifest(
-                jobs_pb2.GetOutputManifestRequest(job_id=job_id, requester_id=requester_id)
-            )
-        ]
+async def output(
+    stub: jobs_pb2_grpc.JobsServiceStub, job_id: str, requester_id: str, *, include_unlabeled: bool = False
+) -> list[str]:
+    request = jobs_pb2.GetOutputManifestRequest(
+        job_id=job_id, requester_id=requester_id, include_unlabeled=include_unlabeled
     )
+    data = b"".join([chunk.data async for chunk in stub.GetOutputManifest(request)])
     return data.decode().splitlines()
 
 
@@ -386,6 +384,10 @@ async def test_job_lifecycle_labels_and_exact_output(
     partial = await output(stub, jid, rid)
     assert [json.loads(line)["source"] for line in partial] == ["great food", "awful service"]
     assert (await get_job(stub, jid, rid)).status == "in_progress"
+    # include_unlabeled (the console's label browser): every object in object order, the unlabeled one as its
+    # input line alone, the labeled ones exactly as in the default output.
+    every = await output(stub, jid, rid, include_unlabeled=True)
+    assert every == [*partial, '{"source":"it was ok","meta":{"lang":"en","n":[1,2.5]}}']
 
     await publish(
         producer,
@@ -404,6 +406,7 @@ async def test_job_lifecycle_labels_and_exact_output(
     assert done.completed_at_ms >= done.created_at_ms > 0
 
     meta = '"type":"groundtruth/text-classification","job-name":"Sentiment-Run"'
+    assert await output(stub, jid, rid, include_unlabeled=True) == await output(stub, jid, rid)
     assert await output(stub, jid, rid) == [
         '{"source":"great food","id":1,"Sentiment-Run":2,"Sentiment-Run-metadata":{"class-name":"positive",'
         f'"confidence":0.95,{meta},"human-annotated":"yes","creation-date":"2026-11-22T05:00:00.123000"}}}}',

@@ -266,6 +266,17 @@ def test_output_manifest_streams_as_ndjson(client: TestClient, fakes) -> None:  
     assert response.text == "".join(lines)
     request = fakes.jobs.requests("GetOutputManifest")[0]
     assert (request.job_id, request.requester_id) == ("j-1", "r-1")
+    assert request.include_unlabeled is False  # Ground Truth's output unless asked
+
+
+def test_output_include_unlabeled_is_passed_to_the_jobs_service(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    line = jobs_pb2.ManifestChunk(data=b'{"source":"a"}\n')
+    fakes.jobs.responses["GetOutputManifest"] = FakeStreamCall([line])
+    response = client.get("/v1/jobs/j-1/output?include_unlabeled=true", headers=AUTH)
+    assert response.status_code == 200 and response.text == '{"source":"a"}\n'
+    assert fakes.jobs.requests("GetOutputManifest")[0].include_unlabeled is True
+    fakes.jobs.responses["GetOutputManifest"] = FakeStreamCall([])
+    assert client.get("/v1/jobs/j-1/output?include_unlabeled=maybe", headers=AUTH).status_code == 422
 
 
 def test_output_errors_before_the_first_chunk_are_proper_http_errors(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]

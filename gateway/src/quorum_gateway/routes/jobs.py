@@ -362,9 +362,24 @@ def _chunk_bytes(chunk: jobs_pb2.ManifestChunk) -> bytes:
         **error_responses(401, 404, 409, 503),
     },
 )
-async def job_output(job_id: JobId, requester: RequesterDep, clients: ClientsDep) -> StreamingResponse:
+async def job_output(
+    job_id: JobId,
+    requester: RequesterDep,
+    clients: ClientsDep,
+    include_unlabeled: Annotated[
+        bool,
+        Query(
+            description="While the job runs, also write its unlabeled objects (each as its input line "
+            "alone), so every object is a line in object order and a line's index is its object id. "
+            "Off (the default): a running job's output holds only its labeled objects, as Ground Truth's. "
+            "A finished job's output has every object either way."
+        ),
+    ] = False,
+) -> StreamingResponse:
     call = clients.jobs.GetOutputManifest(
-        jobs_pb2.GetOutputManifestRequest(job_id=job_id, requester_id=requester.requester_id),
+        jobs_pb2.GetOutputManifestRequest(
+            job_id=job_id, requester_id=requester.requester_id, include_unlabeled=include_unlabeled
+        ),
         timeout=clients.stream_deadline_s,
     )
     first, rest = await _open_stream(call)

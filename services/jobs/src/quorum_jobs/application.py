@@ -191,8 +191,14 @@ class JobsApp:
             raise FailedPrecondition("automated labeling is not configured", reason="auto_labeling_off")
         return await self.autolabeler.report(job)
 
-    async def output_chunks(self, job_id: str, requester_id: str) -> AsyncIterator[bytes]:
-        """The output manifest as JSON-lines chunks of about 256 KB (lines are never split across chunks)."""
+    async def output_chunks(
+        self, job_id: str, requester_id: str, *, include_unlabeled: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The output manifest as JSON-lines chunks of about 256 KB (lines are never split across chunks).
+
+        While the job runs only its labeled objects are written (Ground Truth's partial output), unless
+        `include_unlabeled`: then every object is a line, in object order (a line's index is its object id),
+        an unlabeled object as its input line alone. A final job's output has every object either way."""
         job = await self._owned_job(job_id, requester_id)
         final = job.status in FINAL_OUTPUT
         fmt = LineFormatter(
@@ -207,7 +213,7 @@ class JobsApp:
         reason = unlabeled_reason(job.status.value)
         buffer: list[bytes] = []
         size = 0
-        async for row in self.store.output_rows(job_id, labeled_only=not final):
+        async for row in self.store.output_rows(job_id, labeled_only=not (final or include_unlabeled)):
             if row.label is not None and row.class_index is not None and row.labeled_at is not None:
                 label = ObjectLabel(
                     row.class_index,
@@ -219,6 +225,8 @@ class JobsApp:
                 line = fmt.labeled(row.line, label)
             elif row.label is not None and row.labeled_at is not None:  # a structured label (JSON)
                 line = fmt.structured(row.line, row.label, bool(row.human_annotated), row.labeled_at)
+            elif not final and row.failure_reason is None:  # include_unlabeled: not labeled yet
+                line = row.line
             else:
                 line = fmt.failed(row.line, row.failure_reason or reason, row.labeled_at or ended_at)
             encoded = (line + "\n").encode()

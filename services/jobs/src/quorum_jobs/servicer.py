@@ -187,7 +187,9 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
     async def GetOutputManifest(  # noqa: N802
         self, request: jobs_pb2.GetOutputManifestRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jobs_pb2.ManifestChunk]:
-        async for chunk in self._app.output_chunks(request.job_id, request.requester_id):
+        async for chunk in self._app.output_chunks(
+            request.job_id, request.requester_id, include_unlabeled=request.include_unlabeled
+        ):
             yield jobs_pb2.ManifestChunk(data=chunk)
 
     async def GetObjectContent(  # noqa: N802

@@ -1,14 +1,16 @@
 // The requester console: jobs (list, create, stop, download), the label browser, workers and teams.
-// Routes are URL fragments (#/jobs, #/jobs/new, #/jobs/<id>, #/workers, #/teams); the API key lives in
-// sessionStorage and goes in the Authorization header only.
+// Routes are URL fragments (#/jobs, #/jobs/new, #/jobs/<id>, #/jobs/<id>/auto-labeling, #/workers, #/teams); the
+// API key lives in sessionStorage and goes in the Authorization header only.
 import { Api, ApiError, clear, colorOf, fmtMoney, fmtPct, h, loadImage } from "./common.js";
-import { answerValue, labelOf } from "./labels.js";
+import { showAutoLabeling } from "./autolabeling.js";
+import { answerValue, isLabeled, labelOf } from "./labels.js";
 import { TASK_TYPES } from "./tools/index.js";
 
 const api = new Api("quorum.requesterKey");
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const CHAINED = ["label-verification", "adjustment"];
+const AUTO_TYPES = ["text-classification", "image-classification"]; // automated labeling is for these
 
 function navBar() {
   const here = location.hash.split("/")[1] || "jobs";
@@ -44,9 +46,10 @@ function showSignIn(message) {
 async function route() {
   if (!api.token) { showSignIn(); return; }
   navBar();
-  const [, page, id] = location.hash.split("/");
+  const [, page, id, sub] = location.hash.split("/");
   try {
     if (page === "jobs" && id === "new") await showCreateJob();
+    else if (page === "jobs" && id && sub === "auto-labeling") await showAutoLabeling(api, main, decodeURIComponent(id), route);
     else if (page === "jobs" && id) await showJob(decodeURIComponent(id));
     else if (page === "workers") await showWorkers();
     else if (page === "teams") await showTeams();
@@ -74,6 +77,7 @@ async function showJobs() {
   const rows = jobs.map((j) => {
     const c = j.counters;
     const done = ["completed", "stopped"].includes(j.status);
+    const auto = j.auto_labeling && j.auto_labeling.enabled;
     return h("tr", { "data-job": j.job_id },
       h("td", {}, h("a", { href: `#/jobs/${j.job_id}` }, j.name)), h("td", {}, j.task_type),
       h("td", { "data-testid": "job-status" }, j.status),
@@ -81,7 +85,8 @@ async function showJobs() {
       h("td", { class: "num" }, c.human_labeled), h("td", { class: "num" }, c.machine_labeled),
       h("td", { class: "num" }, c.failed), h("td", { class: "num" }, c.unlabeled),
       h("td", { class: "num" }, fmtMoney(j.cost_usd)),
-      h("td", {},
+      h("td", { class: "row-actions" },
+        auto ? h("a", { href: `#/jobs/${j.job_id}/auto-labeling`, "data-testid": "auto-labeling-link" }, "Auto-labeling") : null,
         j.status === "in_progress" ? h("button", { type: "button", onclick: async () => {
           try { await api.post(`/v1/jobs/${j.job_id}/stop`); await showJobs(); } catch (e) { message.textContent = e.message; }
         } }, `Stop ${j.name}`) : null,
@@ -112,9 +117,27 @@ async function showCreateJob() {
     field("f-custom", "Answers kept", h("select", { name: "custom_consolidation" },
       h("option", { value: "majority" }, "majority: the answer most workers gave"),
       h("option", { value: "all" }, "all: every worker's answer"))));
+  // Automated labeling (classification jobs): sent as one `auto_labeling` JSON object; its inputs have no
+  // name, so the FormData loop below never sends them as fields of their own.
+  const autoOn = h("input", { type: "checkbox", id: "f-auto" });
+  const autoTarget = h("input", { type: "number", value: "0.95", min: "0.51", max: "0.99", step: "0.01", required: true });
+  const autoMin = h("input", { type: "number", min: 100, step: 1, placeholder: "1250" });
+  const autoMax = h("input", { type: "number", min: 0, step: 1, placeholder: "no limit" });
+  const autoRows = h("fieldset", { "data-testid": "auto-labeling-fields" }, h("legend", {}, "Automated labeling"),
+    h("label", { for: autoOn.id, class: "inline" }, autoOn, " Enable automated labeling"),
+    h("p", { class: "muted" }, "Humans label a random first batch; a model trained on their labels labels the objects it is sure of " +
+      "(its accuracy certified on held-out human labels), and the most informative of the rest go to humans next."),
+    h("div", { class: "form-grid" },
+      field("f-auto-target", "Target accuracy", autoTarget, "Machine labels must reach it (0.5 < t < 1)."),
+      field("f-auto-min", "Minimum dataset size", autoMin, "Smaller jobs are refused (empty: 1,250; at least 100)."),
+      field("f-auto-max", "Maximum human-labeled objects", autoMax, "Empty: no limit; what the model cannot label then fails.")));
+  const syncAuto = () => { [autoTarget, autoMin, autoMax].forEach((el) => { el.disabled = !autoOn.checked; }); };
+  autoOn.addEventListener("change", syncAuto);
+  syncAuto();
   const syncSource = () => {
     sourceRow.hidden = !CHAINED.includes(type.value);
     customRows.hidden = type.value !== "custom";
+    autoRows.hidden = !AUTO_TYPES.includes(type.value);
   };
   type.addEventListener("change", syncSource);
   const file = h("input", { type: "file", name: "manifest", accept: ".manifest,.jsonl,.json,application/json" });
@@ -131,6 +154,7 @@ async function showCreateJob() {
       sourceRow),
     field("f-cats", "Categories (one per line)", h("textarea", { name: "categories", rows: 4 })),
     customRows,
+    autoRows,
     field("f-instr", "Instructions", h("textarea", { name: "instructions", rows: 5 }),
       "First paragraph: the short instructions. Lines “good: /url” or “bad: /url” show example images."),
     h("fieldset", {}, h("legend", {}, "Manifest: upload a file or give a path"),
@@ -149,6 +173,10 @@ async function showCreateJob() {
       body.append(k, v);
     }
     String(data.get("categories") || "").split("\n").map((c) => c.trim()).filter(Boolean).forEach((c) => body.append("categories", c));
+    if (autoOn.checked && AUTO_TYPES.includes(String(data.get("task_type")))) {
+      body.append("auto_labeling", JSON.stringify({ enabled: true, target_accuracy: Number(autoTarget.value),
+        min_dataset_size: Number(autoMin.value || 0), max_human_labeled: Number(autoMax.value || 0) }));
+    }
     try {
       const job = await api.post("/v1/jobs", { body });
       location.hash = `#/jobs/${job.job_id}`;
@@ -218,7 +246,7 @@ function drawImageLabel(jobId, objectId, label, categories, view) {
   paint();
   view.repaint.add(paint);
   if (objectId === null) {
-    note.textContent = "The image is shown once every object is labeled.";
+    note.textContent = "The image is not shown: the object's id is unknown.";
     return h("div", {}, c, note);
   }
   const base = `/v1/jobs/${encodeURIComponent(jobId)}/objects/${objectId}`;
@@ -273,10 +301,13 @@ async function showJob(jobId) {
   clear(main).append(h("h1", {}, job.name),
     h("p", {}, `${job.task_type} · ${job.status} · ${fmtPct(job.progress)} done · ${c.human_labeled} human, ${c.machine_labeled} machine, ${c.failed} failed, ${c.unlabeled} remaining · ${fmtMoney(job.cost_usd)}`),
     h("p", {}, h("button", { type: "button", onclick: () => route() }, "Refresh"), " ",
-      ["completed", "stopped"].includes(job.status) ? h("button", { type: "button", onclick: () => download(job) }, "Download output") : null));
+      ["completed", "stopped"].includes(job.status) ? h("button", { type: "button", onclick: () => download(job) }, "Download output") : null,
+      job.auto_labeling && job.auto_labeling.enabled ? [" ", h("a", { href: `#/jobs/${job.job_id}/auto-labeling` }, "Automated labeling")] : null));
   let lines;
   try {
-    lines = await api.lines(`/v1/jobs/${jobId}/output`);
+    // Every object, in object order (a running job's unlabeled objects as their input lines alone), so a
+    // line's index is its object id: images, masks and raw answers are matched by it.
+    lines = await api.lines(`/v1/jobs/${jobId}/output?include_unlabeled=true`);
   } catch (err) {
     main.append(h("p", { class: "muted", role: "status" }, `No labels to browse yet (${err.message}).`));
     return;
@@ -291,14 +322,13 @@ async function showJob(jobId) {
     byObject.get(k).push(a);
   }
   const attr = job.label_attribute_name;
-  // A finished job's output has every object, in object order, so a line's index is its object id (the
-  // output of a running job holds only the labeled objects: their ids are unknown, so no image is fetched).
+  // One line per object (see above); should the count differ, ids are unknown and no image is fetched.
   const complete = lines.length === c.total;
   const items = lines.map((line, i) => {
     const label = labelOf(line, attr);
-    const raw = byObject.get(i) || [];
+    const raw = complete ? byObject.get(i) || [] : [];
     return { line, label, raw, objectId: complete ? i : null, disagree: new Set(raw.map(answerValue)).size > 1 };
-  });
+  }).filter((it) => isLabeled(it.line, attr)); // objects not labeled yet are not shown
   const view = { opacity: 0.5, repaint: new Set() };
   const hasMask = items.some((it) => typeof it.label.value === "string" && it.label.meta["internal-color-map"]);
   const opacity = h("input", { id: "mask-opacity", type: "range", min: 0, max: 1, step: "0.05", value: view.opacity });
@@ -330,7 +360,9 @@ async function showJob(jobId) {
         h("pre", { class: "raw" }, it.raw.map((a) => `${workerName.get(a.workerId) || a.workerId}: ${JSON.stringify(a.answerContent)}`).join("\n"))))));
   };
   [cls, minC, maxC, who, dis].forEach((el) => el.addEventListener("input", apply));
+  const pending = lines.length - items.length;
   main.append(h("h2", {}, "Labels"),
+    pending > 0 ? h("p", { class: "muted", "data-testid": "label-pending" }, `${pending} object(s) not labeled yet (not shown).`) : null,
     h("div", { class: "filters", role: "search", "aria-label": "Filter labels" },
       h("label", { for: cls.id }, "Class ", cls), h("label", { for: minC.id }, "Min confidence ", minC),
       h("label", { for: maxC.id }, "Max confidence ", maxC), h("label", { for: who.id }, "Labeled by ", who),

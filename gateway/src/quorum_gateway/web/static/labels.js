@@ -32,6 +32,12 @@ export function labelOf(line, attr) {
   };
 }
 
+// Whether an output line carries the job's label, or its failure: the console asks for every object of a
+// running job (`?include_unlabeled=true`), whose unlabeled objects are their input lines alone.
+export function isLabeled(line, attr) {
+  return `${attr}-metadata` in line || `${attr}-ref-metadata` in line;
+}
+
 function mean(xs) {
   const v = xs.filter((x) => typeof x === "number");
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
