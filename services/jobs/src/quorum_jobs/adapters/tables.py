@@ -106,6 +106,12 @@ job_objects = Table(
     # human-labeled validation objects that certify thresholds.
     Column("auto_iteration", Integer, nullable=True),
     Column("auto_validation", Boolean, nullable=False, server_default="false"),
+    # The automated-labeling loop asks "is anything still with humans?" every few seconds.
+    Index(
+        "ix_job_objects_auto_pending",
+        "job_id",
+        postgresql_where=text("auto_iteration IS NOT NULL AND label IS NULL AND failure_reason IS NULL"),
+    ),
 )
 
 autolabel_iterations = Table(
