@@ -45,7 +45,12 @@ from quorum_inference.adapters import nets  # noqa: E402
 from quorum_inference.adapters.features import EMBEDDING_DIM, ImageLoader, TextEmbedder  # noqa: E402
 from quorum_inference.core.calibration import apply_temperature  # noqa: E402
 from quorum_inference.core.metrics import evaluate  # noqa: E402
-from quorum_inference.core.planner import LoopConfig, next_batch_size, plan_first_batch  # noqa: E402
+from quorum_inference.core.planner import (  # noqa: E402
+    LoopConfig,
+    loop_sizes,
+    next_batch_size,
+    plan_first_batch,
+)
 from quorum_inference.core.selection import select_informative  # noqa: E402
 from quorum_inference.core.thresholds import auto_label_mask  # noqa: E402
 
@@ -96,15 +101,12 @@ def features(modality: str, inputs: list[str], device: str, image_size: int) -> 
     return x
 
 
-def fit_and_score(
-    arch: nets.Arch,
-    x: NDArray[np.float32],
-    y: NDArray[np.int64],
-    train_idx: list[int],
-    cfg: nets.TrainConfig,
-    device: Any,
-) -> Any:
-    return nets.train(arch, x[train_idx], y[train_idx], cfg, device=device)
+def noisy_labels(y: NDArray[np.int64], n_classes: int, rate: float, seed: int) -> NDArray[np.int64]:
+    """Simulated human labels: each wrong with probability `rate`, then uniform over the other classes."""
+    rng = np.random.default_rng(seed + 7919)
+    flip = rng.random(len(y)) < rate
+    other = (y + rng.integers(1, n_classes, size=len(y))) % n_classes
+    return np.where(flip, other, y).astype(np.int64)
 
 
 def run_loop(
@@ -112,44 +114,72 @@ def run_loop(
 ) -> dict[str, Any]:
     device = nets.pick_device(args.device)
     n = len(y)
+    cross = args.calibration == "cross_fit"
+    rule_first, rule_batch, rule_iterations = loop_sizes(n, n_classes)
     loop = LoopConfig(
         target_accuracy=args.target_accuracy,
         confidence_level=args.confidence_level,
         min_dataset_size=0,
-        batch_size=args.batch_size or max(50, round(0.05 * n)),
+        batch_size=args.batch_size or (rule_batch if cross else max(50, round(0.05 * n))),
+        first_batch_size=(args.first_batch or rule_first) if cross else None,
         validation_fraction=args.validation_fraction,
         max_human_labelled=args.max_human_labelled,
     )
+    max_iterations = args.max_iterations or (rule_iterations if cross else 10)
     arch = (
         nets.Arch("head", (EMBEDDING_DIM,), n_classes, args.head_hidden)
         if modality == "text"
-        else nets.Arch("cnn", tuple(x.shape[1:]), n_classes, 0)
+        else nets.Arch(args.image_model, tuple(x.shape[1:]), n_classes, 0)
     )
     train_cfg = nets.TrainConfig(
-        epochs=args.head_epochs if modality == "text" else args.cnn_epochs, seed=args.seed
+        epochs=args.head_epochs if modality == "text" else args.cnn_epochs,
+        seed=args.seed,
+        label_smoothing=args.label_smoothing,
+        min_steps=0 if modality == "text" else args.cnn_min_steps,
     )
+    label_noise = None if args.assumed_noise == "auto" else float(args.assumed_noise)
+    # What humans answer (gold, or gold with simulated mistakes).
+    yh = noisy_labels(y, n_classes, args.label_noise, args.seed) if args.label_noise > 0 else y
     # Diversity is measured on the embeddings (text) or on the downsampled pixels (images).
     space = x if modality == "text" else x.reshape(n, -1)
 
-    first = plan_first_batch(n, loop, seed=args.seed)
-    validation = np.array(first.validation, dtype=np.int64)
+    if cross:
+        first = plan_first_batch(n, loop, seed=args.seed)
+        validation = np.zeros(0, dtype=np.int64)
+        train_idx = sorted(set(first.validation) | set(first.training))
+    else:
+        first = plan_first_batch(n, loop, seed=args.seed)
+        validation = np.array(first.validation, dtype=np.int64)
+        train_idx = list(first.training)
     human = set(first.validation) | set(first.training)
-    train_idx = list(first.training)
+    excluded: set[int] = set()  # cross_fit: human objects like ones already machine-labelled
+    # cross_fit certifies on objects drawn at random from the pool of their time (the first batch, and a
+    # share of every later batch): the actively picked ones are the pool's hardest, not a sample of it.
+    drawn: set[int] = set(train_idx) if cross else set()
     machine: dict[int, int] = {}  # object -> machine label
     iterations = []
-    for it in range(1, args.max_iterations + 1):
+    for it in range(1, max_iterations + 1):
         t0 = time.perf_counter()
-        rows = sorted(train_idx)
-        model = nets.train(arch, x[rows], y[rows], train_cfg, device=device)
-        val_logits = nets.logits(model, x[validation])
+        rows = np.array(sorted(train_idx), dtype=np.int64)
+        if cross:
+            model, held_logits = nets.cross_fit(
+                arch, x[rows], yh[rows], train_cfg, device=device, folds=args.folds
+            )
+            held = rows
+            certify = np.array([int(r) in drawn and int(r) not in excluded for r in rows], dtype=bool)
+        else:
+            model = nets.train(arch, x[rows], yh[rows], train_cfg, device=device)
+            held_logits, held, certify = nets.logits(model, x[validation]), validation, None
         metrics = evaluate(
-            val_logits,
-            y[validation],
+            held_logits,
+            yh[held],
             n_classes,
-            n_train=len(train_idx),
+            n_train=len(rows),
             target_accuracy=loop.target_accuracy,
             confidence_level=loop.confidence_level,
             threshold_mode=args.threshold_mode,
+            label_noise=label_noise,
+            certify=certify,
         )
         unlabelled = np.array([i for i in range(n) if i not in human and i not in machine], dtype=np.int64)
         new_machine = 0
@@ -165,28 +195,35 @@ def run_loop(
             new_machine = int(auto.sum())
             correct_new = int((pred[auto] == y[unlabelled[auto]]).sum())
             remaining, probs = unlabelled[~auto], probs[~auto]
-        validation_size = len(validation)
-        if args.filter_validation and len(validation):
+        validation_size = len(held) if certify is None else int(certify.sum())
+        if len(held) and (cross or args.filter_validation):
             # The pool now lacks what these thresholds just machine-labelled, so later thresholds must be
-            # certified on validation objects that went through the same filter: drop the ones this model
-            # would machine-label (they join the training set; their human labels stay useful there).
-            vp = apply_temperature(val_logits, metrics.temperature)
+            # certified on held-out objects that went through the same filter: set aside the ones this
+            # model would machine-label (holdout: they join the training set; cross_fit: they still train).
+            vp = apply_temperature(held_logits, metrics.temperature)
             v_auto = auto_label_mask(vp.argmax(axis=1), vp.max(axis=1), metrics.thresholds)
-            train_idx.extend(int(i) for i in validation[v_auto])
-            validation = validation[~v_auto]
+            if cross:
+                excluded.update(int(i) for i in held[v_auto])
+            else:
+                train_idx.extend(int(i) for i in validation[v_auto])
+                validation = validation[~v_auto]
         k = next_batch_size(len(remaining), len(human), loop)
-        last = it == args.max_iterations or len(remaining) == 0 or k == 0
+        # The next iteration trains on more labels: assume it takes 1.3x this one.
+        out_of_time = time.perf_counter() - args.started + 1.3 * (time.perf_counter() - t0) > args.time_budget
+        last = it == max_iterations or len(remaining) == 0 or k == 0 or out_of_time
         iterations.append(
             {
                 "iteration": it,
                 "human_labelled": len(human),
                 "trained_on": len(rows),
-                "validation_size": validation_size,
-                "validation_accuracy": round(metrics.validation_accuracy, 4),
+                "certified_on": validation_size,
+                "heldout_accuracy": round(metrics.validation_accuracy, 4),
                 "temperature": round(metrics.temperature, 3),
-                "thresholds": [
-                    None if t.threshold is None else round(t.threshold, 4) for t in metrics.thresholds
-                ],
+                "label_noise_assumed": round(metrics.label_noise, 4),
+                "threshold": min(
+                    (round(t.threshold, 4) for t in metrics.thresholds if t.threshold is not None),
+                    default=None,
+                ),
                 "estimated_accuracy_lower_bound": round(
                     min((t.lower_bound for t in metrics.thresholds if t.threshold is not None), default=0.0),
                     4,
@@ -198,12 +235,23 @@ def run_loop(
                 "seconds": round(time.perf_counter() - t0, 2),
             }
         )
+        if args.verbose:
+            sys.stderr.write(json.dumps(iterations[-1]) + "\n")
         if last:
             break
+        n_random = int(round(args.random_share * k)) if cross else 0
+        rng = np.random.default_rng(args.seed + 1000 + it)
+        random_picks = rng.permutation(len(remaining))[:n_random]
+        rest = np.setdiff1d(np.arange(len(remaining)), random_picks)
         picks = select_informative(
-            probs, space[remaining], k, labelled_embeddings=space[sorted(human)], seed=args.seed + it
+            probs[rest],
+            space[remaining[rest]],
+            k - n_random,
+            labelled_embeddings=space[sorted(human)],
+            seed=args.seed + it,
         )
-        chosen = [int(remaining[p]) for p in picks]
+        chosen = [int(remaining[rest[p]]) for p in picks] + [int(remaining[p]) for p in random_picks]
+        drawn.update(int(remaining[p]) for p in random_picks)
         human.update(chosen)
         train_idx.extend(chosen)
     # Whatever the loop left goes to humans.
@@ -211,15 +259,19 @@ def run_loop(
     human.update(leftover)
     m_idx = np.array(sorted(machine), dtype=np.int64)
     m_pred = np.array([machine[i] for i in m_idx], dtype=np.int64)
-    final = y.copy()  # humans' labels are gold here
+    final = yh.copy()  # humans' labels (gold, or noisy with --label-noise)
     final[m_idx] = m_pred
     return {
         "objects": n,
+        "first_batch": len(first.validation) + len(first.training),
+        "batch_size": loop.batch_size,
         "human_labelled": len(human),
+        "human_share": round(len(human) / n, 4),
         "machine_labelled": len(machine),
         "machine_share": round(len(machine) / n, 4),
         "human_labels_saved_pct": round(100 * len(machine) / n, 2),
         "machine_label_accuracy": round(float((m_pred == y[m_idx]).mean()), 4) if len(m_idx) else None,
+        "human_label_accuracy": round(float((yh[sorted(human)] == y[sorted(human)]).mean()), 4),
         "all_label_accuracy": round(float((final == y).mean()), 4),
         "left_to_humans_at_end": len(leftover),
         "iterations": iterations,
@@ -267,9 +319,43 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--target-accuracy", type=float, default=0.95)
     parser.add_argument("--confidence-level", type=float, default=0.95)
-    parser.add_argument("--batch-size", type=int, default=0, help="humans per iteration (0: 5%% of the data)")
+    parser.add_argument(
+        "--calibration",
+        choices=["cross_fit", "holdout"],
+        default="cross_fit",
+        help="cross_fit: every human label trains and is held out once (out-of-fold); holdout: GT's "
+        "separate validation set",
+    )
+    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument(
+        "--random-share",
+        type=float,
+        default=0.5,
+        help="cross_fit: share of each later human batch drawn at random from the pool (certification)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=540.0,
+        help="seconds for the whole run: no new iteration starts that would likely end past it",
+    )
+    parser.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        help="simulated human error rate (seeded; a wrong label is uniform over the other classes)",
+    )
+    parser.add_argument(
+        "--assumed-noise",
+        default="auto",
+        help="human error rate the bounds assume: auto (estimated from the data) or a number (0: gold)",
+    )
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--verbose", action="store_true", help="print each iteration to stderr")
+    parser.add_argument("--first-batch", type=int, default=0, help="cross_fit (0: planner's rule)")
+    parser.add_argument("--batch-size", type=int, default=0, help="humans per iteration (0: planner's rule)")
     parser.add_argument("--validation-fraction", type=float, default=None, help="default: GT's 20%% / 10%%")
-    parser.add_argument("--threshold-mode", choices=["per_class", "pooled"], default="per_class")
+    parser.add_argument("--threshold-mode", choices=["per_class", "pooled"], default="pooled")
     parser.add_argument(
         "--no-filter-validation",
         dest="filter_validation",
@@ -278,17 +364,19 @@ def main() -> None:
         "population, not the harder remaining pool)",
     )
     parser.add_argument("--max-human-labelled", type=int, default=None)
-    parser.add_argument("--max-iterations", type=int, default=10)
+    parser.add_argument("--max-iterations", type=int, default=0, help="0: planner's rule")
     parser.add_argument("--head-hidden", type=int, default=256)
     parser.add_argument("--head-epochs", type=int, default=60)
     parser.add_argument("--cnn-epochs", type=int, default=30)
+    parser.add_argument("--cnn-min-steps", type=int, default=600)
+    parser.add_argument("--image-model", choices=["cnn_wide", "cnn"], default="cnn_wide")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline", action="store_true", help="also run the one-shot frozen baseline")
     args = parser.parse_args()
 
-    start = time.perf_counter()
+    start = args.started = time.perf_counter()
     ids, inputs, modality, gold = read_dataset(args.dataset)
     categories = sorted(set(gold))
     y = np.array([categories.index(g) for g in gold], dtype=np.int64)
@@ -302,6 +390,8 @@ def main() -> None:
         "confidence_level": args.confidence_level,
         "threshold_mode": args.threshold_mode,
         "filter_validation": args.filter_validation,
+        "calibration": args.calibration,
+        "label_noise_simulated": args.label_noise,
         "feature_seconds": round(feature_s, 1),
     }
     result.update(run_loop(args, x, y, len(categories), modality))

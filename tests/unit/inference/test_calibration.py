@@ -51,3 +51,18 @@ def test_a_tiny_separable_validation_set_does_not_collapse_the_temperature() -> 
     t = fit_temperature(logits, labels)
     assert 0.2 < t <= 1.0
     assert apply_temperature(logits, t).max() < 0.9999
+
+
+def test_joint_fit_recovers_the_label_noise_rate() -> None:
+    from quorum_inference.core.calibration import fit_temperature_and_noise
+
+    rng = np.random.default_rng(1)
+    n, k = 3000, 3
+    truth = rng.integers(k, size=n)
+    logits = rng.normal(0, 1, size=(n, k))
+    logits[np.arange(n), truth] += rng.uniform(0, 6, size=n)  # graded confidence, mostly right
+    for eps in (0.0, 0.06):
+        flip = rng.random(n) < eps
+        labels = np.where(flip, (truth + rng.integers(1, k, size=n)) % k, truth)
+        t, fitted = fit_temperature_and_noise(logits, labels)
+        assert t > 0 and abs(fitted - eps) < 0.02

@@ -71,3 +71,27 @@ def test_torch_backend_is_the_module_and_factory_rejects_unknown() -> None:
     assert ModelKey("abc", 2).name == "job-abc-v2"
     with pytest.raises(ValueError, match="allowed: torch, triton"):
         make_backend("onnx")
+
+
+def test_cross_fit_gives_held_out_logits_for_every_row() -> None:
+    x, y = _blobs(n=200)
+    arch = nets.Arch("head", (16,), 3, hidden=0)
+    folds = nets.fold_indices(y, 4, seed=0)
+    for c in range(3):  # stratified: each class spread evenly over the folds
+        counts = np.bincount(folds[y == c], minlength=4)
+        assert counts.max() - counts.min() <= 1
+    model, oof = nets.cross_fit(arch, x, y, nets.TrainConfig(epochs=10), device=CPU, folds=4)
+    assert oof.shape == (200, 3) and np.abs(oof).sum(axis=1).min() > 0
+    assert (oof.argmax(axis=1) == y).mean() > 0.9
+    assert (nets.logits(model, x).argmax(axis=1) == y).mean() > 0.9
+
+
+def test_min_steps_trains_a_tiny_set_longer() -> None:
+    x, y = _blobs(n=20)
+    arch = nets.Arch("head", (16,), 3, hidden=0)
+    short = nets.train(arch, x, y, nets.TrainConfig(epochs=1, lr=1e-3), device=CPU)
+    longer = nets.train(arch, x, y, nets.TrainConfig(epochs=1, lr=1e-3, min_steps=200), device=CPU)
+    loss = torch.nn.functional.cross_entropy
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    with torch.no_grad():
+        assert loss(longer(xt), yt) < loss(short(xt), yt)

@@ -108,3 +108,30 @@ def test_pooled_threshold_refuses_a_bad_model() -> None:
     pred, conf, _ = _many_classes(seed=2)
     wrong = (pred + 1) % 10
     assert all(t.threshold is None for t in pick_pooled_threshold(pred, conf, wrong, 10))
+
+
+def test_noisy_bound_is_the_plain_bound_without_noise_and_credits_known_noise() -> None:
+    from quorum_inference.core.thresholds import noisy_lower_bound
+
+    assert noisy_lower_bound(93, 100, 0.95, 0.0, 2) == pytest.approx(clopper_pearson_lower(93, 100, 0.95))
+    # 930/1000 agreement with labels that are wrong 5% of the time: the model is ~97.8% right.
+    plain = float(clopper_pearson_lower(930, 1000, 0.95))
+    noisy = float(noisy_lower_bound(930, 1000, 0.95, 0.05, 2))
+    assert plain < 0.95 < noisy < 0.98
+    assert noisy_lower_bound(0, 10, 0.95, 0.05, 3) == 0.0
+
+
+def test_pooled_threshold_with_known_label_noise_keeps_true_accuracy() -> None:
+    """Labels 5% wrong: the plain bound refuses a model that is right 99% of the time above 0.8; the
+    noise-aware bound accepts it and the accepted predictions really are >= 95% right."""
+    rng = np.random.default_rng(3)
+    n, k = 3000, 4
+    truth = rng.integers(k, size=n)
+    conf = rng.uniform(0.3, 1.0, size=n)
+    right = rng.random(n) < np.where(conf >= 0.8, 0.99, 0.6)
+    pred = np.where(right, truth, (truth + rng.integers(1, k, size=n)) % k)
+    noisy = np.where(rng.random(n) < 0.05, (truth + rng.integers(1, k, size=n)) % k, truth)
+    assert pick_pooled_threshold(pred, conf, noisy, k, target_accuracy=0.95)[0].threshold is None
+    th = pick_pooled_threshold(pred, conf, noisy, k, target_accuracy=0.95, label_noise=0.05)
+    mask = auto_label_mask(pred, conf, th)
+    assert mask.mean() > 0.3 and (pred[mask] == truth[mask]).mean() >= 0.95

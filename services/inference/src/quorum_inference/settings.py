@@ -34,8 +34,35 @@ class InferenceSettings(ServiceSettings):
         0.95, gt=0.5, lt=1, description="Confidence of the lower bound that thresholds must clear."
     )
     threshold_mode: Literal["per_class", "pooled"] = Field(
-        "per_class",
+        "pooled",
         description="TrainModel's default threshold_mode: per_class (each class meets the target) or "
         "pooled (all machine labels together do; needs far fewer validation labels with many classes).",
+    )
+    calibration: Literal["cross_fit", "holdout"] = Field(
+        "cross_fit",
+        description="cross_fit: every human label trains the model and is held out once (out-of-fold "
+        "predictions of `folds` models) to fit the temperature and certify thresholds; the validation flag "
+        "is then ignored. holdout: the objects marked validation (else a random validation_fraction) are "
+        "held out and never trained on.",
+    )
+    random_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="cross_fit: share of Predict's select_count drawn at random from the objects it may not "
+        "auto-label (the rest: most informative); thresholds are certified on these and on a job's first "
+        "training batch, the objects that are samples of the unlabelled pool.",
+    )
+    folds: int = Field(4, ge=2, le=20, description="Cross-fitting folds (cross_fit calibration).")
+    label_noise: float = Field(
+        -1.0,
+        ge=-1.0,
+        lt=0.5,
+        description="Error rate of the human labels that accuracy bounds allow for (consolidated crowd "
+        "labels are not gold): -1 = estimate it per model from the held-out labels (capped at 5%), 0 = "
+        "treat human labels as the truth.",
+    )
+    cnn_min_steps: int = Field(
+        600, ge=0, description="Least optimiser steps of a CNN training, however few the images."
     )
     max_objects: int = Field(200_000, ge=1, description="Largest TrainModel / Predict request, in objects.")

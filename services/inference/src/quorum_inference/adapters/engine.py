@@ -4,6 +4,7 @@ weights on disk and versions in PostgreSQL. CPU-heavy steps run in a worker thre
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from typing import Any
 
@@ -74,7 +75,7 @@ class InferenceEngine:
             from quorum_inference.adapters.features import EMBEDDING_DIM  # noqa: PLC0415
 
             return nets.Arch("head", (EMBEDDING_DIM,), n_classes, self._settings.head_hidden)
-        return nets.Arch("cnn", self._images.input_shape, n_classes, 0)
+        return nets.Arch("cnn_wide", self._images.input_shape, n_classes, 0)
 
     # ----- train --------------------------------------------------------------------------------------
     async def train(
@@ -115,7 +116,7 @@ class InferenceEngine:
                 )
         labels = np.array([index[o.label] for o in objects], dtype=np.int64)
         is_val = self._split(objects)
-        if is_val.all():
+        if is_val.all() and self._settings.calibration == "holdout":
             raise InvalidArgument(
                 "every object is marked validation; at least one must be for training",
                 reason="no_training_objects",
@@ -139,7 +140,10 @@ class InferenceEngine:
         config = nets.TrainConfig(
             epochs=self._settings.head_epochs if modality == "text" else self._settings.cnn_epochs,
             seed=self._settings.seed,
+            min_steps=0 if modality == "text" else self._settings.cnn_min_steps,
         )
+        cross = self._settings.calibration == "cross_fit"
+        noise = None if self._settings.label_noise < 0 else self._settings.label_noise
 
         def work() -> tuple[Any, Any]:
             x = self._features(modality, objects)
@@ -156,6 +160,50 @@ class InferenceEngine:
                     state = nets.warm_start_state(arch, old_state, earlier.categories, categories)
                 except ValueError as err:
                     raise FailedPrecondition(str(err), reason="warm_start_incompatible") from err
+            if cross:
+                # Every human label trains the kept model and is held out once. Thresholds are certified
+                # only on objects still like the unlabelled pool: not on those an earlier version's
+                # thresholds would have machine-labelled (their like left the pool), recorded per job.
+                # A version of this same job was trained on these labels: its weights would leak them into
+                # the held-out folds, so only the kept network starts from it.
+                same_job = init_state is not None and init_state[0].job_id == job_id
+                model, held_logits = nets.cross_fit(
+                    arch,
+                    x,
+                    labels,
+                    config,
+                    device=self.device,
+                    folds=self._settings.folds,
+                    init_state=state,
+                    fold_init_state=None if same_job else state,
+                )
+                excluded = self._ids(job_id, "excluded") or set()
+                drawn = self._ids(job_id, "drawn")
+                if drawn is None:  # the job's first training: its objects are the random first batch
+                    drawn = {o.object_id for o in objects}
+                    self._save_ids(job_id, "drawn", drawn)
+                certify = np.array(
+                    [o.object_id in drawn and o.object_id not in excluded for o in objects], dtype=bool
+                )
+                metrics = evaluate(
+                    held_logits,
+                    labels,
+                    len(categories),
+                    n_train=len(objects),
+                    target_accuracy=target,
+                    confidence_level=self._settings.confidence_level,
+                    threshold_mode=mode,  # type: ignore[arg-type]  # checked above
+                    label_noise=noise,
+                    certify=certify,
+                )
+                probs = apply_temperature(held_logits, metrics.temperature)
+                now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
+                self._save_ids(
+                    job_id,
+                    "excluded",
+                    excluded | {o.object_id for o, a in zip(objects, now, strict=True) if a},
+                )
+                return model, metrics
             model = nets.train(
                 arch, x[~is_val], labels[~is_val], config, device=self.device, init_state=state
             )
@@ -168,6 +216,7 @@ class InferenceEngine:
                 target_accuracy=target,
                 confidence_level=self._settings.confidence_level,
                 threshold_mode=mode,  # type: ignore[arg-type]  # checked above
+                label_noise=noise,
             )
             return model, metrics
 
@@ -208,6 +257,26 @@ class InferenceEngine:
         order = np.random.default_rng(self._settings.seed).permutation(len(objects))
         marked[order[:n_val]] = True
         return marked
+
+    # cross_fit bookkeeping per job, next to its weights: "drawn" = object ids that are random samples of the
+    # unlabelled pool of their time (first batch, Predict's random picks); "excluded" = object ids whose
+    # held-out prediction a version's thresholds would have machine-labelled (their like left the pool).
+    def _ids_path(self, job_id: str, kind: str) -> Any:
+        return self._settings.models_dir / job_id / f"{kind}.json"
+
+    def _ids(self, job_id: str, kind: str) -> set[str] | None:
+        """The recorded ids, None when none were ever recorded."""
+        try:
+            return set(json.loads(self._ids_path(job_id, kind).read_text()))
+        except FileNotFoundError:
+            return None
+
+    def _save_ids(self, job_id: str, kind: str, object_ids: set[str]) -> None:
+        path = self._ids_path(job_id, kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(object_ids)))
+        tmp.replace(path)
 
     def _remember(self, model_id: str, model: Any) -> None:
         self._models[model_id] = model
@@ -279,15 +348,28 @@ class InferenceEngine:
         if select_count:
             pool = np.flatnonzero(~auto)
             flat = x.reshape(len(x), -1)
+            # cross_fit: a share drawn at random (seeded by the pool) certifies later thresholds; the rest
+            # are the most informative.
+            n_random = 0
+            if self._settings.calibration == "cross_fit":
+                n_random = min(len(pool), int(round(self._settings.random_share * select_count)))
+            rng = np.random.default_rng([self._settings.seed, len(pool), len(labeled)])
+            drawn = rng.permutation(len(pool))[:n_random]
+            rest = np.setdiff1d(np.arange(len(pool)), drawn)
             picks = await asyncio.to_thread(
                 select_informative,
-                probs[pool],
-                flat[pool],
-                select_count,
+                probs[pool[rest]],
+                flat[pool[rest]],
+                select_count - n_random,
                 labelled_embeddings=None if seen is None else seen.reshape(len(seen), -1),
                 seed=self._settings.seed,
             )
-            selected = [int(pool[i]) for i in picks]
+            selected = [int(pool[rest[i]]) for i in picks] + [int(pool[i]) for i in drawn]
+            if n_random:
+                ids = {objects[int(pool[i])].object_id for i in drawn}
+                await asyncio.to_thread(
+                    lambda: self._save_ids(job_id, "drawn", (self._ids(job_id, "drawn") or set()) | ids)
+                )
         return Predictions(
             version=mv,
             probabilities=probs,

@@ -8,13 +8,23 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from quorum_inference.core.calibration import apply_temperature, fit_temperature, nll
+from quorum_inference.core.calibration import (
+    apply_temperature,
+    fit_temperature,
+    fit_temperature_and_noise,
+    nll,
+)
 from quorum_inference.core.thresholds import (
     ClassThreshold,
     auto_label_mask,
     pick_pooled_threshold,
     pick_thresholds,
 )
+
+# Estimating the human labels' error rate needs this many held-out labels; it is never taken above NOISE_CAP
+# (consolidated crowd labels are ~93-97% right; a larger estimate more likely hides the model's own errors).
+MIN_NOISE_FIT = 150
+NOISE_CAP = 0.05
 
 # per_class: each class's machine labels meet the target; pooled: all machine labels together do.
 ThresholdMode = Literal["per_class", "pooled"]
@@ -35,6 +45,10 @@ class ModelMetrics:
     validation_coverage: float = 0.0
     validation_auto_accuracy: float = 0.0
     threshold_mode: str = "per_class"
+    # Error rate assumed for the human labels when bounding accuracy (0: they are the truth).
+    label_noise: float = 0.0
+    # Held-out predictions the thresholds were certified on (<= n_validation; see `certify`).
+    n_certified: int = 0
 
 
 def evaluate(
@@ -46,8 +60,17 @@ def evaluate(
     target_accuracy: float,
     confidence_level: float,
     threshold_mode: ThresholdMode = "per_class",
+    label_noise: float | None = 0.0,
+    certify: NDArray[np.bool_] | None = None,
 ) -> ModelMetrics:
-    """Fit the temperature on the validation set, then pick thresholds on its calibrated confidences."""
+    """Fit the temperature on the validation set, then pick thresholds on its calibrated confidences.
+
+    `val_logits` may be out-of-fold logits of cross-fitted models (every human label held out once).
+    `label_noise`: the human labels' error rate, or None to estimate it with the temperature
+    (`fit_temperature_and_noise`, from MIN_NOISE_FIT held-out labels on, at most NOISE_CAP).
+    `certify`: the validation objects thresholds are certified on (default all), e.g. those still like the
+    unlabelled pool; the temperature and the noise estimate use every validation object.
+    """
     val_logits = np.asarray(val_logits, dtype=np.float64).reshape(-1, n_classes)
     val_labels = np.asarray(val_labels, dtype=np.int64)
     n_val = len(val_labels)
@@ -65,18 +88,28 @@ def evaluate(
             thresholds,
             threshold_mode=threshold_mode,
         )
-    temperature = fit_temperature(val_logits, val_labels)
-    probs = apply_temperature(val_logits, temperature)
+    if label_noise is None and n_val >= MIN_NOISE_FIT:
+        # Noisy human labels: fit the temperature of the *true* labels jointly with their error rate, and
+        # bound accuracy with that rate (capped).
+        temperature, fitted = fit_temperature_and_noise(val_logits, val_labels)
+        probs = apply_temperature(val_logits, temperature)
+        label_noise = min(NOISE_CAP, fitted)
+    else:
+        temperature = fit_temperature(val_logits, val_labels)
+        probs = apply_temperature(val_logits, temperature)
+        label_noise = label_noise or 0.0
     predicted = probs.argmax(axis=1)
     conf = probs.max(axis=1)
+    sub = np.ones(n_val, dtype=bool) if certify is None else np.asarray(certify, dtype=bool)
     pick = pick_pooled_threshold if threshold_mode == "pooled" else pick_thresholds
     thresholds = pick(
-        predicted,
-        conf,
-        val_labels,
+        predicted[sub],
+        conf[sub],
+        val_labels[sub],
         n_classes,
         target_accuracy=target_accuracy,
         confidence_level=confidence_level,
+        label_noise=label_noise,
     )
     auto = auto_label_mask(predicted, conf, thresholds)
     return ModelMetrics(
@@ -92,4 +125,6 @@ def evaluate(
         validation_coverage=float(auto.mean()),
         validation_auto_accuracy=float((predicted[auto] == val_labels[auto]).mean()) if auto.any() else 0.0,
         threshold_mode=threshold_mode,
+        label_noise=float(label_noise),
+        n_certified=int(sub.sum()),
     )

@@ -5,6 +5,14 @@ threshold t such that the one-sided Clopper-Pearson lower bound (at `confidence_
 the predictions of c with confidence >= t is at least `target_accuracy`. A class whose bound never reaches
 the target gets no threshold: its predictions are never auto-labelled. The bound (not the point estimate)
 makes small validation sets conservative: 19/19 correct has a 95% lower bound of 0.854, not 1.0.
+
+Noisy human labels. Validation labels come from crowds, right with probability 1 - eps (eps ~ 3-7% for three
+consolidated workers); counting every disagreement as a model error would then cap the measurable accuracy
+at 1 - eps and refuse any target above it. With `label_noise` = eps (errors independent of the model's, the
+wrong label uniform over the other K - 1 classes), P(disagree) = e + eps - e * eps * K / (K - 1) for a model
+error rate e, so the bound is taken on the disagreement rate (Clopper-Pearson upper) and turned into an
+upper bound on e: (d_upper - eps) / (1 - eps * K / (K - 1)). eps = 0 is the plain bound. Overstating eps is
+optimistic (core/metrics.py caps its estimate).
 """
 
 from __future__ import annotations
@@ -37,8 +45,32 @@ def clopper_pearson_lower(
     return np.where(k > 0, np.nan_to_num(bound, nan=0.0), 0.0)
 
 
+def noisy_lower_bound(
+    successes: NDArray[np.integer] | int,
+    trials: NDArray[np.integer] | int,
+    confidence_level: float,
+    label_noise: float = 0.0,
+    n_classes: int = 2,
+) -> NDArray[np.float64]:
+    """Lower bound of the accuracy vs the truth, from agreement with labels wrong at rate `label_noise`."""
+    lower = clopper_pearson_lower(successes, trials, confidence_level)
+    if label_noise <= 0.0:
+        return lower
+    k = max(2, n_classes)
+    shrink = 1.0 - label_noise * k / (k - 1)
+    if shrink <= 0.0:
+        return lower
+    error_upper = np.clip((1.0 - lower - label_noise) / shrink, 0.0, 1.0)
+    return np.where(np.asarray(successes) > 0, 1.0 - error_upper, 0.0)
+
+
 def _lowest_cut(
-    confidence: NDArray[np.float64], correct: NDArray[np.int64], target: float, level: float
+    confidence: NDArray[np.float64],
+    correct: NDArray[np.int64],
+    target: float,
+    level: float,
+    label_noise: float = 0.0,
+    n_classes: int = 2,
 ) -> tuple[float, int, int, float] | None:
     """(threshold, correct, n, lower bound) of the largest top-confidence set whose bound clears `target`."""
     order = np.argsort(-confidence, kind="stable")
@@ -49,7 +81,7 @@ def _lowest_cut(
     valid = np.ones(len(conf), dtype=bool)
     if len(conf) > 1:
         valid[:-1] = conf[:-1] > conf[1:]
-    lower = clopper_pearson_lower(k, n, level)
+    lower = noisy_lower_bound(k, n, level, label_noise, n_classes)
     ok = np.flatnonzero(valid & (lower >= target))
     if len(ok) == 0:
         return None
@@ -74,6 +106,7 @@ def pick_thresholds(
     *,
     target_accuracy: float = 0.95,
     confidence_level: float = 0.95,
+    label_noise: float = 0.0,
 ) -> list[ClassThreshold]:
     """One ClassThreshold per class from validation predictions (class, confidence) and human labels."""
     predicted = np.asarray(predicted, dtype=np.int64)
@@ -84,7 +117,12 @@ def pick_thresholds(
     for c in range(n_classes):
         mask = predicted == c
         cut = _lowest_cut(
-            confidence[mask], (truth[mask] == c).astype(np.int64), target_accuracy, confidence_level
+            confidence[mask],
+            (truth[mask] == c).astype(np.int64),
+            target_accuracy,
+            confidence_level,
+            label_noise,
+            n_classes,
         )
         if cut is None:
             out.append(ClassThreshold(c, None, 0, 0.0, 0.0))
@@ -102,6 +140,7 @@ def pick_pooled_threshold(
     *,
     target_accuracy: float = 0.95,
     confidence_level: float = 0.95,
+    label_noise: float = 0.0,
 ) -> list[ClassThreshold]:
     """One threshold shared by every class, bounding the accuracy of *all* above-threshold predictions.
 
@@ -114,7 +153,14 @@ def pick_pooled_threshold(
     confidence = np.asarray(confidence, dtype=np.float64)
     truth = np.asarray(truth, dtype=np.int64)
     _check(target_accuracy, confidence_level, predicted, confidence, truth)
-    cut = _lowest_cut(confidence, (predicted == truth).astype(np.int64), target_accuracy, confidence_level)
+    cut = _lowest_cut(
+        confidence,
+        (predicted == truth).astype(np.int64),
+        target_accuracy,
+        confidence_level,
+        label_noise,
+        n_classes,
+    )
     if cut is None:
         return [ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)]
     threshold, _, _, lower = cut
