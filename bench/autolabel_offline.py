@@ -1,21 +1,23 @@
 """Automated-labelling loop offline: the inference service's core and torch adapters on one dataset, with
-simulated humans whose single label equals the gold label (no crowd noise yet; the platform benchmark with
-simulated workers is `quorum autolabel-bench`, to come).
+simulated humans whose label is the gold label, or with `--label-noise R` wrong with probability R (seeded;
+the platform's consolidated crowd labels are ~93-97% right). The platform benchmark with simulated workers is
+`quorum autolabel-bench`.
 
-    .venv/bin/python bench/autolabel_offline.py --dataset ../shared/datasets/content/trec6 [--baseline]
+    .venv/bin/python bench/autolabel_offline.py --dataset ../shared/datasets/content/trec6 --label-noise 0.05
 
 The dataset folder holds items.jsonl (`item`, and text in `source` or an image path/URI in `source-ref`,
 relative paths resolved in the folder) and gold.csv (item,label); both are read in place.
 
-Loop (Ground Truth's, GT-FORMATS.md 2.5, with our choices): a seeded random first batch = a human-labelled
-validation set (`--validation-fraction` of the dataset; default GT's 20% / 10%) + one training batch; then
-each iteration trains (MiniLM embeddings + head for text, a small CNN for images), fits the temperature and
-per-class thresholds on the validation set (Clopper-Pearson lower bound >= target), machine-labels every
-unlabelled object above its class's threshold, and sends the `--batch-size` most informative remaining
-objects (margin uncertainty + k-center diversity) to humans. Validation objects that a model would
-machine-label leave the validation set for the training set, so that every threshold is certified on objects
-drawn like the remaining pool (`--no-filter-validation` turns this off). It stops when nothing is left, or
-after `--max-iterations`, when the rest go to humans. Prints one JSON object.
+Loop, `--calibration cross_fit` (default; what the service does with CALIBRATION=cross_fit): a seeded random
+first batch to humans; each iteration cross-fits (`--folds` models, each without one fold: out-of-fold logits
+for every human label; the kept model trains on all), fits temperature and label-noise rate on the held-out
+logits, certifies a pooled (or per-class) threshold with a noise-aware Clopper-Pearson bound on the held-out
+objects that are random samples of the pool not yet machine-labelled, machine-labels every unlabelled object
+above it, and sends the next batch to humans: `--random-share` drawn at random from the pool, the rest the
+most informative (margin + k-center). Sizes: core/planner.py `loop_sizes`. It stops when nothing is left,
+after the iterations, or before an iteration that would overrun `--time-budget`; the rest go to humans.
+`--calibration holdout`: Ground Truth's separate validation set (`--validation-fraction`, default 20%/10%).
+Prints one JSON object (`--verbose`: each iteration on stderr too).
 
 `--baseline`: the issue's one-shot reference: frozen MiniLM + logistic regression trained on a random 20% of
 the data, threshold picked on a validation split of it for the same target; share machine-labelled.
