@@ -14,8 +14,9 @@ for every human label; the kept model trains on all), fits temperature and label
 logits, certifies a pooled (or per-class) threshold with a noise-aware Clopper-Pearson bound on the held-out
 objects that are random samples of the pool not yet machine-labelled, machine-labels every unlabelled object
 above it, and sends the next batch to humans: `--random-share` drawn at random from the pool, the rest the
-most informative (margin + k-center). Sizes: core/planner.py `loop_sizes`. It stops when nothing is left,
-after the iterations, or before an iteration that would overrun `--time-budget`; the rest go to humans.
+most informative (margin + k-center). Sizes: the platform's rule (quorum_jobs.core.autolabel `plan_loop`).
+It stops when nothing is left, after the iterations, or before an iteration that would overrun
+`--time-budget`; the rest go to humans.
 `--calibration holdout`: Ground Truth's separate validation set (`--validation-fraction`, default 20%/10%).
 Prints one JSON object (`--verbose`: each iteration on stderr too).
 
@@ -47,14 +48,10 @@ from quorum_inference.adapters import nets  # noqa: E402
 from quorum_inference.adapters.features import EMBEDDING_DIM, ImageLoader, TextEmbedder  # noqa: E402
 from quorum_inference.core.calibration import apply_temperature  # noqa: E402
 from quorum_inference.core.metrics import evaluate  # noqa: E402
-from quorum_inference.core.planner import (  # noqa: E402
-    LoopConfig,
-    loop_sizes,
-    next_batch_size,
-    plan_first_batch,
-)
+from quorum_inference.core.planner import LoopConfig, next_batch_size, plan_first_batch  # noqa: E402
 from quorum_inference.core.selection import select_informative  # noqa: E402
 from quorum_inference.core.thresholds import auto_label_mask  # noqa: E402
+from quorum_jobs.core.autolabel import plan_loop  # noqa: E402
 
 
 def read_dataset(root: Path) -> tuple[list[str], list[str], str, list[str]]:
@@ -117,7 +114,8 @@ def run_loop(
     device = nets.pick_device(args.device)
     n = len(y)
     cross = args.calibration == "cross_fit"
-    rule_first, rule_batch, rule_iterations = loop_sizes(n, n_classes)
+    plan = plan_loop(n, n_classes)  # the platform's rule (jobs service)
+    rule_first, rule_batch, rule_iterations = plan.first_batch_size, plan.batch_size, plan.max_iterations
     loop = LoopConfig(
         target_accuracy=args.target_accuracy,
         confidence_level=args.confidence_level,

@@ -282,6 +282,13 @@ async def test_versions_and_warm_start(stub: Stub, text_job: tuple[str, inferenc
         ),
         (
             inference_pb2.TrainModelRequest(
+                job_id="j", objects=text_objects(sentences(2, 0)), categories=CATS, label_noise=0.6
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "label_noise_out_of_range",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
                 job_id="j", objects=text_objects(sentences(2, 0)), categories=CATS, warm_start_model_id="nope"
             ),
             grpc.StatusCode.NOT_FOUND,

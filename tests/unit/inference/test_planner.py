@@ -37,13 +37,3 @@ def test_batches_budget_and_stop() -> None:
     assert should_stop(1000, 650, cfg) and should_stop(0, 10, cfg) and not should_stop(5, 10, cfg)
     with pytest.raises(ValueError):
         LoopConfig(target_accuracy=1.5)
-
-
-def test_cross_fit_loop_sizes_scale_with_classes_and_size() -> None:
-    from quorum_inference.core.planner import loop_sizes
-
-    first, batch, iterations = loop_sizes(1797, 10)
-    assert first == 100 and batch == 50 and iterations >= 10
-    first, batch, _ = loop_sizes(10_000, 2)
-    assert first == 200 and batch == 200
-    assert loop_sizes(50, 10)[0] == 50

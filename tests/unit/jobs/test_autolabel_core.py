@@ -18,20 +18,20 @@ from quorum_jobs.core.autolabel import (
 from quorum_jobs.core.spec import JobSpecInput, validate_spec
 from quorum_jobs.errors import InvalidArgument
 
-PLAN = plan_loop(2000, 10)
+PLAN = plan_loop(2000, 10)  # first batch 100, batches of 50
 ON = AutoLabelSpec(enabled=True)
 
 
-def test_plan_keeps_validation_within_ten_percent_and_batches_at_five_percent() -> None:
-    plan = plan_loop(2000, 10)
-    assert plan.validation_size == 200 and plan.batch_size == 100
-    small = plan_loop(300, 2)
-    assert small.validation_size == 60 and small.batch_size == 25
-    big = plan_loop(100_000, 6)
-    assert big.validation_size == 120 and big.batch_size == 5000
+def test_plan_scales_with_classes_and_size_and_respects_the_budget() -> None:
+    plan = plan_loop(1797, 10)
+    assert (plan.first_batch_size, plan.batch_size, plan.max_iterations) == (100, 50, 20)
+    plan = plan_loop(10_000, 2)
+    assert (plan.first_batch_size, plan.batch_size) == (200, 200)
+    assert plan_loop(50, 10).first_batch_size == 50
+    assert plan_loop(10_000, 2, max_human_labeled=120).first_batch_size == 120
     for n, k in [(100, 2), (150, 20), (1797, 10), (10_662, 2)]:
         p = plan_loop(n, k)
-        assert 0 < p.validation_size + p.first_train_size <= n
+        assert 0 < p.first_batch_size <= n and p.validation_size + p.first_train_size == p.first_batch_size
 
 
 def test_first_batch_is_seeded_random_and_disjoint() -> None:
@@ -43,7 +43,7 @@ def test_first_batch_is_seeded_random_and_disjoint() -> None:
     assert len(a.validation) == plan.validation_size and len(a.training) == plan.first_train_size
     assert not set(a.validation) & set(a.training)
     # Not the first objects of the manifest: the batch is spread over it.
-    assert max(a.validation + a.training) > plan.validation_size + plan.first_train_size
+    assert max(a.validation + a.training) > plan.first_batch_size
 
 
 def test_decide_continues_with_a_batch_while_much_is_left() -> None:
@@ -119,3 +119,12 @@ def test_too_small_a_dataset_is_refused_with_its_size() -> None:
     assert message is not None and "1250" in message and "300" in message
     assert dataset_size_error(AutoLabelSpec(True, 0.95, 200, 0), 300) is None
     assert dataset_size_error(AutoLabelSpec(), 3) is None
+
+
+def test_label_noise_for_inference_comes_from_the_consolidated_confidences() -> None:
+    from quorum_jobs.autolabeling import expected_label_noise
+
+    assert expected_label_noise([0.9, 0.8, 1.0]) == pytest.approx(0.1)
+    assert expected_label_noise([0.0, 0.0]) == 0.0  # unknown: inference estimates it
+    assert expected_label_noise([0.9, 0.0]) == pytest.approx(0.1)
+    assert expected_label_noise([0.3]) == 0.45  # capped below the 0.5 that inference accepts

@@ -81,6 +81,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             target_accuracy=request.target_accuracy,
             warm_start_model_id=request.warm_start_model_id,
             threshold_mode=request.threshold_mode,
+            label_noise=request.label_noise,
         )
         return _version_pb(mv, self._engine.backend.name)
 

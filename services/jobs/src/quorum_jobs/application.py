@@ -122,7 +122,7 @@ class JobsApp:
         first_batch = None
         if spec.auto_labeling.enabled:
             # Only the random first batch goes to humans; the loop decides about the rest.
-            plan = plan_loop(len(manifest), len(spec.categories))
+            plan = plan_loop(len(manifest), len(spec.categories), spec.auto_labeling.max_human_labeled)
             first_batch = plan_first_batch(
                 [o.object_id for o in manifest.objects], plan, seed=int(job_id[:8], 16)
             )

@@ -54,6 +54,15 @@ class AutoLabelReport:
         return round(100.0 * (1.0 - self.counts.sent / total), 2) if total else 0.0
 
 
+def expected_label_noise(confidences: list[float]) -> float:
+    """How often the consolidated human labels are wrong, by their own confidences (the consolidation
+    model's posteriors); 0 (let inference estimate it) when none is known."""
+    known = [c for c in confidences if c > 0]
+    if not known:
+        return 0.0
+    return min(0.45, max(0.0, 1.0 - sum(known) / len(known)))
+
+
 def loop_object(object_id: int, line: str, label: str = "", validation: bool = False) -> LoopObject:
     data = json.loads(line)
     source = data.get("source")
@@ -111,7 +120,7 @@ class AutoLabeler:
 
     async def _iterate(self, job: JobRecord, iteration: int, counts: LoopCounts) -> None:
         spec = job.spec
-        plan = plan_loop(job.counters.total, len(spec.categories))
+        plan = plan_loop(job.counters.total, len(spec.categories), spec.auto_labeling.max_human_labeled)
         humans = await self.loop.human_labels(job.job_id)
         train = [loop_object(h.object_id, h.line, h.label, h.validation) for h in humans]
         unsent = await self.loop.unsent_lines(job.job_id)
@@ -127,7 +136,11 @@ class AutoLabeler:
         if has_validation and len(train) > sum(o.validation for o in train) and unsent_objects:
             try:
                 model = await self.inference.train(
-                    job.job_id, train, spec.categories, spec.auto_labeling.target_accuracy
+                    job.job_id,
+                    train,
+                    spec.categories,
+                    spec.auto_labeling.target_accuracy,
+                    label_noise=expected_label_noise([h.confidence for h in humans]),
                 )
                 scored = await self.inference.score(job.job_id, model.version, unsent_objects, batch, train)
             except InferenceError as err:
@@ -141,6 +154,9 @@ class AutoLabeler:
                 version, model_id, metrics = model.version, model.model_id, model.metrics
                 machine = [(m.object_id, m.label, m.confidence) for m in scored.machine_labels]
                 selected = scored.selected
+        current = await self.store.get_job(job.job_id)
+        if current is None or current.status != JobStatus.IN_PROGRESS:
+            return  # stopped while the model trained: nothing more to label or send
         labeled_now = {oid for oid, _, _ in machine}
         rest = [oid for oid, _ in unsent if oid not in labeled_now]
         nxt = decide(iteration, len(rest), counts.sent, plan, spec.auto_labeling)

@@ -27,6 +27,7 @@ from quorum_inference.settings import InferenceSettings
 log = get_logger(__name__)
 
 DEFAULT_TARGET_ACCURACY = 0.95
+MAX_LABEL_NOISE = 0.5
 
 
 class InferenceEngine:
@@ -87,6 +88,7 @@ class InferenceEngine:
         target_accuracy: float = 0.0,
         warm_start_model_id: str = "",
         threshold_mode: str = "",
+        label_noise: float = 0.0,
     ) -> ModelVersion:
         if not job_id:
             raise InvalidArgument("job_id is empty", reason="missing_job_id")
@@ -143,7 +145,13 @@ class InferenceEngine:
             min_steps=0 if modality == "text" else self._settings.cnn_min_steps,
         )
         cross = self._settings.calibration == "cross_fit"
-        noise = None if self._settings.label_noise < 0 else self._settings.label_noise
+        if not 0.0 <= label_noise < MAX_LABEL_NOISE:
+            raise InvalidArgument(
+                f"label_noise {label_noise} is outside [0, {MAX_LABEL_NOISE}) (0 = the service's setting)",
+                reason="label_noise_out_of_range",
+            )
+        # The caller's rate (from the consolidated labels' confidences) beats an estimate from held-out ones.
+        noise = label_noise or (None if self._settings.label_noise < 0 else self._settings.label_noise)
 
         def work() -> tuple[Any, Any]:
             x = self._features(modality, objects)

@@ -41,20 +41,6 @@ def validation_size(n_objects: int, fraction: float | None = None) -> int:
     return int(np.ceil(fraction * n_objects))
 
 
-def loop_sizes(n_objects: int, n_classes: int) -> tuple[int, int, int]:
-    """(first batch, batch per iteration, max iterations) for the cross-fitted loop, which needs no separate
-    validation set: every human label trains and is held out once.
-
-    The first batch is random: enough examples per class to learn and to certify a first threshold. Later
-    batches are picked actively; smaller ones waste fewer human labels on what the next model would have
-    machine-labelled, more iterations cost training time.
-    """
-    k = max(2, n_classes)
-    first = min(n_objects, max(10 * k, int(np.ceil(0.02 * n_objects))))
-    batch = min(n_objects, max(5 * k, int(np.ceil(0.02 * n_objects))))
-    return first, batch, 20
-
-
 def eligible(n_objects: int, config: LoopConfig) -> bool:
     """Whether a dataset is large enough for automated labelling."""
     return n_objects >= config.min_dataset_size

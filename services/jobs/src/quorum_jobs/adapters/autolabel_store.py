@@ -33,6 +33,7 @@ class HumanLabel:
     line: str
     label: str
     validation: bool
+    confidence: float  # of the consolidated label
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +103,14 @@ class AutoLabelStore:
         t = job_objects
         async with self.sessions() as s:
             rows = await s.execute(
-                select(t.c.object_id, t.c.line, t.c.label, t.c.auto_validation)
+                select(t.c.object_id, t.c.line, t.c.label, t.c.auto_validation, t.c.confidence)
                 .where(t.c.job_id == job_id, t.c.human_annotated.is_(True), t.c.class_index.is_not(None))
                 .order_by(t.c.object_id)
             )
-            return [HumanLabel(r.object_id, r.line, r.label, r.auto_validation) for r in rows]
+            return [
+                HumanLabel(r.object_id, r.line, r.label, r.auto_validation, float(r.confidence or 0.0))
+                for r in rows
+            ]
 
     async def unsent_lines(self, job_id: str) -> list[tuple[int, str]]:
         t = job_objects

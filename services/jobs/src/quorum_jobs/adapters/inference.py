@@ -91,13 +91,19 @@ class InferenceClient:
         self._stub = inference_pb2_grpc.InferenceServiceStub(self._channel)
 
     async def train(
-        self, job_id: str, objects: Sequence[LoopObject], categories: Sequence[str], target_accuracy: float
+        self,
+        job_id: str,
+        objects: Sequence[LoopObject],
+        categories: Sequence[str],
+        target_accuracy: float,
+        label_noise: float = 0.0,
     ) -> TrainedModel:
         request = inference_pb2.TrainModelRequest(
             job_id=job_id,
             objects=[o.proto() for o in objects],
             categories=list(categories),
             target_accuracy=target_accuracy,
+            label_noise=label_noise,
         )
         try:
             mv = await self._stub.TrainModel(request, timeout=self.timeout_s)

@@ -96,25 +96,35 @@ def dataset_size_error(spec: AutoLabelSpec, n_objects: int) -> str | None:
 class LoopPlan:
     """Batch sizes of one job's loop."""
 
-    validation_size: int  # human-labeled objects held out to certify thresholds (part of the first batch)
+    validation_size: int  # of the first batch: held out by inference's `holdout` calibration only
     first_train_size: int  # the rest of the random first batch
     batch_size: int  # objects sent to humans per later iteration
     max_iterations: int  # model iterations; after the last one what is left goes to humans
 
+    @property
+    def first_batch_size(self) -> int:
+        return self.validation_size + self.first_train_size
 
-def plan_loop(n_objects: int, n_classes: int) -> LoopPlan:
-    """Sizes from the dataset's size and class count.
 
-    Validation: enough objects that a class's above-threshold predictions can clear a 0.95 lower bound
-    (about 60 all-correct predictions, so ~20 per class plus a floor), and never more than 10% of the data;
-    Ground Truth's 20% would spend most of a 2,000-object job on validation alone. Batches: 5% of the data
-    per iteration, so the model is retrained often while the job is still small enough to save labels.
+MAX_ITERATIONS = 20
+
+
+def plan_loop(n_objects: int, n_classes: int, max_human_labeled: int = 0) -> LoopPlan:
+    """Sizes from the dataset's size and class count (measured with bench/autolabel_offline.py).
+
+    The inference service cross-fits (every human label trains the model and is held out once), so no
+    validation set is spent: the random first batch, max(10 K, 2 % of the objects), is enough per class to
+    learn and certify a first threshold. Later batches, max(5 K, 2 %), are small so that few human labels go
+    to objects the next model would have machine-labeled. Half of the first batch is marked validation for
+    the `holdout` calibration, which ignores nothing else. A human-label budget caps the first batch.
     """
-    validation = min(max(120, 20 * n_classes), max(60, math.ceil(0.10 * n_objects)))
-    validation = min(validation, n_objects)
-    batch = max(25, math.ceil(0.05 * n_objects))
-    first_train = min(n_objects - validation, max(batch, validation))
-    return LoopPlan(validation, first_train, batch, max_iterations=12)
+    k = max(2, n_classes)
+    first = min(n_objects, max(10 * k, math.ceil(0.02 * n_objects)))
+    if max_human_labeled:
+        first = min(first, max_human_labeled)
+    batch = min(n_objects, max(5 * k, math.ceil(0.02 * n_objects)))
+    validation = first // 2
+    return LoopPlan(validation, first - validation, batch, MAX_ITERATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +136,7 @@ class FirstBatch:
 def plan_first_batch(object_ids: list[int], plan: LoopPlan, seed: int) -> FirstBatch:
     """A seeded uniformly random first batch (GT's), split into validation and training objects."""
     order = np.random.default_rng(seed).permutation(len(object_ids))
-    size = min(len(object_ids), plan.validation_size + plan.first_train_size)
+    size = min(len(object_ids), plan.first_batch_size)
     picked = [object_ids[i] for i in order[:size]]
     return FirstBatch(
         validation=sorted(picked[: plan.validation_size]), training=sorted(picked[plan.validation_size :])
