@@ -222,6 +222,11 @@ def create(
     console.print(f"Follow it with: quorum job status {job['job_id']} --watch")
 
 
+def _plain_table(title: str) -> Table:
+    """A borderless table with a left-aligned title: long ids fit an 80-column terminal."""
+    return Table(title=title, box=None, padding=(0, 1), title_justify="left", pad_edge=False)
+
+
 def _status(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
@@ -307,9 +312,7 @@ def list_(
         return
     # Few columns, no borders: full 32-character ids must fit an 80-column terminal uncut
     # (`quorum job status ID` shows the rest).
-    table = Table(
-        title=f"{page['count']} job(s)", box=None, padding=(0, 1), title_justify="left", pad_edge=False
-    )
+    table = _plain_table(f"{page['count']} job(s)")
     table.add_column("job id", style="cyan", no_wrap=True, min_width=32)
     table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=14)
     table.add_column("status", no_wrap=True, min_width=11)
@@ -362,13 +365,7 @@ def workers(
     if as_json:
         print_json(report)
         return
-    table = Table(
-        title=f"{report['count']} worker(s) of job {report['job_id']} ({report['method']})",
-        box=None,
-        padding=(0, 1),
-        title_justify="left",
-        pad_edge=False,
-    )
+    table = _plain_table(f"{report['count']} worker(s) of job {report['job_id']} ({report['method']})")
     table.add_column("worker", style="cyan", no_wrap=True)
     table.add_column("answers", justify="right", no_wrap=True)
     table.add_column("accuracy", justify="right", no_wrap=True)
@@ -394,13 +391,9 @@ def auto_labeling(
     if as_json:
         print_json(report)
         return
-    table = Table(
-        title=f"Automated labeling of job {report['job_id']} (target accuracy "
-        f"{report['settings']['target_accuracy']})",
-        box=None,
-        padding=(0, 1),
-        title_justify="left",
-        pad_edge=False,
+    table = _plain_table(
+        f"Automated labeling of job {report['job_id']} (target accuracy "
+        f"{report['settings']['target_accuracy']})"
     )
     for column in ("iteration", "trained on", "machine-labeled", "to humans", "human total", "machine total",
                    "est. accuracy", "decision"):  # fmt: skip

@@ -1,5 +1,5 @@
 """gRPC client of the inference service for the automated-labeling loop: train on human labels, then score
-the rest (and pick what humans label next). Errors are InferenceError; `retryable` as for workforce."""
+the rest (and pick what humans label next). Errors are InferenceError (adapters.peers)."""
 
 from __future__ import annotations
 
@@ -11,35 +11,11 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from quorum.inference.v1 import inference_pb2, inference_pb2_grpc
-
-_RETRYABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.CANCELLED,
-    }
-)
-_CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", 256 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-    ("grpc.initial_reconnect_backoff_ms", 500),
-    ("grpc.max_reconnect_backoff_ms", 5000),
-]
+from quorum_jobs.adapters.peers import PeerError, channel_options
 
 
-class InferenceError(Exception):
-    def __init__(self, method: str, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(f"inference {method} failed: {code.name}: {details}")
-        self.code = code
-        self.details = details
-
-    @property
-    def retryable(self) -> bool:
-        return self.code in _RETRYABLE
+class InferenceError(PeerError):
+    peer = "inference"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +63,7 @@ class InferenceClient:
     def __init__(self, addr: str, *, timeout_s: float) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(addr, options=_CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(256 * 1024 * 1024))
         self._stub = inference_pb2_grpc.InferenceServiceStub(self._channel)
 
     async def train(

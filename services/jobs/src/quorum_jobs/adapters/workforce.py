@@ -13,39 +13,12 @@ import grpc
 
 from quorum.common.v1 import common_pb2
 from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
+from quorum_jobs.adapters.peers import PeerError, channel_options
 from quorum_jobs.core.batching import DataObject, batches
 
-_RETRYABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.UNIMPLEMENTED,  # an older workforce during a rolling deploy
-    }
-)
-_CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    # Reconnect soon after a restarted workforce comes back (gRPC's default backoff grows to 120 s).
-    ("grpc.initial_reconnect_backoff_ms", 500),
-    ("grpc.max_reconnect_backoff_ms", 5000),
-]
 
-
-class WorkforceError(Exception):
-    def __init__(self, method: str, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(f"workforce {method} failed: {code.name}: {details}")
-        self.method = method
-        self.code = code
-        self.details = details
-
-    @property
-    def retryable(self) -> bool:
-        return self.code in _RETRYABLE
+class WorkforceError(PeerError):
+    peer = "workforce"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +51,7 @@ class WorkforceClient:
         self.addr = addr
         self.timeout_s = timeout_s
         self.batch_bytes = batch_bytes
-        self._channel = grpc.aio.insecure_channel(addr, options=_CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(64 * 1024 * 1024))
         self._stub = workforce_pb2_grpc.WorkforceServiceStub(self._channel)
 
     async def close(self) -> None:
