@@ -14,6 +14,7 @@ from quorum_jobs.core.autolabel import (
     decide,
     plan_first_batch,
     plan_loop,
+    true_accuracy_estimate,
 )
 from quorum_jobs.core.spec import JobSpecInput, validate_spec
 from quorum_jobs.errors import InvalidArgument
@@ -128,3 +129,11 @@ def test_label_noise_for_inference_comes_from_the_consolidated_confidences() -> 
     assert expected_label_noise([0.0, 0.0]) == 0.0  # unknown: inference estimates it
     assert expected_label_noise([0.9, 0.0]) == pytest.approx(0.1)
     assert expected_label_noise([0.3]) == 0.45  # capped below the 0.5 that inference accepts
+
+
+def test_true_accuracy_is_estimated_from_agreement_with_noisy_labels() -> None:
+    # A model right 98% of the time agrees with 10%-noisy labels on 10 classes 0.98 * 0.9 + 0.02 * 0.1 / 9.
+    agreement = 0.98 * 0.9 + 0.02 * 0.1 / 9
+    assert true_accuracy_estimate(agreement, 0.1, 10) == pytest.approx(0.98)
+    assert true_accuracy_estimate(0.93, 0.0, 2) == 0.93
+    assert true_accuracy_estimate(0.99, 0.1, 2) == 1.0  # clipped

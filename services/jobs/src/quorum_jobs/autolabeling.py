@@ -19,7 +19,14 @@ from quorum_jobs.adapters.autolabel_store import AutoLabelStore, IterationOutcom
 from quorum_jobs.adapters.inference import InferenceClient, InferenceError, LoopObject
 from quorum_jobs.adapters.store import JobRecord, JobStore
 from quorum_jobs.adapters.workforce import WorkforceClient, WorkforceError
-from quorum_jobs.core.autolabel import Decision, Next, cost_saving_percent, decide, plan_loop
+from quorum_jobs.core.autolabel import (
+    Decision,
+    Next,
+    cost_saving_percent,
+    decide,
+    plan_loop,
+    true_accuracy_estimate,
+)
 from quorum_jobs.core.batching import DataObject
 from quorum_jobs.core.states import JobStatus
 from quorum_jobs.errors import FailedPrecondition
@@ -135,12 +142,9 @@ class AutoLabeler:
             batch = max(0, min(batch, spec.auto_labeling.max_human_labeled - counts.sent))
         if has_validation and len(train) > sum(o.validation for o in train) and unsent_objects:
             try:
+                noise = expected_label_noise([h.confidence for h in humans])
                 model = await self.inference.train(
-                    job.job_id,
-                    train,
-                    spec.categories,
-                    spec.auto_labeling.target_accuracy,
-                    label_noise=expected_label_noise([h.confidence for h in humans]),
+                    job.job_id, train, spec.categories, spec.auto_labeling.target_accuracy, label_noise=noise
                 )
                 scored = await self.inference.score(job.job_id, model.version, unsent_objects, batch, train)
             except InferenceError as err:
@@ -151,7 +155,12 @@ class AutoLabeler:
                 log.error("autolabel_model_failed", job_id=job.job_id, iteration=iteration, error=str(err))
                 metrics = {"error": str(err)}
             else:
-                version, model_id, metrics = model.version, model.model_id, model.metrics
+                version, model_id, metrics = model.version, model.model_id, dict(model.metrics)
+                # The validation figures are agreement with human labels, which are wrong at `noise`.
+                metrics["human_label_noise"] = noise
+                metrics["estimated_accuracy"] = true_accuracy_estimate(
+                    float(metrics.get("validation_auto_accuracy", 0.0)), noise, len(spec.categories)
+                )
                 machine = [(m.object_id, m.label, m.confidence) for m in scored.machine_labels]
                 selected = scored.selected
         current = await self.store.get_job(job.job_id)

@@ -84,7 +84,8 @@ def _iteration_pb(row: IterationRow) -> jobs_pb2.AutoLabelingIteration:
             for t in m.get("thresholds", [])
         ],
         validation_coverage=float(m.get("validation_coverage", 0.0)),
-        estimated_accuracy=float(m.get("validation_auto_accuracy", 0.0)),
+        # Corrected for the human labels' error rate (older iterations: agreement with them).
+        estimated_accuracy=float(m.get("estimated_accuracy", m.get("validation_auto_accuracy", 0.0))),
         machine_labeled=row.machine_labeled,
         sent_to_humans=row.sent_to_humans,
         human_labeled_total=row.human_labeled_total,

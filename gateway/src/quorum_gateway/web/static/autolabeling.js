@@ -214,8 +214,9 @@ export async function showAutoLabeling(api, main, jobId, refresh) {
       "an all-human job labels the whole bar by hand."),
     objectsChart(report, `${seq}-objects`),
     h("h2", {}, "Accuracy of machine labels"),
-    h("p", { class: "muted" }, "Estimated on human-labeled validation objects the model never trained on; " +
-      "thresholds are chosen so that a lower confidence bound of it reaches the target."),
+    h("p", { class: "muted" }, "Estimated on human-labeled objects held out from the model that scored them " +
+      "(cross-fitting), corrected for the human labels' own error rate; thresholds are chosen so that a lower " +
+      "confidence bound of it reaches the target."),
     accuracyChart(report, target, `${seq}-accuracy`),
     h("h2", {}, "Iterations"),
     iterationsTable(report));

@@ -179,3 +179,14 @@ def decide(iteration: int, remaining: int, sent_to_humans: int, plan: LoopPlan, 
 
 def cost_saving_percent(cost: float, all_human_cost: float) -> float:
     return round(100.0 * (1.0 - cost / all_human_cost), 2) if all_human_cost > 0 else 0.0
+
+
+def true_accuracy_estimate(agreement: float, label_noise: float, n_classes: int) -> float:
+    """Accuracy against the truth from agreement with human labels wrong at rate `label_noise` (a wrong
+    label uniform over the other classes, errors independent of the model's): agreement =
+    acc (1 - eps) + (1 - acc) eps / (K - 1), solved for acc and clipped to [0, 1]."""
+    k = max(2, n_classes)
+    shrink = 1.0 - label_noise * k / (k - 1)
+    if label_noise <= 0.0 or shrink <= 0.0:
+        return agreement
+    return min(1.0, max(0.0, (agreement - label_noise / (k - 1)) / shrink))
