@@ -99,7 +99,7 @@ def frozen_baseline(
     }
 
 
-def _plot(path: Path, iterations: list[dict[str, Any]], objects: int, title: str) -> bool:
+def plot_iterations(path: Path, iterations: list[dict[str, Any]], objects: int, title: str) -> bool:
     try:
         import matplotlib  # noqa: PLC0415 - optional (the `bench` extra)
 
@@ -285,7 +285,9 @@ def autolabel_bench(
         summary["baseline"] = frozen_baseline(
             texts, [data.gold[i] for i in data.items], target_accuracy, seed
         )
-    if _plot(out / "iterations.png", iterations, len(data.items), f"{data.name}: automated labeling"):
+    if plot_iterations(
+        out / "iterations.png", iterations, len(data.items), f"{data.name}: automated labeling"
+    ):
         summary["plot"] = str(out / "iterations.png")
     summary["output_manifest"] = str(out / "output.manifest")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
