@@ -269,6 +269,9 @@ def borrowed_platform(
             console.print(f"Using the running platform at {api}")
     platform: Platform | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
+    # SIGTERM (e.g. `timeout`) would end the process without the `finally` below: make it an exit that does.
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if api is None:
             tmp = tempfile.TemporaryDirectory(prefix=f"quorum-{requester_name}-")
@@ -287,7 +290,12 @@ def borrowed_platform(
             raise PlatformError("--api-key (or QUORUM_API_KEY) is required with --api")
         yield api, api_key
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if platform is not None:
             platform.stop()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)

@@ -99,3 +99,23 @@ def test_frozen_reference_labels_a_share_at_the_target_precision() -> None:
     result = frozen_baseline(texts, labels, 0.9, seed=0)
     assert result["human_labeled_share_percent"] == 20.0
     assert result["machine_labeled_share_percent"] > 50 and result["machine_accuracy"] >= 0.9
+
+
+def test_sigterm_inside_a_borrowed_platform_exits_through_its_cleanup() -> None:
+    """`timeout` sends SIGTERM: the platform a run started must still be stopped (the `finally` must run)."""
+    import os
+    import signal
+
+    from quorum_cli.platform import borrowed_platform
+
+    class Quiet:
+        def print(self, *args: object) -> None:
+            pass
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as info:
+        with borrowed_platform("http://127.0.0.1:9", "key", Quiet(), requester_name="t") as (api, key):
+            assert (api, key) == ("http://127.0.0.1:9", "key")
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert info.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
