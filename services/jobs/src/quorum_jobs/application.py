@@ -189,7 +189,7 @@ class JobsApp:
         job = await self._owned_job(job_id, requester_id)
         if self.autolabeler is None:
             raise FailedPrecondition("automated labeling is not configured", reason="auto_labeling_off")
-        return await self.autolabeler.report(job)
+        return await self.autolabeler.report(job, (await self._view(job)).answers)
 
     async def output_chunks(
         self, job_id: str, requester_id: str, *, include_unlabeled: bool = False

@@ -214,20 +214,15 @@ class AutoLabeler:
         await self.loop.mark_released(job.job_id, iteration)
         log.info("autolabel_batch_released", job_id=job.job_id, iteration=iteration, objects=len(objects))
 
-    async def report(self, job: JobRecord) -> AutoLabelReport:
+    async def report(self, job: JobRecord, human_answers: int) -> AutoLabelReport:
+        """`human_answers`: the job's answer count (JobsApp reads it from workforce, with its fallback)."""
         if not job.spec.auto_labeling.enabled:
             raise FailedPrecondition(
                 f"job {job.job_id} does not use automated labeling", reason="auto_labeling_off"
             )
         iterations = await self.loop.iterations(job.job_id)
         counts = await self.loop.counts(job.job_id)
-        try:
-            answers = (
-                await self.workforce.progress(job.job_id, timeout_s=self.settings.progress_timeout_s)
-            ).answers
-        except WorkforceError:
-            answers = job.label_answers
-        return AutoLabelReport(job, iterations, counts, max(answers, 0))
+        return AutoLabelReport(job, iterations, counts, human_answers)
 
 
 def _split(nxt: Next, selected: list[int], rest: list[int]) -> tuple[list[int], list[int]]:
