@@ -18,7 +18,7 @@ from quorum_consolidation.core.adaptive import (
 )
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.dawid_skene import DawidSkene
-from quorum_consolidation.core.simulate import random_confusions, simulate
+from quorum_consolidation.core.simulate import random_confusions, simulate, simulate_lured
 
 CATS = ("neg", "pos")
 
@@ -300,19 +300,11 @@ def test_streamed_posteriors_temper_like_the_batch_fit_with_correlated_answers()
     from quorum_consolidation.core.auto import AutoDawidSkene
 
     rng = np.random.default_rng(11)
-    n, w, per, k = 1200, 20, 5, 3
-    truth = rng.integers(0, k, n)
-    hard = rng.random(n) < 0.3
-    lure = (truth + rng.integers(1, k, n)) % k
-    start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
-    wrk = ((start + np.arange(per) * step) % w).ravel()
-    obj = np.repeat(np.arange(n), per)
-    right = rng.random(n * per) < rng.uniform(0.75, 0.95, w)[wrk]
-    wrong = (truth[obj] + rng.integers(1, k, n * per)) % k
-    cls = np.where(hard[obj] & (rng.random(n * per) < 0.6), lure[obj], np.where(right, truth[obj], wrong))
-    keep = (np.tile(np.arange(per), n) < 2) | (rng.random(n * per) < 0.6)
+    crowd = simulate_lured(rng, 1200, 20, 5)
+    a = crowd.answers
+    keep = (np.tile(np.arange(5), 1200) < 2) | (rng.random(a.n_answers) < 0.6)
     answers = Answers(
-        obj[keep], wrk[keep], cls[keep].astype(np.int64), np.arange(n), np.arange(w), ("a", "b", "c")
+        a.objects[keep], a.workers[keep], a.classes[keep], a.object_ids, a.worker_ids, a.categories
     )
     auto = AutoDawidSkene().fit(answers)
     assert auto.chosen_["correlation"] > 0.01 and auto.probas_ is not None

@@ -15,7 +15,7 @@ from quorum_consolidation.core.mace import MACE
 from quorum_consolidation.core.majority_vote import MajorityVote
 from quorum_consolidation.core.one_coin import OneCoinDawidSkene
 from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
-from quorum_consolidation.core.simulate import random_confusions, simulate
+from quorum_consolidation.core.simulate import random_confusions, simulate, simulate_lured
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "crowd"
 
@@ -72,18 +72,8 @@ def test_calibrated_when_the_model_is_right_and_tempered_when_errors_correlate()
 
     # 30% hard objects on which each worker picks the same lure with probability 0.6: answers are no longer
     # independent given the class, so Dawid-Skene's posteriors are over-confident.
-    rng = np.random.default_rng(6)
-    n, w, per, k = 1500, 20, 5, 3
-    truth = rng.integers(0, k, n)
-    hard = rng.random(n) < 0.3
-    lure = (truth + rng.integers(1, k, n)) % k
-    start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
-    wrk = ((start + np.arange(per) * step) % w).ravel()
-    obj = np.repeat(np.arange(n), per)
-    right = rng.random(n * per) < rng.uniform(0.75, 0.95, w)[wrk]
-    wrong = (truth[obj] + rng.integers(1, k, n * per)) % k
-    cls = np.where(hard[obj] & (rng.random(n * per) < 0.6), lure[obj], np.where(right, truth[obj], wrong))
-    answers = Answers(obj, wrk, cls.astype(np.int64), np.arange(n), np.arange(w), ("a", "b", "c"))
+    lured = simulate_lured(np.random.default_rng(6), 1500, 20, 5)
+    answers, truth = lured.answers, lured.truth
     auto = AutoDawidSkene().fit(answers)
     assert auto.model_ is not None and auto.model_.probas_ is not None and auto.probas_ is not None
     assert auto.chosen_["temperature"] > 1.2

@@ -14,6 +14,7 @@ from quorum_consolidation.core.calibration import (
     reliability_bins,
 )
 from quorum_consolidation.core.side_info import KnownLabels
+from quorum_consolidation.core.simulate import simulate_lured
 
 
 def test_ece_of_a_hand_computed_case() -> None:
@@ -78,19 +79,8 @@ def test_with_little_evidence_the_map_stays_near_the_identity() -> None:
 def lured_crowd(seed: int) -> tuple[Answers, np.ndarray]:
     """40% of objects are ambiguous: each worker picks the same lure with probability 0.55 there, so even a
     clear majority is often wrong, which no answer-only model can see."""
-    rng = np.random.default_rng(seed)
-    n, w, per, k = 2000, 30, 5, 3
-    truth = rng.integers(0, k, n)
-    hard = rng.random(n) < 0.4
-    lure = (truth + rng.integers(1, k, n)) % k
-    start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
-    wrk = ((start + np.arange(per) * step) % w).ravel()
-    obj = np.repeat(np.arange(n), per)
-    right = rng.random(n * per) < rng.uniform(0.75, 0.95, w)[wrk]
-    wrong = (truth[obj] + rng.integers(1, k, n * per)) % k
-    cls = np.where(hard[obj] & (rng.random(n * per) < 0.55), lure[obj], np.where(right, truth[obj], wrong))
-    return Answers(obj, wrk, cls.astype(np.int64), np.arange(n), np.arange(w), ("a", "b", "c")), truth
-
+    crowd = simulate_lured(np.random.default_rng(seed), 2000, 30, 5, hard_share=0.4, lure_prob=0.55)
+    return crowd.answers, crowd.truth
 
 def test_auto_calibrates_from_known_answers() -> None:
     answers, truth = lured_crowd(11)

@@ -75,3 +75,47 @@ def simulate(
         tuple(f"c{i}" for i in range(k)),
     )
     return SimulatedCrowd(answers, truth, confusions)
+
+
+def simulate_lured(
+    rng: np.random.Generator,
+    n_objects: int,
+    n_workers: int,
+    per_object: int,
+    *,
+    n_classes: int = 3,
+    hard_share: float = 0.3,
+    lure_prob: float = 0.6,
+    accuracy: tuple[float, float] = (0.75, 0.95),
+) -> SimulatedCrowd:
+    """A crowd whose errors are correlated: on a `hard_share` of the objects every worker picks the object's
+    one lure class with probability `lure_prob` (else answers as usual: right with the worker's accuracy,
+    uniform in `accuracy`, otherwise a uniformly wrong class). Answers are then not independent given the
+    class, which no answer-only model can see. `confusions` are the workers' behaviour on ordinary objects.
+    """
+    n, w, per, k = n_objects, n_workers, per_object, n_classes
+    if not 1 <= per <= w // 2:
+        raise ValueError(f"per_object must be in [1, {w // 2}], got {per}")
+    truth = rng.integers(0, k, n)
+    hard = rng.random(n) < hard_share
+    lure = (truth + rng.integers(1, k, n)) % k
+    start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
+    workers = ((start + np.arange(per) * step) % w).ravel()
+    objects = np.repeat(np.arange(n), per)
+    draws = rng.random(n * per)  # (drawn before the skills: the order fixes what a seed gives)
+    skill = rng.uniform(*accuracy, w)
+    right = draws < skill[workers]
+    wrong = (truth[objects] + rng.integers(1, k, n * per)) % k
+    lured = hard[objects] & (rng.random(n * per) < lure_prob)
+    classes = np.where(lured, lure[objects], np.where(right, truth[objects], wrong))
+    confusions = np.repeat(((1.0 - skill) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+    confusions[:, np.arange(k), np.arange(k)] = skill[:, None]
+    answers = Answers(
+        objects.astype(np.int64),
+        workers.astype(np.int64),
+        classes.astype(np.int64),
+        np.arange(n),
+        np.arange(w),
+        tuple("abcdefghijklmnopqrstuvwxyz"[i] if k <= 26 else f"c{i}" for i in range(k)),
+    )
+    return SimulatedCrowd(answers, truth.astype(np.int64), confusions)
