@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -689,6 +690,90 @@ async def test_worker_quality_ranks_a_reliable_worker_above_a_noisy_one(
             await stub.GetTeamWorkerQuality(consolidation_pb2.GetTeamWorkerQualityRequest(**bad))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert reason_from_rpc_error(err.value) == reason
+
+
+def structured_event(
+    job_id: str,
+    object_id: int,
+    worker_id: str,
+    task_type: str,
+    categories: list[str],
+    payload: dict,
+    required: int,
+) -> events_pb2.EventEnvelope:
+    answer = common_pb2.Answer(
+        answer_id=uuid.uuid4().hex,
+        job_id=job_id,
+        object_id=object_id,
+        worker_id=worker_id,
+        payload_json=json.dumps(payload),
+    )
+    return envelope(
+        answer_submitted=events_pb2.AnswerSubmitted(
+            answer=answer, task_type=task_type, categories=categories, required_answers=required
+        )
+    )
+
+
+async def test_worker_quality_of_box_and_span_jobs_comes_from_their_consolidators(
+    service: GrpcService,
+    producer: AIOKafkaProducer,
+    db: AsyncEngine,
+    stub: consolidation_pb2_grpc.ConsolidationServiceStub,
+) -> None:
+    """A worker who draws every box far off, or marks sloppy spans, gets a lower reliability than careful
+    ones; the reply says what the number means, and has no confusion matrix."""
+    rng = np.random.default_rng(3)
+    box_job, span_job, n_objects = new_job(), new_job(), 12
+    workers = ("careful1", "careful2", "careful3", "sloppy")
+    for o in range(n_objects):
+        left, top, width, height = 40.0 + 200 * (o % 3), 30.0, 80.0, 60.0
+        for w in workers:
+            dx, dy = (0.6 * width, 0.6 * height) if w == "sloppy" else tuple(rng.normal(0, 2, 2))
+            box = {"label": "car", "left": left + dx, "top": top + dy, "width": width, "height": height}
+            payload = {"boxes": [box], "image_size": {"width": 800, "height": 200}}
+            await publish(
+                producer, structured_event(box_job, o, w, "bounding-box", ["car", "bus"], payload, 4)
+            )
+            spans = [(0, 5, "PER"), (10, 18, "ORG")] if w != "sloppy" else [(0, 3, "PER"), (10, 18, "PER")]
+            entities = {"entities": [{"start": s, "end": e, "label": lab} for s, e, lab in spans]}
+            await publish(
+                producer,
+                structured_event(span_job, o, w, "named-entity-recognition", ["PER", "ORG"], entities, 4),
+            )
+
+    async def all_stored() -> bool:
+        return await stored_answers(db, box_job) == await stored_answers(db, span_job) == 4 * n_objects
+
+    await eventually(all_stored, "every answer stored")
+
+    for job, task_type, measure in (
+        (box_job, "bounding-box", "box reliability"),
+        (span_job, "named-entity-recognition", "span reliability"),
+    ):
+        report = await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=job))
+        assert (report.method, report.task_type) == (task_type, task_type)
+        assert report.accuracy_measure.startswith(measure) and report.agreement_measure
+        by_worker = {w.worker_id: w for w in report.workers}
+        assert set(by_worker) == set(workers)
+        assert all(w.answers == n_objects and len(w.confusion) == 0 for w in report.workers)
+        for w in workers[:3]:
+            assert by_worker[w].accuracy > by_worker["sloppy"].accuracy
+            assert by_worker[w].agreement_with_consensus == pytest.approx(1.0)
+        assert by_worker["sloppy"].agreement_with_consensus == 0.0
+
+    # A method name still has to be one the service knows, whatever the job's type.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=box_job, method="nope"))
+    assert reason_from_rpc_error(err.value) == "unknown_method"
+
+    team = await stub.GetTeamWorkerQuality(
+        consolidation_pb2.GetTeamWorkerQualityRequest(team_id="t", job_ids=[box_job, span_job])
+    )
+    assert team.jobs == 2 and len(team.accuracy_measures) == 2 and list(team.skipped_job_ids) == []
+    assert {(w.worker_id, w.answers, w.jobs) for w in team.workers} == {
+        (w, 2 * n_objects, 2) for w in workers
+    }
 
 
 # --- adaptive redundancy ------------------------------------------------------------------------------------

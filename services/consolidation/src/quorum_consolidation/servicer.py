@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.consolidation.v1 import consolidation_pb2, consolidation_pb2_grpc
 from quorum_common.clock import to_ms
+from quorum_common.errors import FailedPrecondition
+from quorum_common.logging import get_logger
 from quorum_consolidation.adapters import store
+from quorum_consolidation.adapters.job_quality import job_quality
 from quorum_consolidation.core import ConsolidationInputError, consolidate, make_aggregator
 from quorum_consolidation.core.worker_quality import (
     DEFAULT_METHOD,
     JobWorkerQuality,
     check_method,
-    job_worker_quality,
     team_worker_quality,
 )
 from quorum_consolidation.errors import InvalidArgument, NotFound, invalid_input
@@ -24,6 +26,17 @@ from quorum_consolidation.settings import ConsolidationSettings
 
 #: Jobs one team-quality request may name (each is a fit over its answers).
 MAX_TEAM_JOBS = 500
+
+log = get_logger(__name__)
+
+
+def _checked_method(method: str) -> str:
+    method = method or DEFAULT_METHOD
+    try:
+        check_method(method)
+    except ConsolidationInputError as err:
+        raise invalid_input(err) from err
+    return method
 
 
 class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer):
@@ -94,26 +107,25 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
     ) -> consolidation_pb2.WorkerQualityResponse:
         if not request.job_id:
             raise InvalidArgument("job_id is required", reason="missing_job_id")
+        method = _checked_method(request.method)
         async with self._sessions() as session:
-            rows = await store.job_answers_with_categories(session, request.job_id)
+            rows = await store.job_answer_rows(session, request.job_id)
         try:
-            # The fit is CPU-bound: off the event loop.
-            report = await asyncio.to_thread(
-                job_worker_quality,
-                rows.object_ids,
-                rows.worker_ids,
-                rows.labels,
-                rows.categories,
-                request.method,
-            )
+            # The fit is CPU-bound: off the event loop. Classification jobs fit `method`'s worker model,
+            # structured task types their own consolidator.
+            report = await asyncio.to_thread(job_quality, rows, method)
         except ConsolidationInputError as err:
-            raise invalid_input(err) from err
+            # The request was valid; the job's stored answers cannot be scored.
+            raise FailedPrecondition(str(err), reason=err.reason) from err
         if report is None:
             raise NotFound(f"no answers recorded for job {request.job_id!r}", reason="job_not_found")
         return consolidation_pb2.WorkerQualityResponse(
             job_id=request.job_id,
             method=report.method,
             categories=report.categories,
+            task_type=report.task_type,
+            accuracy_measure=report.accuracy_measure,
+            agreement_measure=report.agreement_measure,
             workers=[
                 consolidation_pb2.WorkerQuality(
                     worker_id=w.worker_id,
@@ -136,24 +148,27 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                 f"at most {MAX_TEAM_JOBS} job_ids per request, got {len(request.job_ids)}",
                 reason="too_many_jobs",
             )
-        method = request.method or DEFAULT_METHOD
-        try:
-            check_method(method)
-        except ConsolidationInputError as err:
-            raise invalid_input(err) from err
+        method = _checked_method(request.method)
         reports: list[JobWorkerQuality] = []
+        skipped: list[str] = []
         for job_id in dict.fromkeys(request.job_ids):  # each job once, in the caller's order
             async with self._sessions() as session:
-                rows = await store.job_answers_with_categories(session, job_id)
-            report = await asyncio.to_thread(
-                job_worker_quality, rows.object_ids, rows.worker_ids, rows.labels, rows.categories, method
-            )
+                rows = await store.job_answer_rows(session, job_id)
+            try:
+                report = await asyncio.to_thread(job_quality, rows, method)
+            except ConsolidationInputError as err:
+                log.warning("worker_quality_skipped", job_id=job_id, reason=err.reason, error=str(err))
+                skipped.append(job_id)
+                continue
             if report is not None:
                 reports.append(report)
         return consolidation_pb2.TeamWorkerQualityResponse(
             team_id=request.team_id,
             method=method,
             jobs=len(reports),
+            accuracy_measures=list(dict.fromkeys(r.accuracy_measure for r in reports)),
+            agreement_measures=list(dict.fromkeys(r.agreement_measure for r in reports)),
+            skipped_job_ids=skipped,
             workers=[
                 consolidation_pb2.TeamWorkerQuality(
                     worker_id=w.worker_id,

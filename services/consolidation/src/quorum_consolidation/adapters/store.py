@@ -296,34 +296,52 @@ async def job_answers(session: AsyncSession, job_id: str) -> JobAnswers:
 
 
 @dataclass(frozen=True, slots=True)
-class JobAnswersWithCategories:
-    """All stored answers of one job, as parallel columns, with the category set of each answer's object."""
+class JobAnswerRows:
+    """All stored answers of one job as parallel columns (in object, then submission order), with each
+    answer's object's task type and categories, and the previous label of every object that has one."""
 
-    object_ids: list[int]
-    worker_ids: list[str]
-    labels: list[str]
-    categories: list[tuple[str, ...]]
+    object_ids: list[int] = field(default_factory=list)
+    worker_ids: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    payloads: list[str] = field(default_factory=list)  # "" for classification answers
+    task_types: list[str] = field(default_factory=list)
+    categories: list[tuple[str, ...]] = field(default_factory=list)
+    previous: dict[int, str] = field(default_factory=dict)  # object id -> previous_json (non-empty only)
 
 
-async def job_answers_with_categories(session: AsyncSession, job_id: str) -> JobAnswersWithCategories:
-    """Every stored answer of a job with its object's categories, in one query.
+async def job_answer_rows(session: AsyncSession, job_id: str) -> JobAnswerRows:
+    """Every stored answer of a job with its payload and its object's task type, categories and previous
+    label, in one query (worker quality of any task type).
 
     The categories come as JSON text and are decoded once per distinct value (a job has one set, normally),
     not once per row."""
     a, s = answers, object_state
     rows = await session.execute(
-        select(a.c.object_id, a.c.worker_id, a.c.label, cast(s.c.categories, Text))
+        select(
+            a.c.object_id,
+            a.c.worker_id,
+            a.c.label,
+            a.c.payload_json,
+            s.c.task_type,
+            cast(s.c.categories, Text),
+            s.c.previous_json,
+        )
         .join(s, (s.c.job_id == a.c.job_id) & (s.c.object_id == a.c.object_id))
         .where(a.c.job_id == job_id)
+        .order_by(a.c.object_id, a.c.submitted_at_ms, a.c.answer_id)
     )
     decoded: dict[str, tuple[str, ...]] = {}
-    out = JobAnswersWithCategories([], [], [], [])
-    for object_id, worker_id, label, cats_json in rows:
+    out = JobAnswerRows()
+    for object_id, worker_id, label, payload, task_type, cats_json, previous in rows:
         cats = decoded.get(cats_json)
         if cats is None:
             cats = decoded[cats_json] = tuple(str(c) for c in json.loads(cats_json))
         out.object_ids.append(object_id)
         out.worker_ids.append(worker_id)
         out.labels.append(label)
+        out.payloads.append(payload or "")
+        out.task_types.append(task_type)
         out.categories.append(cats)
+        if previous:
+            out.previous[object_id] = previous
     return out

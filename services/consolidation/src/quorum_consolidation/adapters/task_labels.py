@@ -130,11 +130,15 @@ def consolidate_objects(
 # -- multi-label ----------------------------------------------------------------------------------------
 
 
-def _multilabel(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
-    answers = MultiLabelAnswers.from_triples(
+def multilabel_answers(cats: list[str], objects: Sequence[ReadyObject]) -> MultiLabelAnswers:
+    return MultiLabelAnswers.from_triples(
         [(o.object_id, a.worker_id, list(a.payload.get("labels", []))) for o in objects for a in o.answers],
         cats,
     )
+
+
+def _multilabel(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
+    answers = multilabel_answers(cats, objects)
     model = MultiLabelDawidSkene().fit(answers)
     out = []
     for i, oid in enumerate(answers.object_ids.tolist()):
@@ -196,7 +200,7 @@ def _box_labels(
     return out
 
 
-def _box_answers(cats: list[str], objects: Sequence[ReadyObject]) -> BoxAnswers:
+def box_answers(cats: list[str], objects: Sequence[ReadyObject]) -> BoxAnswers:
     index = {c: i for i, c in enumerate(cats)}
     return BoxAnswers.from_submissions(
         [(o.object_id, a.worker_id, _box_rows(a.payload, index)) for o in objects for a in o.answers]
@@ -204,7 +208,7 @@ def _box_answers(cats: list[str], objects: Sequence[ReadyObject]) -> BoxAnswers:
 
 
 def _boxes(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
-    answers = _box_answers(cats, objects)
+    answers = box_answers(cats, objects)
     model = BoxConsolidator().fit(answers)
     return _box_labels(cats, objects, model, answers)
 
@@ -212,8 +216,8 @@ def _boxes(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLa
 # -- named entities -------------------------------------------------------------------------------------
 
 
-def _spans(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
-    answers = SpanAnswers.from_submissions(
+def span_answers(cats: list[str], objects: Sequence[ReadyObject]) -> SpanAnswers:
+    return SpanAnswers.from_submissions(
         [
             (
                 o.object_id,
@@ -225,6 +229,10 @@ def _spans(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLa
         ],
         cats,
     )
+
+
+def _spans(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
+    answers = span_answers(cats, objects)
     model = SpanConsolidator().fit(answers)
     out = []
     for i, oid in enumerate(answers.text_ids.tolist()):
@@ -276,12 +284,20 @@ def encode_mask(mask: np.ndarray, colors: Sequence[str]) -> bytes:
     return buf.getvalue()
 
 
+def segmentation_images(
+    cats: list[str], objects: Sequence[ReadyObject]
+) -> list[list[tuple[str, np.ndarray]]]:
+    """Per object (in the given order), the workers' decoded masks as (worker_id, class indices)."""
+    colors = color_map(len(cats))
+    return [
+        [(a.worker_id, decode_mask(a.payload.get("mask_png"), colors)) for a in o.answers] for o in objects
+    ]
+
+
 def _segmentation(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
     colors = color_map(len(cats))
     ordered = sorted(objects, key=lambda o: o.object_id)
-    images = [
-        [(a.worker_id, decode_mask(a.payload.get("mask_png"), colors)) for a in o.answers] for o in ordered
-    ]
+    images = segmentation_images(cats, ordered)
     model = SegmentationConsolidator(n_classes=len(cats) + 1).fit(images)
     out = []
     for i, obj in enumerate(ordered):
@@ -303,10 +319,14 @@ def _segmentation(cats: list[str], objects: Sequence[ReadyObject]) -> list[Struc
 # -- verification and adjustment ------------------------------------------------------------------------
 
 
-def _verification(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
-    model = VerificationConsolidator(categories=tuple(cats)).fit(
+def fit_verification(cats: list[str], objects: Sequence[ReadyObject]) -> VerificationConsolidator:
+    return VerificationConsolidator(categories=tuple(cats)).fit(
         [(o.object_id, a.worker_id, a.label, a.payload.get("comment")) for o in objects for a in o.answers]
     )
+
+
+def _verification(cats: list[str], objects: Sequence[ReadyObject]) -> list[StructuredLabel]:
+    model = fit_verification(cats, objects)
     assert model.object_ids_ is not None and model.labels_ is not None
     out = []
     for oid, k, meta in zip(model.object_ids_.tolist(), model.labels_.tolist(), model.metadata_, strict=True):
@@ -365,7 +385,7 @@ def _adjustment(cats: list[str], objects: Sequence[ReadyObject]) -> list[Structu
     by_id = {o.object_id: o for o in objects}
     if base == BOUNDING_BOX:
         originals = {o.object_id: _original_boxes(o.previous, cats) for o in objects}
-        answers = _box_answers(cats, objects)
+        answers = box_answers(cats, objects)
         if all(v is not None for v in originals.values()):
             model = BoxAdjustmentConsolidator().fit(answers, originals)  # type: ignore[arg-type]
             labels = _box_labels(cats, objects, model.boxes, answers)

@@ -44,6 +44,10 @@ class VerificationConsolidator:
     worker_ids_: np.ndarray | None = field(init=False, default=None, repr=False)
     confusions_: np.ndarray | None = field(init=False, default=None, repr=False)
     """``[n_workers, K, K]`` from DawidSkene."""
+    model_: DawidSkene | None = field(init=False, default=None, repr=False)
+    """The Dawid-Skene model fitted on the verdicts (worker quality reads it)."""
+    answers_: Answers | None = field(init=False, default=None, repr=False)
+    """The verdicts as indexed answers (the order of `model_`'s objects and workers)."""
     worker_feedback_: list[list[dict[str, str]]] = field(init=False, default_factory=list, repr=False)
     metadata_: list[dict[str, Any]] = field(init=False, default_factory=list, repr=False)
     """Per object: {"class-name", "confidence", and "worker-feedback" when any comment was left}."""
@@ -68,6 +72,7 @@ class VerificationConsolidator:
             n_iter=self.n_iter, diagonal_prior=self.diagonal_prior, confusion_prior=self.confusion_prior
         )
         ds.fit(answers)
+        self.model_, self.answers_ = ds, answers
         self.object_ids_, self.worker_ids_, self.confusions_ = (
             answers.object_ids,
             answers.worker_ids,

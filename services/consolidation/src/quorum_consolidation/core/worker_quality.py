@@ -29,6 +29,13 @@ from quorum_consolidation.core.streaming import answers_for
 #: Method reported when a request names none.
 DEFAULT_METHOD = "ds"
 
+#: What `accuracy` and `agreement` mean for classification jobs (structured types: core.structured_quality).
+CLASSIFICATION_ACCURACY = (
+    "expected accuracy under the worker model: sum over classes of prior x P(right answer)"
+)
+MV_ACCURACY = "share of answers equal to the majority label (majority vote has no worker model)"
+CLASSIFICATION_AGREEMENT = "share of answers equal to the consolidated label"
+
 
 @dataclass(frozen=True, eq=False)
 class WorkerStats:
@@ -146,9 +153,12 @@ def dominant_categories(category_sets: Iterable[tuple[str, ...]]) -> tuple[str, 
 
 @dataclass(frozen=True, eq=False)
 class JobWorkerQuality:
-    method: str
+    method: str  # the aggregation method; for structured task types, the task type
     categories: tuple[str, ...]
     workers: list[WorkerStats]
+    accuracy_measure: str = CLASSIFICATION_ACCURACY  # what WorkerStats.accuracy means
+    agreement_measure: str = CLASSIFICATION_AGREEMENT  # what WorkerStats.agreement means
+    task_type: str = ""  # the job's task type, where the caller knows it
 
 
 def job_worker_quality(
@@ -173,7 +183,12 @@ def job_worker_quality(
     )
     if answers.n_answers == 0:
         return None
-    return JobWorkerQuality(method=method, categories=cats, workers=fit_worker_quality(answers, method))
+    return JobWorkerQuality(
+        method=method,
+        categories=cats,
+        workers=fit_worker_quality(answers, method),
+        accuracy_measure=MV_ACCURACY if method == "mv" else CLASSIFICATION_ACCURACY,
+    )
 
 
 @dataclass(frozen=True)
