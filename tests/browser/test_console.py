@@ -291,6 +291,14 @@ def test_label_browser_draws_boxes_over_the_image_and_overlays_the_mask(
     screenshot(page, "console-labels-mask")
     assert_accessible_basics(page)
 
+    # Workers page of the box job: the box consolidator's reliability, said in words; no confusion matrix.
+    page.goto(f"{platform.api_url}/console/#/workers")
+    page.get_by_label("Job").select_option(label="boxes-view")
+    page.get_by_test_id("worker-quality").wait_for()
+    assert "Vic" in page.get_by_test_id("worker-quality").inner_text()
+    assert "box reliability" in page.get_by_test_id("quality-measures").inner_text()
+    assert page.get_by_role("columnheader", name="Confusion matrix").count() == 0
+
     # A running job, object 1 labeled and object 0 not (yet): the console reads every object's line
     # (?include_unlabeled=true), so it knows the labeled line's object id and shows that object's image.
     sea = (40, 70, 200)

@@ -387,13 +387,19 @@ class JobsPublic(BaseModel):
 
 class JobWorkerPublic(BaseModel):
     worker_id: str
-    answers: int = Field(description="The worker's answers in this job.")
-    accuracy: float = Field(description="Expected accuracy under the model: sum_k prior_k * confusion[k][k].")
+    answers: int = Field(description="The worker's answers in this job (objects answered).")
+    accuracy: float = Field(
+        description="Estimated accuracy; its meaning depends on the task type (see `accuracy_measure`). "
+        "Classification: expected accuracy under the model, sum_k prior_k * confusion[k][k]."
+    )
     confusion: list[list[float]] = Field(
         description="K x K, confusion[true][answered] = P(answers `answered` | truth is `true`), in the "
-        "order of `categories`."
+        "order of `categories`; empty for structured task types other than label verification."
     )
-    agreement: float = Field(description="Share of the worker's answers equal to the consolidated label.")
+    agreement: float = Field(
+        description="Agreement with the consolidated labels (see `agreement_measure`); classification: share "
+        "of the worker's answers equal to the consolidated label."
+    )
 
     @classmethod
     def from_proto(cls, w: consolidation_pb2.WorkerQuality, k: int) -> JobWorkerPublic:
@@ -402,28 +408,40 @@ class JobWorkerPublic(BaseModel):
             worker_id=w.worker_id,
             answers=w.answers,
             accuracy=w.accuracy,
-            confusion=[flat[i * k : (i + 1) * k] for i in range(k)] if k else [],
+            confusion=[flat[i * k : (i + 1) * k] for i in range(k)] if k and len(flat) == k * k else [],
             agreement=w.agreement_with_consensus,
         )
 
 
 class JobWorkersPublic(BaseModel):
     job_id: str
-    method: str = Field(description="The aggregation method whose worker model is reported.")
+    task_type: str = Field("", description="The job's task type.")
+    method: str = Field(
+        description="The aggregation method whose worker model is reported; for structured task types "
+        "(boxes, spans, masks, multi-label, verification, adjustment, custom) the task type, whose "
+        "consolidator estimates the workers' reliability."
+    )
     categories: list[str]
+    accuracy_measure: str = Field("", description="What `accuracy` means for this job, in words.")
+    agreement_measure: str = Field("", description="What `agreement` means for this job, in words.")
     data: list[JobWorkerPublic] = Field(description="Most answers first.")
     count: int
 
     @classmethod
-    def from_proto(cls, resp: consolidation_pb2.WorkerQualityResponse) -> JobWorkersPublic:
+    def from_proto(
+        cls, resp: consolidation_pb2.WorkerQualityResponse, task_type: str = ""
+    ) -> JobWorkersPublic:
         k = len(resp.categories)
         data = sorted(
             (JobWorkerPublic.from_proto(w, k) for w in resp.workers), key=lambda w: (-w.answers, w.worker_id)
         )
         return cls(
             job_id=resp.job_id,
+            task_type=resp.task_type or task_type,
             method=resp.method,
             categories=list(resp.categories),
+            accuracy_measure=resp.accuracy_measure,
+            agreement_measure=resp.agreement_measure,
             data=data,
             count=len(data),
         )
@@ -434,13 +452,24 @@ class TeamWorkerPublic(BaseModel):
     answers: int = Field(description="The worker's answers over the team's jobs.")
     jobs: int = Field(description="Jobs of the team the worker answered in.")
     accuracy: float = Field(description="Estimated accuracy, the jobs' estimates weighted by answers.")
-    agreement: float = Field(description="Share of answers equal to the consolidated label (weighted alike).")
+    agreement: float = Field(description="Agreement with the consolidated labels (weighted alike).")
 
 
 class TeamWorkersPublic(BaseModel):
     team_id: str
     method: str
     jobs: int = Field(description="Jobs of the team with recorded answers (the ones that contributed).")
+    accuracy_measures: list[str] = Field(
+        default_factory=list,
+        description="What `accuracy` means in the contributing jobs, one entry per kind of task type "
+        "(jobs of different types are averaged together).",
+    )
+    agreement_measures: list[str] = Field(
+        default_factory=list, description="What `agreement` means in the contributing jobs."
+    )
+    skipped_job_ids: list[str] = Field(
+        default_factory=list, description="Jobs whose stored answers could not be scored."
+    )
     data: list[TeamWorkerPublic] = Field(description="Most answers first.")
     count: int
 
@@ -456,7 +485,16 @@ class TeamWorkersPublic(BaseModel):
             )
             for w in resp.workers
         ]
-        return cls(team_id=resp.team_id, method=resp.method, jobs=resp.jobs, data=data, count=len(data))
+        return cls(
+            team_id=resp.team_id,
+            method=resp.method,
+            jobs=resp.jobs,
+            accuracy_measures=list(resp.accuracy_measures),
+            agreement_measures=list(resp.agreement_measures),
+            skipped_job_ids=list(resp.skipped_job_ids),
+            data=data,
+            count=len(data),
+        )
 
 
 # ---------------------------------------------------------------- worker portal

@@ -379,8 +379,11 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
     assert response.status_code == 200, response.text
     assert response.json() == {
         "job_id": "j-1",
+        "task_type": "image-classification",  # the job's, where consolidation does not say
         "method": "ds",
         "categories": ["cat", "dog"],
+        "accuracy_measure": "",
+        "agreement_measure": "",
         "data": [
             {
                 "worker_id": "w-many",
@@ -424,7 +427,51 @@ def test_job_workers_of_a_job_without_answers_is_an_empty_list(client: TestClien
     )
     response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
     assert response.status_code == 200
-    assert response.json() == {"job_id": "j-1", "method": "ds", "categories": [], "data": [], "count": 0}
+    assert response.json() == {
+        "job_id": "j-1",
+        "task_type": "image-classification",
+        "method": "ds",
+        "categories": [],
+        "accuracy_measure": "",
+        "agreement_measure": "",
+        "data": [],
+        "count": 0,
+    }
+
+
+def test_job_workers_of_a_box_job_say_what_accuracy_means(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.jobs.responses["GetJob"] = make_job(task_type="bounding-box", categories=["car", "bus"])
+    measure = "box reliability: mean IoU with the consolidated boxes x sqrt(precision x recall)"
+    fakes.consolidation.responses["GetWorkerQuality"] = consolidation_pb2.WorkerQualityResponse(
+        job_id="j-1",
+        method="bounding-box",
+        task_type="bounding-box",
+        categories=["car", "bus"],
+        accuracy_measure=measure,
+        agreement_measure="mean F1 per image against the consolidated boxes",
+        workers=[
+            consolidation_pb2.WorkerQuality(
+                worker_id="w-1", answers=5, accuracy=0.8, agreement_with_consensus=0.9
+            )
+        ],
+    )
+    response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["task_type"] == body["method"] == "bounding-box" and body["accuracy_measure"] == measure
+    assert body["data"] == [
+        {"worker_id": "w-1", "answers": 5, "accuracy": 0.8, "confusion": [], "agreement": 0.9}
+    ]
+
+
+def test_job_workers_whose_answers_cannot_be_scored_are_409(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    fakes.jobs.responses["GetJob"] = make_job(task_type="bounding-box")
+    fakes.consolidation.errors["GetWorkerQuality"] = rpc_error(
+        StatusCode.FAILED_PRECONDITION, "box label 'bus' not in categories", reason="unknown_label"
+    )
+    response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "unknown_label"
 
 
 def test_job_workers_bad_method_is_400(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]

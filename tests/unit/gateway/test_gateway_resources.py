@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from gateway_fakes import REQUESTER_KEY, rpc_error
+from gateway_fakes import REQUESTER_KEY, make_job, rpc_error
 from grpc import StatusCode
 from grpc_health.v1 import health_pb2
 
+from quorum.consolidation.v1 import consolidation_pb2
+from quorum.jobs.v1 import jobs_pb2
 from quorum.workforce.v1 import workforce_pb2
 
 AUTH = {"Authorization": f"Bearer {REQUESTER_KEY}"}
@@ -58,6 +60,35 @@ def test_workers(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-
     assert fakes.workforce.requests("ListWorkers")[0].team_id == "t-1"
     client.get("/v1/workers", headers=AUTH)
     assert fakes.workforce.requests("ListWorkers")[1].team_id == ""
+
+
+def test_team_workers_list_what_accuracy_means_in_the_team_s_jobs(client: TestClient, fakes) -> None:  # type: ignore[no-untyped-def]
+    team = workforce_pb2.Team(team_id="t-1", owner_id="r-1", name="annotators")
+    fakes.workforce.responses["ListTeams"] = workforce_pb2.ListTeamsResponse(teams=[team])
+    fakes.jobs.responses["ListJobs"] = jobs_pb2.ListJobsResponse(
+        jobs=[make_job("j-1"), make_job("j-2", task_type="bounding-box"), make_job("j-3", team_id="t-2")]
+    )
+    measures = ["expected accuracy under the worker model", "box reliability"]
+    fakes.consolidation.responses["GetTeamWorkerQuality"] = consolidation_pb2.TeamWorkerQualityResponse(
+        team_id="t-1",
+        method="ds",
+        jobs=2,
+        accuracy_measures=measures,
+        agreement_measures=["share of answers equal to the consolidated label"],
+        skipped_job_ids=[],
+        workers=[
+            consolidation_pb2.TeamWorkerQuality(
+                worker_id="w-1", answers=12, jobs=2, accuracy=0.9, agreement_with_consensus=0.8
+            )
+        ],
+    )
+    response = client.get("/v1/teams/t-1/workers", headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accuracy_measures"] == measures and body["skipped_job_ids"] == []
+    assert body["data"] == [{"worker_id": "w-1", "answers": 12, "jobs": 2, "accuracy": 0.9, "agreement": 0.8}]
+    [request] = fakes.consolidation.requests("GetTeamWorkerQuality")
+    assert list(request.job_ids) == ["j-1", "j-2"]
 
 
 def test_healthz(client: TestClient) -> None:

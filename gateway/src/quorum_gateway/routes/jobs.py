@@ -274,8 +274,11 @@ async def job_auto_labeling(
 @router.get(
     "/{job_id}/workers",
     summary="Per-worker quality estimates for a job (answers, accuracy, confusion matrix, agreement)",
-    description="Fitted on every answer recorded for the job so far. `method` picks the aggregation model "
-    "(ds, mv, one_coin_ds, glad, mace, auto; default ds).",
+    description="Fitted on every answer recorded for the job so far. Classification: `method` picks the "
+    "aggregation model (ds, mv, one_coin_ds, glad, mace, auto; default ds). Structured task types (boxes, "
+    "spans, masks, multi-label, verification, adjustment, custom): the reliability their consolidator "
+    "estimates; `accuracy_measure` and `agreement_measure` say what the numbers mean, and only "
+    "classification and label verification have a confusion matrix.",
     responses=error_responses(400, 401, 404, 503),
 )
 async def job_workers(
@@ -285,7 +288,7 @@ async def job_workers(
     method: Annotated[str, Query(max_length=32, description="Aggregation method (default ds).")] = "",
 ) -> JobWorkersPublic:
     # The consolidation service does not know owners: check the job is this requester's first.
-    await clients.jobs.GetJob(
+    job = await clients.jobs.GetJob(
         jobs_pb2.GetJobRequest(job_id=job_id, requester_id=requester.requester_id), timeout=clients.deadline_s
     )
     request = consolidation_pb2.GetWorkerQualityRequest(job_id=job_id, method=method)
@@ -297,7 +300,7 @@ async def job_workers(
             raise
         # The job is the requester's but no answer has reached consolidation yet: no workers so far.
         resp = consolidation_pb2.WorkerQualityResponse(job_id=job_id, method=method or "ds")
-    return JobWorkersPublic.from_proto(resp)
+    return JobWorkersPublic.from_proto(resp, task_type=job.task_type)
 
 
 # ---------------------------------------------------------------- exports (streamed)

@@ -372,6 +372,16 @@ async function showJob(jobId) {
   apply();
 }
 
+// A worker's confusion matrix (rows: consolidated class, columns: the worker's answer), folded away.
+function confusionTable(w, categories) {
+  if (!w.confusion.length) return "–";
+  return h("details", {}, h("summary", {}, "show"),
+    h("table", { class: "grid" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "truth ↓ answered →"), categories.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, w.confusion.map((row, i) => h("tr", {}, h("th", { scope: "row" }, categories[i]),
+        row.map((p) => h("td", { class: "num" }, fmtPct(p))))))));
+}
+
 async function showWorkers() {
   const [workers, teams, jobs] = await Promise.all([api.get("/v1/workers"), api.get("/v1/teams"), api.get("/v1/jobs?page_size=200")]);
   const teamName = new Map(teams.data.map((t) => [t.team_id, t.name]));
@@ -379,21 +389,37 @@ async function showWorkers() {
   const quality = h("div", {});
   jobSel.addEventListener("change", async () => {
     if (!jobSel.value) { clear(quality); return; }
-    const [q, answers] = await Promise.all([api.get(`/v1/jobs/${jobSel.value}/workers`), api.lines(`/v1/jobs/${jobSel.value}/answers`).catch(() => [])]);
+    let q, answers;
+    try {
+      [q, answers] = await Promise.all([api.get(`/v1/jobs/${jobSel.value}/workers`), api.lines(`/v1/jobs/${jobSel.value}/answers`).catch(() => [])]);
+    } catch (err) { // e.g. a job whose stored answers cannot be scored (409)
+      quality.replaceChildren(h("p", { class: "error" }, err.message));
+      return;
+    }
     const names = new Map(workers.data.map((w) => [w.worker_id, w.name]));
     const time = new Map();
     for (const a of answers) {
       const t = time.get(a.workerId) || [0, 0];
       time.set(a.workerId, [t[0] + (a.timeSpentInSeconds || 0), t[1] + 1]);
     }
-    quality.replaceChildren(h("table", { class: "grid", "data-testid": "worker-quality" },
-      h("thead", {}, h("tr", {}, ["Worker", "Answers", "Time per task", "Estimated accuracy", "Agreement"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, q.data.map((w) => {
-        const t = time.get(w.worker_id);
-        return h("tr", {}, h("td", {}, names.get(w.worker_id) || w.worker_id), h("td", { class: "num" }, w.answers),
-          h("td", { class: "num" }, t ? `${(t[0] / t[1]).toFixed(1)} s` : "–"), h("td", { class: "num" }, fmtPct(w.accuracy)),
-          h("td", { class: "num" }, fmtPct(w.agreement)));
-      }))));
+    // Classification and verification have a confusion matrix per worker; boxes, spans, masks, multi-label
+    // and custom jobs have none (their consolidator's reliability estimate is the accuracy).
+    const hasConfusion = q.categories.length > 0 && q.data.some((w) => w.confusion.length > 0);
+    const heads = ["Worker", "Answers", "Time per task", "Estimated accuracy", "Agreement", ...(hasConfusion ? ["Confusion matrix"] : [])];
+    const measures = h("dl", { class: "muted", "data-testid": "quality-measures" },
+      q.accuracy_measure ? [h("dt", {}, "Estimated accuracy"), h("dd", {}, q.accuracy_measure)] : null,
+      q.agreement_measure ? [h("dt", {}, "Agreement"), h("dd", {}, q.agreement_measure)] : null);
+    quality.replaceChildren(...[
+      q.data.length ? null : h("p", { class: "muted" }, "No answers have reached consolidation for this job yet."),
+      h("table", { class: "grid", "data-testid": "worker-quality" },
+        h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, q.data.map((w) => {
+          const t = time.get(w.worker_id);
+          return h("tr", {}, h("td", {}, names.get(w.worker_id) || w.worker_id), h("td", { class: "num" }, w.answers),
+            h("td", { class: "num" }, t ? `${(t[0] / t[1]).toFixed(1)} s` : "–"), h("td", { class: "num" }, fmtPct(w.accuracy)),
+            h("td", { class: "num" }, fmtPct(w.agreement)), hasConfusion ? h("td", {}, confusionTable(w, q.categories)) : null);
+        }))),
+      measures].filter(Boolean)); // replaceChildren would write a null as the text "null"
   });
   clear(main).append(h("h1", {}, "Workers"),
     h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Worker", "Teams", "Answers", "Since"].map((t) => h("th", { scope: "col" }, t)))),
