@@ -375,6 +375,10 @@ def workers(
             w["worker_id"], str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"
         )
     console.print(table)
+    # What the numbers mean differs by task type (box reliability, span reliability, pixel accuracy, ...).
+    for name in ("accuracy", "agreement"):
+        if report.get(f"{name}_measure"):
+            console.print(f"{name}: {report[f'{name}_measure']}", highlight=False, soft_wrap=True)
 
 
 @app.command("auto-labeling")

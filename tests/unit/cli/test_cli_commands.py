@@ -246,6 +246,26 @@ def test_job_workers_table_and_json(api: Api) -> None:
     assert api.last().url.params["method"] == "mv"
 
 
+def test_job_workers_of_a_box_job_say_what_accuracy_means(api: Api) -> None:
+    measure = "box reliability: mean IoU with the consolidated boxes x sqrt(precision x recall)"
+    w = {"worker_id": "w-1", "answers": 4, "accuracy": 0.8, "agreement": 0.75, "confusion": []}
+    report = {
+        "job_id": "j-1",
+        "task_type": "bounding-box",
+        "method": "bounding-box",
+        "categories": ["car"],
+        "accuracy_measure": measure,
+        "agreement_measure": "mean F1 per image against the consolidated boxes",
+        "data": [w],
+        "count": 1,
+    }
+    api.on("GET", "/v1/jobs/j-1/workers", body=report)
+    result = runner.invoke(app, ["job", "workers", "j-1", *KEY])
+    assert result.exit_code == 0, result.output
+    assert f"accuracy: {measure}" in result.output
+    assert "agreement: mean F1 per image" in result.output
+
+
 def test_job_workers_error(api: Api) -> None:
     api.error("GET", "/v1/jobs/j-9/workers", 404, "job_not_found", "job 'j-9' not found")
     result = runner.invoke(app, ["job", "workers", "j-9", *KEY])
