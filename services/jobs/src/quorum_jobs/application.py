@@ -26,6 +26,7 @@ from quorum_jobs.autolabeling import AutoLabeler, AutoLabelReport
 from quorum_jobs.core.autolabel import plan_first_batch, plan_loop
 from quorum_jobs.core.batching import DataObject
 from quorum_jobs.core.content import image_ref, mask_ref
+from quorum_jobs.core.known import known_label
 from quorum_jobs.core.manifest import ManifestObject, canonical_json, parse_manifest
 from quorum_jobs.core.output import LineFormatter, ObjectLabel, OutputJob, unlabeled_reason
 from quorum_jobs.core.paging import Cursor, decode_cursor, encode_cursor, page_size
@@ -149,7 +150,7 @@ class JobsApp:
         await self._open(
             job,
             [
-                _data_object(o, previous.get(o.object_id), custom=custom)
+                _data_object(o, previous.get(o.object_id), custom=custom, known=spec.known_answer_attribute)
                 for o in manifest.objects
                 if sent is None or o.object_id in sent
             ],
@@ -285,6 +286,7 @@ class JobsApp:
                     job.spec.source_label_attribute,
                     custom=job.spec.task_type == CUSTOM,
                     sent_only=job.spec.auto_labeling.enabled,
+                    known=job.spec.known_answer_attribute,
                 )
             ]
             await self._open(job, objects)
@@ -419,7 +421,13 @@ class JobsApp:
             ) from err
 
     async def _stored_objects(
-        self, job_id: str, source_label_attribute: str = "", *, custom: bool = False, sent_only: bool = False
+        self,
+        job_id: str,
+        source_label_attribute: str = "",
+        *,
+        custom: bool = False,
+        sent_only: bool = False,
+        known: str = "",
     ) -> AsyncIterator[DataObject]:
         async for object_id, line in self.store.object_lines(job_id, sent_only=sent_only):
             data = json.loads(line)
@@ -430,6 +438,7 @@ class JobsApp:
                 data.get("source-ref") or "",
                 canonical_json(prev.as_dict()) if prev is not None else "",
                 canonical_json(data) if custom else "",
+                known_label(data, known),
             )
 
     async def _open(self, job: JobRecord, objects: Sequence[DataObject]) -> None:
@@ -531,12 +540,15 @@ def resolve_manifest_path(raw: str, root: Path | None) -> Path:
 
 
 def _data_object(
-    obj: ManifestObject, previous: Previous | None = None, *, custom: bool = False
+    obj: ManifestObject, previous: Previous | None = None, *, custom: bool = False, known: str = ""
 ) -> DataObject:
-    """The object as workforce stores it; a custom task's input is the whole manifest line."""
+    """The object as workforce stores it; a custom task's input is the whole manifest line; `known`: the
+    job's known-answer attribute (the object's known class goes along, for consolidation only)."""
     prev = canonical_json(previous.as_dict()) if previous is not None else ""
     line = canonical_json(obj.data) if custom else ""
-    return DataObject(obj.object_id, obj.source or "", obj.source_ref or "", prev, line)
+    return DataObject(
+        obj.object_id, obj.source or "", obj.source_ref or "", prev, line, known_label(obj.data, known)
+    )
 
 
 def _epoch_us(at: datetime) -> int:

@@ -49,6 +49,7 @@ def job_to_proto(view: JobView) -> jobs_pb2.Job:
         template=spec.template,
         custom_consolidation=spec.custom_consolidation,
         auto_labeling=_auto_labeling_pb(spec.auto_labeling),
+        known_answer_attribute=spec.known_answer_attribute,
     )
 
 
@@ -159,6 +160,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
             auto_target_accuracy=request.auto_labeling.target_accuracy,
             auto_min_dataset_size=request.auto_labeling.min_dataset_size,
             auto_max_human_labeled=request.auto_labeling.max_human_labeled,
+            known_answer_attribute=request.known_answer_attribute,
         )
         return job_to_proto(await self._app.create_job(request.requester_id, spec, source))
 

@@ -132,6 +132,7 @@ def _job_record(row: Row) -> JobRecord:
             )
             if m["auto_labeling"]
             else OFF,
+            known_answer_attribute=m["known_answer_attribute"],
         ),
         status=JobStatus(m["status"]),
         counters=LabelCounters(m["total"], m["human_labeled"], m["machine_labeled"], m["failed"]),
@@ -264,6 +265,7 @@ class JobStore:
                         auto_target_accuracy=auto.target_accuracy if auto.enabled else 0.0,
                         auto_min_dataset_size=auto.min_dataset_size if auto.enabled else 0,
                         auto_max_human_labeled=auto.max_human_labeled,
+                        known_answer_attribute=spec.known_answer_attribute,
                         status=JobStatus.INITIALIZING.value,
                         total=len(objects),
                         # The creating call opens the job itself; the reconciler steps in after this lease.

@@ -61,6 +61,8 @@ jobs = Table(
     Column("auto_target_accuracy", Double, nullable=False, server_default="0"),
     Column("auto_min_dataset_size", Integer, nullable=False, server_default="0"),
     Column("auto_max_human_labeled", BigInteger, nullable=False, server_default="0"),
+    # Classification jobs: the manifest attribute marking known-answer objects, "" = none (migration 0007).
+    Column("known_answer_attribute", Text, nullable=False, server_default=""),
     Column("status", String(20), nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("human_labeled", BigInteger, nullable=False, server_default="0"),

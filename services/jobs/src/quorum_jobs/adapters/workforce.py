@@ -82,6 +82,7 @@ class WorkforceClient:
                             source=o.source,
                             source_ref=o.source_ref,
                             input_json=o.input_json,
+                            known_label=o.known_label,
                         )
                         for o in batch
                     ],

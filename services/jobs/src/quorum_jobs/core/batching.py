@@ -18,6 +18,8 @@ class DataObject:
     previous_json: str = ""
     # Custom jobs: the whole manifest line as JSON (the task input).
     input_json: str = ""
+    # Known-answer objects: their known class (never shown to workers; see core/known.py).
+    known_label: str = ""
 
     def approx_bytes(self) -> int:
         return (
@@ -25,6 +27,7 @@ class DataObject:
             + len(self.source_ref.encode())
             + len(self.previous_json.encode())
             + len(self.input_json.encode())
+            + len(self.known_label.encode())
             + _PER_OBJECT_OVERHEAD
         )
 

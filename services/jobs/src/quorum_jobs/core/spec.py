@@ -24,6 +24,7 @@ from quorum_jobs.core.autolabel import (
     auto_label_spec,
     dataset_size_error,
 )
+from quorum_jobs.core.known import known_attribute_errors, known_label_error
 from quorum_jobs.core.manifest import MAX_REPORTED_ERRORS, SOURCE, SOURCE_REF, Manifest
 from quorum_jobs.core.task_types import (
     ADJUSTABLE_TYPES,
@@ -80,6 +81,8 @@ class JobSpecInput:
     auto_target_accuracy: float = 0.0
     auto_min_dataset_size: int = 0
     auto_max_human_labeled: int = 0
+    # Classification jobs: the manifest attribute holding known-answer objects' classes ("" = none).
+    known_answer_attribute: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,8 @@ class JobSpec:
     template: str = ""
     custom_consolidation: str = ""
     auto_labeling: AutoLabelSpec = OFF
+    # Classification jobs: the manifest attribute marking known-answer objects (see core/known.py).
+    known_answer_attribute: str = ""
 
     @property
     def adaptive(self) -> bool:
@@ -200,6 +205,9 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         spec.auto_min_dataset_size,
         spec.auto_max_human_labeled,
     )
+    errors += known_attribute_errors(
+        spec.known_answer_attribute, spec.task_type, attr, auto_labeling=spec.auto_labeling
+    )
     source_attr = spec.source_label_attribute.strip()
     if is_chained(spec.task_type):
         if not source_attr:
@@ -285,6 +293,7 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
             spec.auto_min_dataset_size,
             spec.auto_max_human_labeled,
         ),
+        known_answer_attribute=spec.known_answer_attribute,
     )
 
 
@@ -334,6 +343,10 @@ def _line_error(spec: JobSpec, data: dict, taken: tuple[str, ...], bases: set[st
         other = SOURCE_REF if needed == SOURCE else SOURCE
         kind = "inline text" if needed == SOURCE else "a URI"
         return f"{spec.task_type} needs {needed!r} ({kind}), the line has {other!r}"
+    if spec.known_answer_attribute:
+        why = known_label_error(data, spec.known_answer_attribute, spec.categories)
+        if why is not None:
+            return why
     clash = next((key for key in taken if key in data), None)
     if clash is not None:
         return (
@@ -358,7 +371,8 @@ def _line_error(spec: JobSpec, data: dict, taken: tuple[str, ...], bases: set[st
 
 def check_manifest_fits(spec: JobSpec, manifest: Manifest) -> None:
     """The manifest's objects suit the task type, the label attribute is new on every line (chaining), and
-    verification / adjustment lines carry the previous label with its metadata."""
+    verification / adjustment lines carry the previous label with its metadata, known answers (when the job
+    names a known_answer_attribute) are categories of the job and at least one line has one."""
     attr = spec.label_attribute_name
     taken = (attr, f"{attr}-metadata", f"{attr}-ref", f"{attr}-ref-metadata")
     too_small = dataset_size_error(spec.auto_labeling, len(manifest.objects))
@@ -377,5 +391,12 @@ def check_manifest_fits(spec: JobSpec, manifest: Manifest) -> None:
         more = count - len(errors)
         raise InvalidArgument(
             "; ".join(errors) + (f"; and {more} more bad line(s)" if more > 0 else ""),
+            reason="manifest_invalid",
+        )
+    known = spec.known_answer_attribute
+    if known and not any(known in obj.data for obj in manifest.objects):
+        raise InvalidArgument(
+            f"known_answer_attribute {known!r} is on no manifest line (the lines that carry it are the "
+            "known-answer objects; check its spelling)",
             reason="manifest_invalid",
         )
