@@ -111,7 +111,14 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
     ) -> workforce_pb2.PutJobObjectsResponse:
         previous = {p.object_id: p.previous_json for p in request.previous}
         objects = [
-            DataObject(o.object_id, o.source, o.source_ref, previous.get(o.object_id, ""), o.input_json)
+            DataObject(
+                o.object_id,
+                o.source,
+                o.source_ref,
+                previous.get(o.object_id, ""),
+                o.input_json,
+                o.known_label,
+            )
             for o in request.objects
         ]
         return workforce_pb2.PutJobObjectsResponse(stored=await self._wf.put_objects(request.job_id, objects))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 
 from quorum_common.clock import now_ms
 from quorum_common.logging import get_logger
-from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, CUSTOM, color_map
+from quorum_common.task_types import ADJUSTMENT, CHAINED_TYPES, CLASSIFICATION_TYPES, CUSTOM, color_map
 from quorum_workforce.adapters.content import ImageFile, local_image_size, open_image
 from quorum_workforce.adapters.dispatch import NOT_IN_TEAM, Claim, DispatchStore
 from quorum_workforce.adapters.events import answer_submitted
@@ -47,6 +48,8 @@ log = get_logger(__name__)
 MAX_NAME_CHARS = 200
 _REBUILD_LOCK_MS = 120_000
 _SWEEP_BATCH = 500
+#: Jobs whose "has known-answer objects" flag is cached (it never changes once a job takes answers).
+_KNOWN_JOBS_CACHED = 4096
 
 
 def _new_id() -> str:
@@ -73,6 +76,8 @@ class Workforce:
         self._teams = WorkerTeamsCache(repo.workers_team_ids, settings.worker_cache_ttl_s)
         self._grace_ms = int(settings.submit_grace_s * 1000)
         self._tombstone_ms = int(settings.lease_tombstone_s * 1000)
+        # job id -> whether it has known-answer objects (so answers of jobs without any read nothing more).
+        self._known_jobs: OrderedDict[str, bool] = OrderedDict()
 
     # ---- teams and workers -------------------------------------------------------------------------------
 
@@ -130,6 +135,8 @@ class Workforce:
                 raise InvalidArgument(f"object_id {o.object_id} is negative", reason="object_id_invalid")
         unique = list({o.object_id: o for o in objects}.values())
         new_ids = set(await self.repo.put_objects(job_id, unique))
+        if any(o.known_label for o in unique) and job_id in self._known_jobs:
+            self._known_jobs[job_id] = True
         meta = await self.dispatch.job_meta(job_id)
         if new_ids and meta is not None and meta.built:
             # Objects added to a job that is already dispatching: they join the pool at once.
@@ -330,10 +337,14 @@ class Workforce:
                 submitted_at_ms=now,
                 time_spent_s=max(0.0, (now - ticket.accepted_at_ms) / 1000),
             )
+            known = ""
+            if task_type in CLASSIFICATION_TYPES and await self._has_known(ticket.job_id):
+                found_known = await self.repo.known_labels(ticket.job_id, [ticket.object_id])
+                known = found_known.get(ticket.object_id, "")
             inserted = await self.repo.insert_answer(
                 answer,
                 answer_submitted(
-                    answer, task_type, categories, required, min_answers, target, context.previous_json
+                    answer, task_type, categories, required, min_answers, target, context.previous_json, known
                 ),
             )
         except BaseException:
@@ -380,6 +391,18 @@ class Workforce:
             self.settings.content_max_bytes,
             self.settings.content_url_prefixes,
         )
+
+    async def _has_known(self, job_id: str) -> bool:
+        """Whether the job has known-answer objects (cached: a job's objects are all stored before it is
+        opened, and jobs with known answers get no objects later)."""
+        cached = self._known_jobs.get(job_id)
+        if cached is None:
+            cached = self._known_jobs[job_id] = await self.repo.has_known_labels(job_id)
+            while len(self._known_jobs) > _KNOWN_JOBS_CACHED:
+                self._known_jobs.popitem(last=False)
+        else:
+            self._known_jobs.move_to_end(job_id)
+        return cached
 
     async def _answer_context(self, job_id: str, object_id: int, task_type: str) -> AnswerContext:
         """What checking a structured answer needs beyond the payload: the object's text, its image's size,
@@ -459,9 +482,12 @@ class Workforce:
         count = 0
         async for batch in self.repo.stream_answers(job_id, object_ids):
             previous: dict[int, str] = {}
+            known: dict[int, str] = {}
             if spec.task_type == ADJUSTMENT:  # consolidation compares the adjusted labels with these
                 found = await self.repo.objects_by_id(job_id, sorted({a.object_id for a in batch}))
                 previous = {o.object_id: o.previous_json for o in found}
+            elif spec.task_type in CLASSIFICATION_TYPES and await self._has_known(job_id):
+                known = await self.repo.known_labels(job_id, sorted({a.object_id for a in batch}))
             await self.repo.add_events(
                 [
                     answer_submitted(
@@ -472,6 +498,7 @@ class Workforce:
                         spec.min_workers,
                         spec.target_confidence,
                         previous.get(a.object_id, ""),
+                        known.get(a.object_id, ""),
                     )
                     for a in batch
                 ]

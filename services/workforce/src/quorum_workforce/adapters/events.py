@@ -34,6 +34,7 @@ def answer_submitted(
     min_answers: int = 0,
     target_confidence: float = 0.0,
     previous_json: str = "",
+    known_label: str = "",
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
     env = envelope(
@@ -45,6 +46,7 @@ def answer_submitted(
             min_answers=min_answers if target_confidence > 0 else 0,
             target_confidence=target_confidence,
             previous_json=previous_json,
+            known_label=known_label,
         )
     )
     return ANSWERS_TOPIC, object_key(answer.job_id, answer.object_id), env

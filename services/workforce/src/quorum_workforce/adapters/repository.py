@@ -248,6 +248,7 @@ class Repository:
                                 "source_ref": o.source_ref,
                                 "previous_json": o.previous_json,
                                 "input_json": o.input_json,
+                                "known_label": o.known_label,
                             }
                             for o in chunk
                         ]
@@ -352,11 +353,37 @@ class Repository:
                     job_objects.c.source_ref,
                     job_objects.c.previous_json,
                     job_objects.c.input_json,
+                    job_objects.c.known_label,
                 ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
             return [
-                DataObject(r.object_id, r.source, r.source_ref, r.previous_json, r.input_json) for r in rows
+                DataObject(r.object_id, r.source, r.source_ref, r.previous_json, r.input_json, r.known_label)
+                for r in rows
             ]
+
+    async def has_known_labels(self, job_id: str) -> bool:
+        """Whether any object of the job is a known-answer object."""
+        async with self._sessions() as s:
+            found = await s.execute(
+                select(job_objects.c.object_id)
+                .where(job_objects.c.job_id == job_id, job_objects.c.known_label != "")
+                .limit(1)
+            )
+            return found.first() is not None
+
+    async def known_labels(self, job_id: str, object_ids: Sequence[int]) -> dict[int, str]:
+        """The known class of those of these objects that are known-answer objects."""
+        if not object_ids:
+            return {}
+        async with self._sessions() as s:
+            rows = await s.execute(
+                select(job_objects.c.object_id, job_objects.c.known_label).where(
+                    job_objects.c.job_id == job_id,
+                    job_objects.c.object_id.in_(list(object_ids)),
+                    job_objects.c.known_label != "",
+                )
+            )
+            return {int(r.object_id): str(r.known_label) for r in rows}
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
         async with self._sessions() as s:

@@ -89,6 +89,9 @@ job_objects = Table(
     Column("previous_json", Text, nullable=False, server_default=""),
     # Custom jobs: the task input, the whole manifest line as JSON (migration 0004).
     Column("input_json", Text, nullable=False, server_default=""),
+    # Classification jobs' known-answer objects: the known class, "" for the others (migration 0005).
+    # Travels to consolidation in the answer events only; never in a task.
+    Column("known_label", Text, nullable=False, server_default=""),
 )
 
 answers = Table(

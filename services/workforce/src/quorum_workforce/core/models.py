@@ -30,6 +30,9 @@ class DataObject:
     source_ref: str = ""
     previous_json: str = ""
     input_json: str = ""  # custom jobs: the manifest line as JSON
+    # Known-answer objects of classification jobs: the known class. Goes to consolidation with every answer
+    # event of the object; never into a Task (workers cannot tell known-answer objects from the others).
+    known_label: str = ""
 
 
 @dataclass(frozen=True)
