@@ -44,6 +44,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
+from quorum_inference.adapters import finetune as ft  # noqa: E402
 from quorum_inference.adapters import nets  # noqa: E402
 from quorum_inference.adapters.features import EMBEDDING_DIM, ImageLoader, TextEmbedder  # noqa: E402
 from quorum_inference.core.calibration import apply_temperature  # noqa: E402
@@ -108,8 +109,51 @@ def noisy_labels(y: NDArray[np.int64], n_classes: int, rate: float, seed: int) -
     return np.where(flip, other, y).astype(np.int64)
 
 
+class FineTuned:
+    """`--text-model finetune`: the service's TEXT_MODEL=finetune. Human labels that are random draws of the
+    pool and fall in the certification share (by a hash of the item id) never train the encoder; the rest do,
+    warm-started from the previous encoder whenever they have grown by `--finetune-growth` since the last
+    fine-tuning. A head is trained each iteration on the encoder's embeddings of the training labels; the
+    certification labels fit its temperature and certify its threshold."""
+
+    def __init__(self, args: argparse.Namespace, texts: list[str], ids: list[str], device: Any) -> None:
+        self.args, self.texts, self.device = args, texts, device
+        self.in_c = np.array([ft.in_certification_set(i, args.certify_share) for i in ids], dtype=bool)
+        self.config = ft.FinetuneConfig(seed=args.seed, max_steps=args.finetune_max_steps)
+        self.model: Any = None
+        self.last_n = 0
+        self.x: NDArray[np.float32] | None = None
+        self.seconds = 0.0
+        self.steps = 0
+
+    def update(self, rows: NDArray[np.int64], labels: NDArray[np.int64], n_classes: int) -> bool:
+        """Fine-tune when due; True when the embeddings changed."""
+        if len(rows) < self.args.finetune_min_labels:
+            return False
+        if self.model is not None and len(rows) < self.args.finetune_growth * self.last_n:
+            return False
+        t0 = time.perf_counter()
+        warm = self.model is not None
+        if self.model is None:
+            self.model = ft.base_encoder(self.device, self.config.max_seq_length)
+        stats = ft.fine_tune(
+            self.model, [self.texts[i] for i in rows], labels, n_classes, self.config, warm=warm
+        )
+        self.steps += int(stats["steps"])
+        self.x = ft.embed(self.model, self.texts)
+        self.last_n = len(rows)
+        self.seconds += time.perf_counter() - t0
+        return True
+
+
 def run_loop(
-    args: argparse.Namespace, x: NDArray[np.float32], y: NDArray[np.int64], n_classes: int, modality: str
+    args: argparse.Namespace,
+    x: NDArray[np.float32],
+    y: NDArray[np.int64],
+    n_classes: int,
+    modality: str,
+    texts: list[str] | None = None,
+    ids: list[str] | None = None,
 ) -> dict[str, Any]:
     device = nets.pick_device(args.device)
     n = len(y)
@@ -157,11 +201,29 @@ def run_loop(
     # share of every later batch): the actively picked ones are the pool's hardest, not a sample of it.
     drawn: set[int] = set(train_idx) if cross else set()
     machine: dict[int, int] = {}  # object -> machine label
+    tuned = (
+        FineTuned(args, texts or [], ids or [], device)
+        if modality == "text" and args.text_model == "finetune" and cross
+        else None
+    )
     iterations = []
     for it in range(1, max_iterations + 1):
         t0 = time.perf_counter()
         rows = np.array(sorted(train_idx), dtype=np.int64)
-        if cross:
+        fine = False
+        if tuned is not None:
+            # Certification objects: random draws of the pool in the hashed share (never train the encoder).
+            is_c = np.array([int(r) in drawn and tuned.in_c[r] for r in rows], dtype=bool)
+            t_rows, c_rows = rows[~is_c], rows[is_c]
+            if tuned.update(t_rows, yh[t_rows], n_classes) or tuned.x is not None:
+                fine = True
+                x = tuned.x  # type: ignore[assignment]
+                space = x
+        if fine:
+            model = nets.train(arch, x[t_rows], yh[t_rows], train_cfg, device=device)
+            held, held_logits = c_rows, nets.logits(model, x[c_rows])
+            certify = np.array([int(r) not in excluded for r in c_rows], dtype=bool)
+        elif cross:
             model, held_logits = nets.cross_fit(
                 arch, x[rows], yh[rows], train_cfg, device=device, folds=args.folds
             )
@@ -233,6 +295,8 @@ def run_loop(
                 "machine_labelled_total": len(machine),
                 "remaining": int(len(remaining)),
                 "seconds": round(time.perf_counter() - t0, 2),
+                "encoder": "fine-tuned" if fine else "frozen",
+                "finetune_steps_total": tuned.steps if tuned is not None else 0,
             }
         )
         if args.verbose:
@@ -274,6 +338,8 @@ def run_loop(
         "human_label_accuracy": round(float((yh[sorted(human)] == y[sorted(human)]).mean()), 4),
         "all_label_accuracy": round(float((final == y).mean()), 4),
         "left_to_humans_at_end": len(leftover),
+        "finetune_seconds": round(tuned.seconds, 1) if tuned is not None else 0.0,
+        "finetune_steps": tuned.steps if tuned is not None else 0,
         "iterations": iterations,
     }
 
@@ -373,6 +439,19 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--text-model",
+        choices=["frozen", "finetune"],
+        default="frozen",
+        help="text: frozen MiniLM + head, or MiniLM fine-tuned on the human labels outside the certification "
+        "set (TEXT_MODEL of the service)",
+    )
+    parser.add_argument(
+        "--certify-share", type=float, default=1 / 3, help="finetune: share of the random draws kept out"
+    )
+    parser.add_argument("--finetune-growth", type=float, default=1.5, help="finetune: label growth to retune")
+    parser.add_argument("--finetune-min-labels", type=int, default=60, help="finetune: labels to first tune")
+    parser.add_argument("--finetune-max-steps", type=int, default=400)
     parser.add_argument("--baseline", action="store_true", help="also run the one-shot frozen baseline")
     args = parser.parse_args()
 
@@ -394,7 +473,8 @@ def main() -> None:
         "label_noise_simulated": args.label_noise,
         "feature_seconds": round(feature_s, 1),
     }
-    result.update(run_loop(args, x, y, len(categories), modality))
+    result["text_model"] = args.text_model if modality == "text" else None
+    result.update(run_loop(args, x, y, len(categories), modality, inputs, ids))
     if args.baseline and modality == "text":
         result["baseline_frozen_lr_20pct"] = baseline(args, x, y, len(categories))
     result["wall_seconds"] = round(time.perf_counter() - start, 1)

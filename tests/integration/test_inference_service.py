@@ -21,6 +21,7 @@ from quorum_common.db import run_migrations
 from quorum_common.errors import reason_from_rpc_error
 from quorum_common.grpc_server import GrpcService
 from quorum_inference import MIGRATIONS, SCHEMA
+from quorum_inference.adapters import finetune
 from quorum_inference.server import build_service
 from quorum_inference.settings import InferenceSettings
 
@@ -94,7 +95,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
-def make_settings(url: str, models_dir: Path, backend: str) -> InferenceSettings:
+def make_settings(url: str, models_dir: Path, backend: str, text_model: str = "frozen") -> InferenceSettings:
     return InferenceSettings(
         database_url=url,
         grpc_port=0,
@@ -105,6 +106,13 @@ def make_settings(url: str, models_dir: Path, backend: str) -> InferenceSettings
         head_epochs=30,
         cnn_epochs=12,
         image_size=16,
+        TEXT_MODEL=text_model,
+        # TEXT_MODEL=finetune, tiny: a few steps on a few dozen sentences
+        certify_share=0.5,
+        finetune_min_labels=20,
+        finetune_epochs=2,
+        finetune_max_steps=6,
+        finetune_lr=1e-4,
     )
 
 
@@ -144,6 +152,23 @@ async def text_job(stub: Stub) -> tuple[str, inference_pb2.ModelVersion]:
     mv = await stub.TrainModel(
         inference_pb2.TrainModelRequest(
             job_id=job, objects=text_objects(sentences(40, seed=1)), categories=CATS, target_accuracy=0.9
+        )
+    )
+    return job, mv
+
+
+@pytest.fixture(scope="module")
+async def tuned_stub(migrated_url: str, models_dir: Path) -> AsyncIterator[Stub]:
+    async with running(make_settings(migrated_url, models_dir, "torch", "finetune")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+async def tuned_job(tuned_stub: Stub, models_dir: Path) -> tuple[str, inference_pb2.ModelVersion]:
+    job = uuid.uuid4().hex
+    mv = await tuned_stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=text_objects(sentences(30, seed=1)), categories=CATS, target_accuracy=0.9
         )
     )
     return job, mv
@@ -353,6 +378,46 @@ async def test_predict_selects_uncertain_distinct_objects_for_humans(
     assert await _code(stub.Predict(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, "select_count_invalid")
 
 
+async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
+    tuned_stub: Stub, tuned_job: tuple[str, inference_pb2.ModelVersion], models_dir: Path
+) -> None:
+    """TEXT_MODEL=finetune: the first training's objects are all random draws; those whose id hashes into
+    certify_share are held out of the fine-tuning and of the head, and certify; one encoder file per job."""
+    job, mv = tuned_job
+    ids = [f"o{i}" for i in range(90)]
+    n_c = sum(finetune.in_certification_set(i, 0.5) for i in ids)
+    assert 20 < n_c < 70
+    assert (mv.metrics.n_validation, mv.metrics.n_train) == (n_c, 90 - n_c)
+    assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-1.pt"]
+    held_out = sentences(20, seed=99)
+    resp = await tuned_stub.Predict(
+        inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False), select_count=6)
+    )
+    assert np.mean([p.label == g for p, (_, g) in zip(resp.predictions, held_out, strict=True)]) >= 0.9
+    auto = {p.object_id for p in resp.predictions if p.auto_label}
+    assert 0 < len(resp.selected_object_ids) <= 6 and not set(resp.selected_object_ids) & auto
+    # Labels grown by less than finetune_growth: same encoder, a new head. The new objects were not drawn, so
+    # they train; the certification set stays the same objects.
+    more = text_objects(sentences(32, seed=1))
+    v2 = await tuned_stub.TrainModel(
+        inference_pb2.TrainModelRequest(job_id=job, objects=more, categories=CATS)
+    )
+    assert v2.version == 2 and v2.metrics.n_validation == n_c and v2.metrics.n_train == len(more) - n_c
+    assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-1.pt"]
+    # Grown enough: a warm-started encoder replaces the job's previous one on disk.
+    most = text_objects(sentences(60, seed=1))
+    v3 = await tuned_stub.TrainModel(
+        inference_pb2.TrainModelRequest(job_id=job, objects=most, categories=CATS)
+    )
+    assert v3.version == 3 and v3.metrics.n_validation == n_c
+    assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-2.pt"]
+    resp = await tuned_stub.Predict(
+        inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False))
+    )
+    assert resp.version == 3
+    assert np.mean([p.label == g for p, (_, g) in zip(resp.predictions, held_out, strict=True)]) >= 0.9
+
+
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     """scikit-learn's bundled 8x8 digits (no download) as PNG files, (uri, label)."""
@@ -385,11 +450,15 @@ async def test_images_train_a_cnn_and_predict(stub: Stub, digits: list[tuple[str
 async def test_triton_backend_agrees_with_torch(
     stub: Stub,
     text_job: tuple[str, inference_pb2.ModelVersion],
+    tuned_stub: Stub,
+    tuned_job: tuple[str, inference_pb2.ModelVersion],
     digits: list[tuple[str, str]],
     migrated_url: str,
     models_dir: Path,
 ) -> None:
-    """A second service on the same database and models directory, scoring through a real Triton server."""
+    """A second service on the same database and models directory, scoring through a real Triton server. A
+    fine-tuned text version's embeddings come from its encoder in the service's process; Triton serves its
+    head, as for frozen MiniLM."""
     job, mv = text_job
     img_job = uuid.uuid4().hex
     cats = [str(d) for d in range(10)]
@@ -408,11 +477,22 @@ async def test_triton_backend_agrees_with_torch(
             for i, (u, _) in enumerate(digits[200:500])
         ],
     )
-    by_torch = [await stub.Predict(text_req), await stub.Predict(img_req)]
+    tuned_req = inference_pb2.PredictRequest(
+        job_id=tuned_job[0], objects=text_objects(sentences(10, 6), False)
+    )
+    by_torch = [
+        await stub.Predict(text_req),
+        await stub.Predict(img_req),
+        await tuned_stub.Predict(tuned_req),
+    ]
     async with running(make_settings(migrated_url, models_dir, "triton")) as triton_stub:
         metrics = await triton_stub.GetModelMetrics(inference_pb2.GetModelMetricsRequest(job_id=job))
         assert metrics.backend == "triton"
-        by_triton = [await triton_stub.Predict(text_req), await triton_stub.Predict(img_req)]
+        by_triton = [
+            await triton_stub.Predict(text_req),
+            await triton_stub.Predict(img_req),
+            await triton_stub.Predict(tuned_req),
+        ]
     for t, r in zip(by_torch, by_triton, strict=True):
         assert r.model_id == t.model_id
         pt = np.array([list(p.probabilities) for p in t.predictions])

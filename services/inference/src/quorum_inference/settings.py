@@ -62,6 +62,30 @@ class InferenceSettings(ServiceSettings):
         "labels are not gold): -1 = estimate it per model from the held-out labels (capped at 5%), 0 = "
         "treat human labels as the truth.",
     )
+    text_model: Literal["frozen", "finetune"] = Field(
+        "frozen",
+        validation_alias=AliasChoices("TEXT_MODEL", "text_model"),
+        description="Text: frozen MiniLM embeddings + a head, or MiniLM fine-tuned on the job's human "
+        "labels (cross_fit calibration only) + a head on its embeddings. Fine-tuning holds out the random "
+        "draws whose object id hashes into certify_share: they fit the temperature and certify thresholds "
+        "and never train the encoder.",
+    )
+    certify_share: float = Field(
+        1 / 3, gt=0, lt=1, description="finetune: share of the random draws kept for certification."
+    )
+    finetune_min_labels: int = Field(
+        60, ge=1, description="finetune: training labels (outside certification) before a first fine-tuning."
+    )
+    finetune_growth: float = Field(
+        1.5,
+        ge=1.0,
+        description="finetune: fine-tune again (warm-started from the job's previous encoder) once the "
+        "training labels have grown by this factor since the last fine-tuning; in between only the head is "
+        "retrained.",
+    )
+    finetune_epochs: int = Field(3, ge=1, le=100, description="finetune: epochs from the pretrained encoder.")
+    finetune_max_steps: int = Field(400, ge=1, description="finetune: most optimiser steps per fine-tuning.")
+    finetune_lr: float = Field(4e-5, gt=0, lt=1, description="finetune: AdamW learning rate of the encoder.")
     cnn_min_steps: int = Field(
         600, ge=0, description="Least optimiser steps of a CNN training, however few the images."
     )

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from quorum_common.logging import get_logger
-from quorum_inference.adapters import nets
+from quorum_inference.adapters import finetune, nets
 from quorum_inference.adapters.features import FeatureError, ImageLoader, TextEmbedder
 from quorum_inference.adapters.store import ModelStore
 from quorum_inference.core.backend import ModelKey, ScoringBackend
@@ -45,6 +46,7 @@ class InferenceEngine:
         self.backend = backend
         self.device = nets.pick_device(settings.device)
         self._embedder = embedder or TextEmbedder(str(self.device))
+        self._tuned = finetune.TunedEmbedders(settings.models_dir, self.device)
         self._images = images or ImageLoader(settings.image_size)
         self._models: OrderedDict[str, Any] = OrderedDict()  # model_id -> torch module (LRU)
         self._train_lock = asyncio.Lock()  # one training at a time: it uses every core
@@ -63,7 +65,16 @@ class InferenceEngine:
         except ValueError as err:
             raise InvalidArgument(str(err), reason="object_content_invalid") from err
 
-    def _features(self, modality: str, objects: list[InferenceObject]) -> NDArray[np.float32]:
+    def _features(
+        self, modality: str, objects: list[InferenceObject], encoder: str = ""
+    ) -> NDArray[np.float32]:
+        """Model inputs: text through frozen MiniLM, or through the fine-tuned encoder `encoder` (a path under
+        models_dir) of a version; images as tensors."""
+        if modality == "text" and encoder:
+            try:
+                return self._tuned.embed(encoder, [o.text for o in objects])
+            except FileNotFoundError as err:
+                raise FailedPrecondition(str(err), reason="encoder_gone") from err
         if modality == "text":
             return self._embedder.embed([o.text for o in objects])
         try:
@@ -153,7 +164,13 @@ class InferenceEngine:
         # The caller's rate (from the consolidated labels' confidences) beats an estimate from held-out ones.
         noise = label_noise or (None if self._settings.label_noise < 0 else self._settings.label_noise)
 
-        def work() -> tuple[Any, Any]:
+        tuned = modality == "text" and cross and self._settings.text_model == "finetune"
+
+        def work() -> tuple[Any, Any, nets.Arch]:
+            if tuned:
+                done = self._train_finetuned(job_id, objects, labels, arch, config, target, mode, noise)
+                if done is not None:
+                    return done
             x = self._features(modality, objects)
             state = None
             if init_state is not None:
@@ -186,10 +203,7 @@ class InferenceEngine:
                     fold_init_state=None if same_job else state,
                 )
                 excluded = self._ids(job_id, "excluded") or set()
-                drawn = self._ids(job_id, "drawn")
-                if drawn is None:  # the job's first training: its objects are the random first batch
-                    drawn = {o.object_id for o in objects}
-                    self._save_ids(job_id, "drawn", drawn)
+                drawn = self._drawn(job_id, objects)
                 certify = np.array(
                     [o.object_id in drawn and o.object_id not in excluded for o in objects], dtype=bool
                 )
@@ -211,7 +225,7 @@ class InferenceEngine:
                     "excluded",
                     excluded | {o.object_id for o, a in zip(objects, now, strict=True) if a},
                 )
-                return model, metrics
+                return model, metrics, arch
             model = nets.train(
                 arch, x[~is_val], labels[~is_val], config, device=self.device, init_state=state
             )
@@ -226,19 +240,19 @@ class InferenceEngine:
                 threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                 label_noise=noise,
             )
-            return model, metrics
+            return model, metrics, arch
 
         async with self._train_lock:
-            model, metrics = await asyncio.to_thread(work)
+            model, metrics, kept = await asyncio.to_thread(work)
             version = await self._store.next_version(job_id)
             relative = f"{job_id}/v{version}.pt"
-            await asyncio.to_thread(nets.save, self._settings.models_dir / relative, arch, model)
+            await asyncio.to_thread(nets.save, self._settings.models_dir / relative, kept, model)
             recorded = await self._store.add(
                 job_id=job_id,
                 version=version,
                 modality=modality,
                 categories=categories,
-                arch=arch.to_json(),
+                arch=kept.to_json(),
                 metrics=metrics,
                 weights_path=relative,
                 warm_start_model_id=warm_start_model_id or None,
@@ -255,6 +269,115 @@ class InferenceEngine:
             backend=self.backend.name,
         )
         return recorded
+
+    def _drawn(self, job_id: str, objects: list[InferenceObject]) -> set[str]:
+        """The job's random draws of the pool; at its first training, its objects (the random first batch)."""
+        drawn = self._ids(job_id, "drawn")
+        if drawn is None:
+            drawn = {o.object_id for o in objects}
+            self._save_ids(job_id, "drawn", drawn)
+        return drawn
+
+    def _train_finetuned(
+        self,
+        job_id: str,
+        objects: list[InferenceObject],
+        labels: NDArray[np.int64],
+        arch: nets.Arch,
+        config: nets.TrainConfig,
+        target: float,
+        mode: str,
+        noise: float | None,
+    ) -> tuple[Any, Any, nets.Arch] | None:
+        """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
+        object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
+        is fine-tuned on the other human labels only, warm-started from the job's previous encoder once they
+        have grown by finetune_growth, else reused; a head is trained on its embeddings of the same labels;
+        C's logits fit the temperature (and the label-noise estimate) and certify the threshold, on the C
+        objects no earlier version would have machine-labelled. Neither the encoder nor the head ever saw C,
+        so the bound is an honest held-out one. None (too few training labels yet): the frozen path runs."""
+        s = self._settings
+        drawn = self._drawn(job_id, objects)
+        excluded = self._ids(job_id, "excluded") or set()
+        share = s.certify_share
+        is_c = np.array(
+            [o.object_id in drawn and finetune.in_certification_set(o.object_id, share) for o in objects],
+            dtype=bool,
+        )
+        train_rows = np.flatnonzero(~is_c)
+        if len(train_rows) < s.finetune_min_labels:
+            return None
+        state = self._encoder_state(job_id) or {}
+        key = str(state.get("path", ""))
+        if not key or len(train_rows) >= s.finetune_growth * int(state.get("n_train", 0)):
+            texts = [objects[i].text for i in train_rows]
+            key = self._fine_tune(job_id, key, texts, labels[train_rows], arch)
+            self._save_encoder_state(job_id, {"path": key, "n_train": int(len(train_rows))})
+        x = self._tuned.embed(key, [o.text for o in objects])
+        head = nets.train(arch, x[train_rows], labels[train_rows], config, device=self.device)
+        c_rows = np.flatnonzero(is_c)
+        held_logits = nets.logits(head, x[c_rows])
+        metrics = evaluate(
+            held_logits,
+            labels[c_rows],
+            arch.n_classes,
+            n_train=int(len(train_rows)),
+            target_accuracy=target,
+            confidence_level=s.confidence_level,
+            threshold_mode=mode,  # type: ignore[arg-type]  # checked by the caller
+            label_noise=noise,
+            certify=np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool),
+        )
+        if len(c_rows):
+            probs = apply_temperature(held_logits, metrics.temperature)
+            now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
+            now_ids = {objects[i].object_id for i, a in zip(c_rows, now, strict=True) if a}
+            self._save_ids(job_id, "excluded", excluded | now_ids)
+        return head, metrics, replace(arch, encoder=key)
+
+    def _fine_tune(
+        self, job_id: str, previous: str, texts: list[str], labels: NDArray[np.int64], arch: nets.Arch
+    ) -> str:
+        """A new encoder for the job (warm-started from `previous` when there is one), saved as the job's only
+        encoder file; returns its key (path under models_dir)."""
+        s = self._settings
+        config = finetune.FinetuneConfig(
+            epochs=s.finetune_epochs, max_steps=s.finetune_max_steps, lr=s.finetune_lr, seed=s.seed
+        )
+        warm = False
+        model = None
+        if previous:
+            try:
+                model = finetune.load_encoder(s.models_dir / previous, self.device, config.max_seq_length)
+                warm = True
+            except FileNotFoundError:
+                model = None
+        if model is None:
+            model = finetune.base_encoder(self.device, config.max_seq_length)
+        stats = finetune.fine_tune(model, texts, labels, arch.n_classes, config, warm=warm)
+        folder = s.models_dir / job_id
+        n = 1 + max((int(p.stem.split("-")[1]) for p in folder.glob("encoder-*.pt")), default=0)
+        key = f"{job_id}/encoder-{n}.pt"
+        finetune.save_encoder(s.models_dir / key, model)
+        for old in folder.glob("encoder-*.pt"):  # only the latest encoder is kept (~90 MB each)
+            if old.name != f"encoder-{n}.pt":
+                old.unlink(missing_ok=True)
+        self._tuned.add(key, model)
+        log.info("encoder_fine_tuned", job_id=job_id, key=key, n_train=len(texts), warm=warm, **stats)
+        return key
+
+    def _encoder_state(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads((self._settings.models_dir / job_id / "encoder.json").read_text()))
+        except FileNotFoundError:
+            return None
+
+    def _save_encoder_state(self, job_id: str, state: dict[str, Any]) -> None:
+        path = self._settings.models_dir / job_id / "encoder.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(path)
 
     def _split(self, objects: list[InferenceObject]) -> NDArray[np.bool_]:
         """The objects the request marks as validation, else a seeded random share of them."""
@@ -342,9 +465,11 @@ class InferenceEngine:
             )
         key = ModelKey(job_id, mv.version)
 
+        encoder = str(mv.arch.get("encoder", ""))
+
         def work() -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
-            x = self._features(modality, objects)
-            seen = self._features(modality, labeled) if select_count and labeled else None
+            x = self._features(modality, objects, encoder)
+            seen = self._features(modality, labeled, encoder) if select_count and labeled else None
             return x, self.backend.logits(key, self._model(mv), x), seen
 
         x, logits, seen = await asyncio.to_thread(work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -24,7 +25,7 @@ class FeatureError(ValueError):
         self.index = index
 
 
-class _LRU:
+class LRU:
     def __init__(self, max_items: int) -> None:
         self._items: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._max = max_items
@@ -52,7 +53,7 @@ class TextEmbedder:
     def __init__(self, device: str, *, batch_size: int = 64, cache_size: int = 200_000) -> None:
         self._device = device
         self._batch_size = batch_size
-        self._cache = _LRU(cache_size)
+        self._cache = LRU(cache_size)
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -68,32 +69,40 @@ class TextEmbedder:
             return self._model
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        missing: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            cached = self._cache.get(key)
-            if cached is None:
-                missing.setdefault(key, []).append(i)
-            else:
-                out[i] = cached
-        if missing:
-            first = [rows[0] for rows in missing.values()]
-            vectors = (
-                self._load()
-                .encode(
-                    [texts[i] for i in first],
-                    batch_size=self._batch_size,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                )
-                .astype(np.float32)
+        return cached_embed(
+            self._cache,
+            texts,
+            lambda missing: self._load()
+            .encode(
+                missing,
+                batch_size=self._batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
             )
-            for (key, rows), vec in zip(missing.items(), vectors, strict=True):
-                self._cache.put(key, vec)
-                out[rows] = vec
-        return out
+            .astype(np.float32),
+        )
+
+
+def cached_embed(
+    cache: LRU, texts: list[str], encode: Callable[[list[str]], NDArray[np.float32]]
+) -> NDArray[np.float32]:
+    """Embeddings of `texts` from `cache` (keyed by the text's hash), `encode` called once for the missing."""
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    missing: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        cached = cache.get(key)
+        if cached is None:
+            missing.setdefault(key, []).append(i)
+        else:
+            out[i] = cached
+    if missing:
+        vectors = encode([texts[rows[0]] for rows in missing.values()])
+        for (key, rows), vec in zip(missing.items(), vectors, strict=True):
+            cache.put(key, vec)
+            out[rows] = vec
+    return out
 
 
 def image_path(uri: str) -> Path:
@@ -111,7 +120,7 @@ class ImageLoader:
 
     def __init__(self, size: int = 32, *, cache_size: int = 50_000) -> None:
         self.size = size
-        self._cache = _LRU(cache_size)
+        self._cache = LRU(cache_size)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

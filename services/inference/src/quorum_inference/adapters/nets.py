@@ -21,13 +21,25 @@ class Arch:
     input_shape: tuple[int, ...]  # (dim,) or (channels, height, width)
     n_classes: int
     hidden: int = 256  # head: 0 = logistic regression
+    # head on text: the fine-tuned encoder whose embeddings it takes (a path under the models folder; see
+    # adapters/finetune.py), "" = frozen MiniLM.
+    encoder: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "input_shape": list(self.input_shape)}
+        out = {**asdict(self), "input_shape": list(self.input_shape)}
+        if not self.encoder:
+            del out["encoder"]  # frozen versions' records stay as they were
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Arch:
-        return cls(data["kind"], tuple(data["input_shape"]), int(data["n_classes"]), int(data["hidden"]))
+        return cls(
+            data["kind"],
+            tuple(data["input_shape"]),
+            int(data["n_classes"]),
+            int(data["hidden"]),
+            str(data.get("encoder", "")),
+        )
 
 
 class SmallCNN(nn.Module):
