@@ -126,6 +126,7 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
             task_type=report.task_type,
             accuracy_measure=report.accuracy_measure,
             agreement_measure=report.agreement_measure,
+            known_objects=report.known_objects,
             workers=[
                 consolidation_pb2.WorkerQuality(
                     worker_id=w.worker_id,
@@ -133,6 +134,8 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                     accuracy=w.accuracy,
                     confusion=w.confusion.ravel().tolist(),
                     agreement_with_consensus=w.agreement,
+                    known_answers=w.known_answers,
+                    known_accuracy=w.known_accuracy,
                 )
                 for w in report.workers
             ],

@@ -21,7 +21,7 @@ from quorum_common.outbox import Outbox
 from quorum_common.settings import DEFAULT_LABEL_FILES_DIR
 from quorum_common.task_types import color_map
 from quorum_consolidation.adapters import store
-from quorum_consolidation.adapters.job_models import JobModels
+from quorum_consolidation.adapters.job_models import JobModels, known_labels_in
 from quorum_consolidation.adapters.task_labels import (
     LABELED_TYPES,
     NO_CATEGORY_TYPES,
@@ -37,6 +37,7 @@ from quorum_consolidation.adapters.task_labels import (
 from quorum_consolidation.core import Answers, ConsolidationInputError, consolidate, validate_categories
 from quorum_consolidation.core.adaptive import AdaptivePolicy, decide
 from quorum_consolidation.core.consolidate import ConsolidatedLabel
+from quorum_consolidation.core.side_info import KnownLabels
 from quorum_consolidation.core.streaming import label_with_model
 
 #: Streaming methods that label from the job-level worker model (`JobModels`, refitted on all of the job's
@@ -44,6 +45,9 @@ from quorum_consolidation.core.streaming import label_with_model
 JOB_MODEL_METHODS = ("auto", "ds")
 #: A revised label is published when the label changes or its confidence moves by at least this much.
 REVISION_MIN_CONFIDENCE_CHANGE = 0.01
+
+#: The `method` recorded with the label of a known-answer object (its known class, confidence 1).
+KNOWN_METHOD = "known-answer"
 
 #: The `method` recorded with a label from a job model, by the model's source (a one-coin model, used while
 #: the job has few overlapping answers, labels as majority vote does).
@@ -128,6 +132,17 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
         incoming.answer["payload_json"] = a.payload_json
     if ev.previous_json:
         incoming.object_row["previous_json"] = ev.previous_json
+    if ev.known_label:
+        if structured or ev.known_label not in ev.categories:  # the answer still counts, without it
+            log.warning(
+                "known_label_ignored",
+                why="structured task type" if structured else "not in categories",
+                job_id=a.job_id,
+                object_id=a.object_id,
+                event_id=env.event_id,
+            )
+        else:
+            incoming.object_row["known_label"] = ev.known_label
     return incoming
 
 
@@ -177,7 +192,9 @@ class AnswerHandler:
         for x in incoming:  # first one wins, as ON CONFLICT DO NOTHING would
             a = {"payload_json": "", **x.answer}
             answer_rows.setdefault((a["job_id"], a["object_id"], a["worker_id"]), a)
-            object_rows.setdefault((a["job_id"], a["object_id"]), {"previous_json": "", **x.object_row})
+            object_rows.setdefault(
+                (a["job_id"], a["object_id"]), {"previous_json": "", "known_label": "", **x.object_row}
+            )
         await store.insert_objects(session, list(object_rows.values()))
         await store.insert_answers(session, list(answer_rows.values()))
 
@@ -250,7 +267,8 @@ class AnswerHandler:
                     [label for o in stored for label in o.labels],
                     cats,
                 )
-                classes, confidences, _ = label_with_model(model, answers)
+                known = known_labels_in(answers, await store.known_labels(session, job_id))
+                classes, confidences, _ = label_with_model(model, answers, known=known)
             except (ConsolidationInputError, ValueError) as err:  # stored data an earlier event let in
                 log.error("revision_failed", job_id=job_id, error=str(err))
                 continue
@@ -287,6 +305,7 @@ class AnswerHandler:
         if not ready:
             return []
         categories = {(s.job_id, s.object_id): tuple(s.categories) for s in ready}
+        known_of = {(s.job_id, s.object_id): s.known_label for s in ready if s.known_label}
         stored = await store.answers_of(session, list(categories))
         # One fit per (job, categories): the method's parameters (MV's accuracy) are per job.
         groups: dict[tuple[str, tuple[str, ...]], list[store.ObjectAnswers]] = defaultdict(list)
@@ -305,11 +324,19 @@ class AnswerHandler:
                     [label for o in objs for label in o.labels],
                     cats,
                 )
+                known = known_labels_in(
+                    answers,
+                    {
+                        o.object_id: known_of[(job_id, o.object_id)]
+                        for o in objs
+                        if (job_id, o.object_id) in known_of
+                    },
+                )
                 if self.method in JOB_MODEL_METHODS:
                     n_job = counts.get(job_id, 0)
-                    results = await self._with_job_model(session, job_id, cats, answers, n_job)
+                    results = await self._with_job_model(session, job_id, cats, answers, n_job, known)
                 else:
-                    results = consolidate(answers, cats, self.method)
+                    results = with_known(consolidate(answers, cats, self.method), answers, known)
             except ConsolidationInputError as err:  # stored data an earlier event version let in
                 log.error("consolidation_failed", job_id=job_id, objects=len(objs), error=str(err))
                 continue
@@ -424,12 +451,18 @@ class AnswerHandler:
                     [label for o in objs for label in o.labels],
                     cats,
                 )
+                known = known_labels_in(
+                    answers,
+                    {o.object_id: status_of[(job_id, o.object_id)].known_label for o in objs},
+                )
                 model = await self.models.get(session, job_id, cats, counts.get(job_id, 0))
-                decision = decide(policy, model, answers)
+                decision = decide(policy, model, answers, known)
             except (ConsolidationInputError, ValueError) as err:  # stored data an earlier event let in
                 log.error("adaptive_decision_failed", job_id=job_id, objects=len(objs), error=str(err))
                 continue
             workers_of = {o.object_id: o.worker_ids for o in objs}
+            known_ids = set() if known is None else set(answers.object_ids[known.objects].tolist())
+            method = f"adaptive-{_METHOD_BY_SOURCE.get(model.source, model.source)}"
             for oid, done, c, conf, n in zip(
                 decision.object_ids.tolist(),
                 decision.done.tolist(),
@@ -446,7 +479,7 @@ class AnswerHandler:
                             "label": cats[c],
                             "class_index": c,
                             "confidence": conf,
-                            "method": f"adaptive-{_METHOD_BY_SOURCE.get(model.source, model.source)}",
+                            "method": KNOWN_METHOD if oid in known_ids else method,
                             "answer_count": n,
                             "worker_ids": workers_of[oid],
                         }
@@ -461,14 +494,21 @@ class AnswerHandler:
         return await store.record_labels(session, rows)
 
     async def _with_job_model(
-        self, session: AsyncSession, job_id: str, cats: tuple[str, ...], answers: Answers, n_job_answers: int
+        self,
+        session: AsyncSession,
+        job_id: str,
+        cats: tuple[str, ...],
+        answers: Answers,
+        n_job_answers: int,
+        known: KnownLabels | None = None,
     ) -> list[ConsolidatedLabel]:
         """Labels of the ready objects in `answers` from the job's worker model (one-coin, i.e. majority vote,
-        while the job has few overlapping answers)."""
+        while the job has few overlapping answers); known-answer objects get their known class."""
         model = await self.models.get(session, job_id, cats, n_job_answers)
         method = _METHOD_BY_SOURCE.get(model.source, model.source)
-        labels, confidences, _ = label_with_model(model, answers)
+        labels, confidences, _ = label_with_model(model, answers, known=known)
         counts = answers.answer_counts().tolist()
+        known_ids = set() if known is None else set(answers.object_ids[known.objects].tolist())
         return [
             ConsolidatedLabel(
                 object_id=oid,
@@ -476,9 +516,28 @@ class AnswerHandler:
                 class_index=c,
                 confidence=conf,
                 answer_count=n,
-                method=method,
+                method=KNOWN_METHOD if oid in known_ids else method,
             )
             for oid, c, conf, n in zip(
                 answers.object_ids.tolist(), labels.tolist(), confidences.tolist(), counts, strict=True
             )
         ]
+
+
+def with_known(
+    results: list[ConsolidatedLabel], answers: Answers, known: KnownLabels | None
+) -> list[ConsolidatedLabel]:
+    """`results` (of any batch method) with the known-answer objects' labels replaced by their known class,
+    confidence 1."""
+    if known is None:
+        return results
+    cats = answers.categories
+    truth = dict(zip(answers.object_ids[known.objects].tolist(), known.classes.tolist(), strict=True))
+    return [
+        ConsolidatedLabel(
+            r.object_id, cats[truth[r.object_id]], truth[r.object_id], 1.0, r.answer_count, KNOWN_METHOD
+        )
+        if r.object_id in truth
+        else r
+        for r in results
+    ]

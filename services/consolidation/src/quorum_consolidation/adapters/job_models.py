@@ -6,7 +6,9 @@ does on the job's first ready object.
 
 Refit policy: an entry is refitted when it is missing, when the job's stored answers grew by more than
 `refit_growth` (a share) since the fit, or when it is older than `refit_max_age_s` and any answer arrived
-since. The fit is `adaptive.fit_worker_model` with the cache's `method` ("auto": the default method, priors
+since. Known-answer objects of the job (their known class came with their answer events) are passed to the
+fit, which clamps them and, with enough of them, calibrates. The fit is `adaptive.fit_worker_model` with the
+cache's `method` ("auto": the default method, priors
 and temperature chosen per job; "ds": plain hierarchical Dawid-Skene, warm-started): a one-coin model (whose
 labels are majority vote's) while the job has few objects with overlapping answers. Jobs refitted since the
 caller last asked are remembered (`take_refitted`), so that the caller can revise the labels it gave earlier.
@@ -26,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quorum_common.logging import get_logger
 from quorum_consolidation.adapters import store
 from quorum_consolidation.core import adaptive
+from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.side_info import KnownLabels
 from quorum_consolidation.core.streaming import answers_for
 
 log = get_logger(__name__)
@@ -92,10 +96,11 @@ class JobModels:
             return cached[0]
         rows = await store.job_answers(session, job_id)
         data = answers_for(rows.object_ids, rows.worker_ids, rows.labels, categories)
+        known = known_labels_in(data, await store.known_labels(session, job_id))
         previous = cached[0] if cached is not None else None
         started = time.perf_counter()
         fit = adaptive.fit_worker_model
-        model = await asyncio.to_thread(fit, data, method=self.method, previous=previous)
+        model = await asyncio.to_thread(fit, data, method=self.method, previous=previous, known=known)
         self.fits += 1
         log.debug(
             "job_model_fitted",
@@ -103,6 +108,8 @@ class JobModels:
             answers=data.n_answers,
             source=model.source,
             temperature=round(model.temperature, 3),
+            known=0 if known is None else int(known.objects.shape[0]),
+            calibrated=model.calibrated,
             ms=round(1000 * (time.perf_counter() - started), 1),
         )
         self._cache[key] = (model, self.clock(), len(rows.labels))
@@ -112,3 +119,14 @@ class JobModels:
             evicted, _ = self._cache.popitem(last=False)
             self._refitted.discard(evicted)
         return model
+
+
+def known_labels_in(answers: Answers, known: dict[int, str]) -> KnownLabels | None:
+    """The known-answer objects among `answers` (known classes outside its categories are ignored: they
+    came with another category set), or None when there are none."""
+    cats = set(answers.categories)
+    usable = {oid: label for oid, label in known.items() if label in cats}
+    if not usable or answers.n_objects == 0:
+        return None
+    found = KnownLabels.from_ids(answers, usable)
+    return found if found.objects.shape[0] else None

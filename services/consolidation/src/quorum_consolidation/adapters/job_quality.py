@@ -174,7 +174,9 @@ def job_quality(rows: JobAnswerRows, method: str = "") -> JobWorkerQuality | Non
         return None
     task_type = max(Counter(rows.task_types).items(), key=lambda item: (item[1], item[0]))[0]
     if not is_structured(task_type):
-        report = job_worker_quality(rows.object_ids, rows.worker_ids, rows.labels, rows.categories, method)
+        report = job_worker_quality(
+            rows.object_ids, rows.worker_ids, rows.labels, rows.categories, method, rows.known
+        )
         return None if report is None else dataclasses.replace(report, task_type=task_type)
     cats = dominant_categories(
         c for c, t in zip(rows.categories, rows.task_types, strict=True) if t == task_type

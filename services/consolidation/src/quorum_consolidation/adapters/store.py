@@ -57,6 +57,7 @@ class ObjectStatus:
     target_confidence: float = 0.0
     task_type: str = ""
     previous_json: str = ""
+    known_label: str = ""  # known-answer objects: the known class
 
     @property
     def adaptive(self) -> bool:
@@ -127,6 +128,7 @@ async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> l
             target_confidence=row.target_confidence,
             task_type=row.task_type,
             previous_json=row.previous_json,
+            known_label=row.known_label,
         )
         for row in rows
     ]
@@ -261,6 +263,15 @@ async def revise_labels(session: AsyncSession, revisions: Sequence[dict[str, Any
     return [label for label in map(_stored_label, rows) if label is not None]
 
 
+async def known_labels(session: AsyncSession, job_id: str) -> dict[int, str]:
+    """The job's known-answer objects that have answers: object id -> known class."""
+    s = object_state
+    rows = await session.execute(
+        select(s.c.object_id, s.c.known_label).where(s.c.job_id == job_id, s.c.known_label != "")
+    )
+    return {int(object_id): str(label) for object_id, label in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class JobAnswers:
     """All stored answers of one job, as parallel columns."""
@@ -307,11 +318,12 @@ class JobAnswerRows:
     task_types: list[str] = field(default_factory=list)
     categories: list[tuple[str, ...]] = field(default_factory=list)
     previous: dict[int, str] = field(default_factory=dict)  # object id -> previous_json (non-empty only)
+    known: dict[int, str] = field(default_factory=dict)  # object id -> known class (known-answer objects)
 
 
 async def job_answer_rows(session: AsyncSession, job_id: str) -> JobAnswerRows:
     """Every stored answer of a job with its payload and its object's task type, categories and previous
-    label, in one query (worker quality of any task type).
+    label and known class, in one query (worker quality of any task type).
 
     The categories come as JSON text and are decoded once per distinct value (a job has one set, normally),
     not once per row."""
@@ -325,6 +337,7 @@ async def job_answer_rows(session: AsyncSession, job_id: str) -> JobAnswerRows:
             s.c.task_type,
             cast(s.c.categories, Text),
             s.c.previous_json,
+            s.c.known_label,
         )
         .join(s, (s.c.job_id == a.c.job_id) & (s.c.object_id == a.c.object_id))
         .where(a.c.job_id == job_id)
@@ -332,7 +345,7 @@ async def job_answer_rows(session: AsyncSession, job_id: str) -> JobAnswerRows:
     )
     decoded: dict[str, tuple[str, ...]] = {}
     out = JobAnswerRows()
-    for object_id, worker_id, label, payload, task_type, cats_json, previous in rows:
+    for object_id, worker_id, label, payload, task_type, cats_json, previous, known in rows:
         cats = decoded.get(cats_json)
         if cats is None:
             cats = decoded[cats_json] = tuple(str(c) for c in json.loads(cats_json))
@@ -344,4 +357,6 @@ async def job_answer_rows(session: AsyncSession, job_id: str) -> JobAnswerRows:
         out.categories.append(cats)
         if previous:
             out.previous[object_id] = previous
+        if known:
+            out.known[object_id] = known
     return out

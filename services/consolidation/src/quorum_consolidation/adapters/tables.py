@@ -64,6 +64,9 @@ object_state = Table(
     Column("label_json", Text, nullable=True),
     # 0 for the first label; +1 each time a refitted job model changed it (migration 0004).
     Column("revision", Integer, nullable=False, server_default="0"),
+    # Classification jobs' known-answer objects: the known class, "" for the others (migration 0005). The
+    # object is labeled with it (confidence 1) and it anchors the job's worker model.
+    Column("known_label", String(256), nullable=False, server_default=""),
 )
 
 outbox = outbox_table(metadata)

@@ -23,8 +23,10 @@ import numpy as np
 from quorum_consolidation.core._sparse import AnswerMatrix
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.auto import AutoDawidSkene
+from quorum_consolidation.core.calibration import TopLabelCalibrator
 from quorum_consolidation.core.dawid_skene import DawidSkene, resolve_dtype
 from quorum_consolidation.core.majority_vote import MajorityVote
+from quorum_consolidation.core.side_info import KnownLabels
 
 #: Bounds of `AdaptivePolicy.max_answers` (and so of `min_answers`).
 MAX_ANSWERS_LIMIT = 10
@@ -128,6 +130,11 @@ class WorkerModel:
     # Intra-object correlation of the answers (`AutoDawidSkene.chosen_["correlation"]`): an object with n
     # answers is further tempered by 1 + (n - 1) * correlation, as the batch fit does.
     correlation: float = 0.0
+    # Known-answer calibration of the top label (`AutoDawidSkene.chosen_["calibration_slope"]` and
+    # `["calibration_intercept"]`, fitted when the job had enough known-answer objects): applied after the
+    # tempering, as the batch fit does. (1, 0) = none.
+    calibration_slope: float = 1.0
+    calibration_intercept: float = 0.0
 
     def __post_init__(self) -> None:
         k = len(self.categories)
@@ -143,6 +150,21 @@ class WorkerModel:
             raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
         if not (np.isfinite(self.correlation) and 0.0 <= self.correlation < 1.0):
             raise ValueError(f"correlation must be in [0, 1), got {self.correlation}")
+        if not (np.isfinite(self.calibration_slope) and np.isfinite(self.calibration_intercept)):
+            raise ValueError("calibration_slope and calibration_intercept must be finite")
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether known-answer objects calibrated the model's confidences."""
+        return (self.calibration_slope, self.calibration_intercept) != (1.0, 0.0)
+
+    def calibrate(self, probas: np.ndarray) -> np.ndarray:
+        """`probas` through the model's known-answer calibration (a no-op copy-free pass without one)."""
+        if not self.calibrated:
+            return probas
+        calibrator = TopLabelCalibrator()
+        calibrator.slope_, calibrator.intercept_ = self.calibration_slope, self.calibration_intercept
+        return calibrator.transform(probas)
 
     @property
     def n_workers(self) -> int:
@@ -206,7 +228,8 @@ class WorkerModel:
 
     @classmethod
     def from_auto(cls, auto: AutoDawidSkene, answers: Answers) -> WorkerModel:
-        """From an `AutoDawidSkene` fitted on `answers`: its final Dawid-Skene and its temperature."""
+        """From an `AutoDawidSkene` fitted on `answers`: its final Dawid-Skene, its temperature, correlation
+        and (when known-answer objects calibrated it) its top-label calibration."""
         if auto.model_ is None:
             raise ValueError("the AutoDawidSkene model is not fitted (or was fitted on no answers)")
         model = cls.from_dawid_skene(auto.model_, answers, auto.chosen_.get("temperature", 1.0))
@@ -220,6 +243,8 @@ class WorkerModel:
             "auto",
             model.n_answers,
             float(auto.chosen_.get("correlation", 0.0)),
+            float(auto.chosen_.get("calibration_slope", 1.0)),
+            float(auto.chosen_.get("calibration_intercept", 0.0)),
         )
 
     @classmethod
@@ -248,6 +273,7 @@ def fit_worker_model(
     params: Mapping[str, Any] | None = None,
     min_overlap_objects: int = MIN_OVERLAP_OBJECTS,
     prior_accuracy: float = 0.7,
+    known: KnownLabels | None = None,
 ) -> WorkerModel:
     """The worker model from all of a job's answers so far.
 
@@ -257,6 +283,11 @@ def fit_worker_model(
     default method: priors and temperature chosen for this job by held-out answers; its own search, so no warm
     start). Below that, a one-coin model whose accuracy is majority vote's pairwise-agreement estimate (shrunk
     toward `prior_accuracy`, which is also what it is with no pairs): its labels are majority vote's.
+
+    `known`: the job's known-answer objects (indices into `answers`). Dawid-Skene and `AutoDawidSkene` clamp
+    them in every E-step, so they anchor the workers' confusion matrices; `AutoDawidSkene` with at least
+    `min_known_for_calibration` (20) of them also calibrates the confidences (kept in the model, see
+    `WorkerModel.calibrate`). The model itself does not clamp: label objects with `clamp_known`.
     """
     if method not in ("ds", "auto"):
         raise ValueError(f"method must be 'ds' or 'auto', got {method!r}")
@@ -271,14 +302,16 @@ def fit_worker_model(
         return WorkerModel.one_coin(
             answers.categories, min(max(accuracy, 1.0 / k + 1e-3), 0.99), answers.n_answers
         )
+    if known is not None and known.objects.shape[0] == 0:
+        known = None
     if method == "auto":
-        return WorkerModel.from_auto(AutoDawidSkene().fit(answers), answers)
+        return WorkerModel.from_auto(AutoDawidSkene().fit(answers, known=known), answers)
     ds = DawidSkene(**dict(ADAPTIVE_DS_PARAMS if params is None else params))
     init = None
     if previous is not None and tuple(previous.categories) == tuple(answers.categories):
         init = posteriors(previous, answers, temper=False)
     matrix = AnswerMatrix.build(answers, dtype=resolve_dtype(ds.dtype, answers.n_answers))
-    result, population = ds.run(matrix, init=init)
+    result, population = ds.run(matrix, known, None, init)
     ds.probas_ = result.probas
     ds.labels_ = np.argmax(result.probas, axis=1).astype(np.int64)
     ds.confusions_ = np.exp(result.log_confusions)
@@ -319,7 +352,18 @@ def posteriors(model: WorkerModel, answers: Answers, *, temper: bool = True) -> 
     logits -= logits.max(axis=1, keepdims=True)
     probas = np.exp(logits)
     probas /= probas.sum(axis=1, keepdims=True)
-    return probas
+    return model.calibrate(probas) if temper else probas
+
+
+def clamp_known(probas: np.ndarray, known: KnownLabels | None) -> np.ndarray:
+    """`probas` ``[n, K]`` with the known-answer objects' rows set to their known class with probability 1
+    (a copy when there is anything to clamp)."""
+    if known is None or known.objects.shape[0] == 0:
+        return probas
+    out = np.array(probas, dtype=np.float64, copy=True)
+    out[known.objects] = 0.0
+    out[known.objects, known.classes] = 1.0
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,11 +425,38 @@ def decide_posteriors(
     )
 
 
-def decide(policy: AdaptivePolicy, model: WorkerModel, answers: Answers) -> Decision:
+def decide(
+    policy: AdaptivePolicy, model: WorkerModel, answers: Answers, known: KnownLabels | None = None
+) -> Decision:
     """For every object of `answers`: done, or needs more (see `Decision`), under `model`'s posteriors.
 
     Objects a job has not dispatched yet have no answers and are not in `answers`: they need more (use
     `decide_posteriors` with the model's prior and a count of 0 if a `Decision` is wanted for them).
+
+    Known-answer objects (`known`) carry their known class with confidence 1, but are done only once they
+    have `max_answers` answers: their answers are what measures the workers, so knowing the truth is no
+    reason to stop asking.
     """
-    probas = posteriors(model, answers)
-    return decide_posteriors(policy, probas, answers.answer_counts(), answers.object_ids, answers.categories)
+    probas = clamp_known(posteriors(model, answers), known)
+    decision = decide_posteriors(
+        policy, probas, answers.answer_counts(), answers.object_ids, answers.categories
+    )
+    if known is None or known.objects.shape[0] == 0:
+        return decision
+    confident = decision.confident.copy()
+    confident[known.objects] = False
+    done = confident | decision.exhausted
+    remaining = np.where(done, 0, policy.max_answers - decision.n_answers).astype(np.int64)
+    return Decision(
+        decision.object_ids,
+        decision.categories,
+        decision.n_answers,
+        decision.label,
+        decision.confidence,
+        decision.probas,
+        confident,
+        decision.exhausted,
+        done,
+        ~done,
+        remaining,
+    )

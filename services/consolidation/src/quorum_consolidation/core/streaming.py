@@ -13,20 +13,21 @@ from typing import Any
 
 import numpy as np
 
-from quorum_consolidation.core.adaptive import WorkerModel, posteriors
+from quorum_consolidation.core.adaptive import WorkerModel, clamp_known, posteriors
 from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.side_info import KnownLabels
 
 #: Posteriors within this of the best count as tied (then broken by a seeded generator).
 _TIE_EPS = 1e-12
 
 
 def label_with_model(
-    model: WorkerModel, answers: Answers, seed: int = 0
+    model: WorkerModel, answers: Answers, seed: int = 0, known: KnownLabels | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels int64, confidences, posteriors) per object of `answers`: argmax of the model's (tempered)
-    posterior, exact ties broken by a generator seeded with `seed`; the confidence is the label's
-    posterior."""
-    probas = posteriors(model, answers)
+    """(labels int64, confidences, posteriors) per object of `answers`: argmax of the model's (tempered,
+    calibrated) posterior, exact ties broken by a generator seeded with `seed`; the confidence is the label's
+    posterior. Known-answer objects (`known`) get their known class with confidence 1."""
+    probas = clamp_known(posteriors(model, answers), known)
     top = probas >= probas.max(axis=1, keepdims=True) - _TIE_EPS
     noise = np.random.default_rng(seed).random(probas.shape)
     labels = np.argmax(np.where(top, noise, -1.0), axis=1).astype(np.int64)

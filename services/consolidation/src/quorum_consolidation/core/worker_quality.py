@@ -6,10 +6,16 @@ that equal the consolidated label. Where the method has its own worker model it 
 and its one-coin and automatic variants, MACE); otherwise (GLAD) the confusion is the worker's expected
 answer counts under the posteriors, and for majority vote the empirical confusion against the majority
 labels, with accuracy = agreement with the majority (majority vote has no per-worker model).
+
+Jobs with known-answer (gold) objects: methods that take known answers (`auto`, `ds`, `one_coin_ds`, GLAD,
+MACE) are fitted with them clamped, and every worker's observed accuracy on the known-answer objects is
+reported beside the model's estimate (`WorkerStats.known_answers`, `known_accuracy`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ from quorum_consolidation.core.base import BaseClassificationAggregator
 from quorum_consolidation.core.mace import MACE
 from quorum_consolidation.core.majority_vote import MajorityVote
 from quorum_consolidation.core.registry import make_aggregator
+from quorum_consolidation.core.side_info import KnownLabels
 from quorum_consolidation.core.streaming import answers_for
 
 #: Method reported when a request names none.
@@ -44,6 +51,8 @@ class WorkerStats:
     accuracy: float
     confusion: np.ndarray  # float64 [K, K], row = true class, rows sum to 1
     agreement: float  # share of the worker's answers equal to the consolidated label
+    known_answers: int = 0  # answers to known-answer objects
+    known_accuracy: float = 0.0  # share of those equal to the known class (0 when known_answers is 0)
 
 
 def _soft_confusions(answers: Answers, truth: np.ndarray) -> np.ndarray:
@@ -136,11 +145,44 @@ def check_method(method: str) -> None:
     make_aggregator(method, method_params(method))
 
 
-def fit_worker_quality(answers: Answers, method: str = DEFAULT_METHOD) -> list[WorkerStats]:
-    """Fit `method` (from the registry) on a job's answers and return its per-worker stats."""
+def fit_worker_quality(
+    answers: Answers, method: str = DEFAULT_METHOD, known: KnownLabels | None = None
+) -> list[WorkerStats]:
+    """Fit `method` (from the registry) on a job's answers and return its per-worker stats; with `known`
+    (known-answer objects), methods that take them are fitted with them clamped and every worker's accuracy
+    on them is added."""
     model = make_aggregator(method, method_params(method))
-    model.fit(answers)
-    return worker_stats(model, answers)
+    if known is not None and known.objects.shape[0] and "known" in inspect.signature(model.fit).parameters:
+        model.fit(answers, known=known)  # type: ignore[call-arg]
+    else:
+        model.fit(answers)
+    stats = worker_stats(model, answers)
+    if known is None or known.objects.shape[0] == 0:
+        return stats
+    n_known, right = known_answer_counts(answers, known)
+    index = {str(w): i for i, w in enumerate(answers.worker_ids.tolist())}
+    return [
+        dataclasses.replace(
+            s,
+            known_answers=int(n_known[index[s.worker_id]]),
+            known_accuracy=float(right[index[s.worker_id]] / max(n_known[index[s.worker_id]], 1)),
+        )
+        for s in stats
+    ]
+
+
+def known_answer_counts(answers: Answers, known: KnownLabels) -> tuple[np.ndarray, np.ndarray]:
+    """Per worker of `answers`: how many known-answer objects they answered, and how many of those with
+    the known class (int64 [W] each)."""
+    truth = np.full(answers.n_objects, -1, dtype=np.int64)
+    truth[known.objects] = known.classes
+    on_known = truth[answers.objects] >= 0
+    right = on_known & (answers.classes == truth[answers.objects])
+    w = answers.n_workers
+    return (
+        np.bincount(answers.workers[on_known], minlength=w).astype(np.int64),
+        np.bincount(answers.workers[right], minlength=w).astype(np.int64),
+    )
 
 
 def dominant_categories(category_sets: Iterable[tuple[str, ...]]) -> tuple[str, ...] | None:
@@ -159,6 +201,7 @@ class JobWorkerQuality:
     accuracy_measure: str = CLASSIFICATION_ACCURACY  # what WorkerStats.accuracy means
     agreement_measure: str = CLASSIFICATION_AGREEMENT  # what WorkerStats.agreement means
     task_type: str = ""  # the job's task type, where the caller knows it
+    known_objects: int = 0  # known-answer objects with answers (their stats are in WorkerStats.known_*)
 
 
 def job_worker_quality(
@@ -167,11 +210,13 @@ def job_worker_quality(
     labels: Sequence[str],
     categories: Sequence[tuple[str, ...]],
     method: str = DEFAULT_METHOD,
+    known: Mapping[Any, str] | None = None,
 ) -> JobWorkerQuality | None:
     """Worker quality from a job's stored answers (parallel columns, with each answer's category set).
 
     Fits on the answers given under the job's dominant category set (labels outside it are dropped);
-    None when no usable answer is left. Raises ConsolidationInputError for an unknown method."""
+    None when no usable answer is left. `known`: the known class of the job's known-answer objects (by
+    object id). Raises ConsolidationInputError for an unknown method."""
     method = method or DEFAULT_METHOD
     check_method(method)
     cats = dominant_categories(categories)
@@ -183,11 +228,14 @@ def job_worker_quality(
     )
     if answers.n_answers == 0:
         return None
+    usable = {oid: label for oid, label in (known or {}).items() if label in cats}
+    known_labels = KnownLabels.from_ids(answers, usable) if usable else None
     return JobWorkerQuality(
         method=method,
         categories=cats,
-        workers=fit_worker_quality(answers, method),
+        workers=fit_worker_quality(answers, method, known_labels),
         accuracy_measure=MV_ACCURACY if method == "mv" else CLASSIFICATION_ACCURACY,
+        known_objects=0 if known_labels is None else int(known_labels.objects.shape[0]),
     )
 
 
