@@ -196,6 +196,15 @@ class JobFields(BaseModel):
         description="Automated labeling: humans label a random first batch, a model machine-labels what it "
         "is sure about, the most informative of the rest go to humans next (multipart: a JSON object).",
     )
+    known_answer_attribute: str = Field(
+        "",
+        max_length=256,
+        description="text-classification and image-classification jobs: the manifest attribute (e.g. "
+        '"gold-label") that marks known-answer (gold / control) objects and holds their class, one of '
+        "`categories`. Workers never see it; those objects come out with their known class (confidence 1), "
+        "anchor the worker model (20 or more also calibrate the confidences) and measure each worker "
+        "(`known_accuracy` in GET /v1/jobs/{id}/workers).",
+    )
 
 
 class JobCreate(JobFields):
@@ -238,6 +247,9 @@ class JobPublic(BaseModel):
     template: str = Field("", description="custom jobs: the HTML template.")
     custom_consolidation: str = Field("", description='custom jobs: "majority" or "all".')
     auto_labeling: AutoLabelingFields | None = Field(None, description="Automated labeling; null = off.")
+    known_answer_attribute: str = Field(
+        "", description="Classification: the manifest attribute marking known-answer objects (empty: none)."
+    )
     status: str = Field(description="initializing | in_progress | stopping | stopped | completed | failed")
     counters: LabelCounters
     progress: float = Field(description="Fraction of objects with a final label (or failed), 0..1.")
@@ -271,6 +283,7 @@ class JobPublic(BaseModel):
             auto_labeling=AutoLabelingFields.from_proto(job.auto_labeling)
             if job.auto_labeling.enabled
             else None,
+            known_answer_attribute=job.known_answer_attribute,
             status=job.status,
             counters=LabelCounters(
                 total=c.total,
@@ -400,6 +413,14 @@ class JobWorkerPublic(BaseModel):
         description="Agreement with the consolidated labels (see `agreement_measure`); classification: share "
         "of the worker's answers equal to the consolidated label."
     )
+    known_answers: int = Field(
+        0, description="Jobs with known-answer objects: how many of them the worker answered."
+    )
+    known_accuracy: float | None = Field(
+        None,
+        description="Share of the worker's answers to known-answer objects that were the known class "
+        "(observed, not estimated); null when the worker answered none.",
+    )
 
     @classmethod
     def from_proto(cls, w: consolidation_pb2.WorkerQuality, k: int) -> JobWorkerPublic:
@@ -410,6 +431,8 @@ class JobWorkerPublic(BaseModel):
             accuracy=w.accuracy,
             confusion=[flat[i * k : (i + 1) * k] for i in range(k)] if k and len(flat) == k * k else [],
             agreement=w.agreement_with_consensus,
+            known_answers=w.known_answers,
+            known_accuracy=w.known_accuracy if w.known_answers else None,
         )
 
 
@@ -424,6 +447,9 @@ class JobWorkersPublic(BaseModel):
     categories: list[str]
     accuracy_measure: str = Field("", description="What `accuracy` means for this job, in words.")
     agreement_measure: str = Field("", description="What `agreement` means for this job, in words.")
+    known_objects: int = Field(
+        0, description="Known-answer objects of the job that have answers (0: none, or not such a job)."
+    )
     data: list[JobWorkerPublic] = Field(description="Most answers first.")
     count: int
 
@@ -442,6 +468,7 @@ class JobWorkersPublic(BaseModel):
             categories=list(resp.categories),
             accuracy_measure=resp.accuracy_measure,
             agreement_measure=resp.agreement_measure,
+            known_objects=resp.known_objects,
             data=data,
             count=len(data),
         )

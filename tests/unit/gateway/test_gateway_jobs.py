@@ -129,6 +129,19 @@ def test_multipart_categories_as_a_json_array(client: TestClient, jobs) -> None:
     assert list(jobs.requests("CreateJob")[0].categories) == ["a", "b"]
 
 
+def test_known_answer_attribute_goes_through_json_and_multipart(client: TestClient, jobs) -> None:  # type: ignore[no-untyped-def]
+    jobs.responses["CreateJob"] = make_job(known_answer_attribute="gold-label")
+    body = {**SPEC, "manifest": MANIFEST, "known_answer_attribute": "gold-label"}
+    response = client.post("/v1/jobs", json=body, headers=AUTH)
+    assert response.status_code == 201, response.text
+    assert response.json()["known_answer_attribute"] == "gold-label"
+    form = {"name": "cats", "task_type": "image-classification", "team_id": "t-1", "categories": '["a", "b"]'}
+    form["known_answer_attribute"] = "gold-label"
+    response = client.post("/v1/jobs", data=form, files={"manifest": ("m", MANIFEST.encode())}, headers=AUTH)
+    assert response.status_code == 201, response.text
+    assert [r.known_answer_attribute for r in jobs.requests("CreateJob")] == ["gold-label", "gold-label"]
+
+
 def test_multipart_with_a_manifest_path_field(client: TestClient, jobs) -> None:  # type: ignore[no-untyped-def]
     form = {"name": "cats", "task_type": "image-classification", "team_id": "t-1", "manifest_path": "/d/m"}
     # A file part forces multipart even though the manifest travels by path.
@@ -356,7 +369,7 @@ def test_output_failing_mid_stream_breaks_the_transfer(client: TestClient, fakes
 
 
 def quality(
-    worker_id: str, answers: int, accuracy: float, agreement: float
+    worker_id: str, answers: int, accuracy: float, agreement: float, known: tuple[int, float] = (0, 0.0)
 ) -> consolidation_pb2.WorkerQuality:
     return consolidation_pb2.WorkerQuality(
         worker_id=worker_id,
@@ -364,6 +377,8 @@ def quality(
         accuracy=accuracy,
         confusion=[accuracy, 1 - accuracy, 1 - accuracy, accuracy],
         agreement_with_consensus=agreement,
+        known_answers=known[0],
+        known_accuracy=known[1],
     )
 
 
@@ -373,7 +388,8 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
         job_id="j-1",
         method="ds",
         categories=["cat", "dog"],
-        workers=[quality("w-few", 2, 0.5, 0.5), quality("w-many", 9, 0.75, 0.875)],
+        workers=[quality("w-few", 2, 0.5, 0.5), quality("w-many", 9, 0.75, 0.875, known=(4, 0.75))],
+        known_objects=5,
     )
     response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
     assert response.status_code == 200, response.text
@@ -384,6 +400,7 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
         "categories": ["cat", "dog"],
         "accuracy_measure": "",
         "agreement_measure": "",
+        "known_objects": 5,
         "data": [
             {
                 "worker_id": "w-many",
@@ -391,6 +408,8 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
                 "accuracy": 0.75,
                 "confusion": [[0.75, 0.25], [0.25, 0.75]],
                 "agreement": 0.875,
+                "known_answers": 4,
+                "known_accuracy": 0.75,
             },
             {
                 "worker_id": "w-few",
@@ -398,6 +417,8 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
                 "accuracy": 0.5,
                 "confusion": [[0.5, 0.5], [0.5, 0.5]],
                 "agreement": 0.5,
+                "known_answers": 0,
+                "known_accuracy": None,  # answered no known-answer object
             },
         ],
         "count": 2,
@@ -434,6 +455,7 @@ def test_job_workers_of_a_job_without_answers_is_an_empty_list(client: TestClien
         "categories": [],
         "accuracy_measure": "",
         "agreement_measure": "",
+        "known_objects": 0,
         "data": [],
         "count": 0,
     }
@@ -460,7 +482,15 @@ def test_job_workers_of_a_box_job_say_what_accuracy_means(client: TestClient, fa
     body = response.json()
     assert body["task_type"] == body["method"] == "bounding-box" and body["accuracy_measure"] == measure
     assert body["data"] == [
-        {"worker_id": "w-1", "answers": 5, "accuracy": 0.8, "confusion": [], "agreement": 0.9}
+        {
+            "worker_id": "w-1",
+            "answers": 5,
+            "accuracy": 0.8,
+            "confusion": [],
+            "agreement": 0.9,
+            "known_answers": 0,
+            "known_accuracy": None,
+        }
     ]
 
 

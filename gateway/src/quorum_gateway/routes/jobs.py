@@ -203,6 +203,7 @@ async def create_job(
         source_label_attribute=spec.source_label_attribute,
         template=spec.template,
         custom_consolidation=spec.custom_consolidation,
+        known_answer_attribute=spec.known_answer_attribute,
     )
     if spec.auto_labeling is not None:
         create.auto_labeling.CopyFrom(spec.auto_labeling.proto())
