@@ -131,6 +131,7 @@ class QuorumClient:
         template: str = "",
         custom_consolidation: str = "",
         auto_labeling: dict[str, Any] | None = None,
+        known_answer_attribute: str = "",
         manifest_file: Path | None = None,
         manifest_path: str | None = None,
         manifest: str | None = None,
@@ -163,6 +164,8 @@ class QuorumClient:
             fields["custom_consolidation"] = custom_consolidation
         if auto_labeling:
             fields["auto_labeling"] = auto_labeling
+        if known_answer_attribute:
+            fields["known_answer_attribute"] = known_answer_attribute
         if manifest_file is None:
             body = (
                 {**fields, "manifest": manifest}

@@ -148,6 +148,14 @@ def create(
             help='custom jobs: "majority" (default: the answer most workers gave) or "all" (every answer).',
         ),
     ] = "",
+    known_answer_attribute: Annotated[
+        str,
+        typer.Option(
+            "--known-answer-attribute",
+            help="Classification jobs: the manifest attribute (e.g. gold-label) holding the class of "
+            "known-answer objects; workers never see it, consolidation uses it to anchor and measure them.",
+        ),
+    ] = "",
     auto_label: Annotated[
         bool,
         typer.Option(
@@ -209,6 +217,7 @@ def create(
             }
             if auto_label
             else None,
+            known_answer_attribute=known_answer_attribute,
             manifest_file=manifest,
             manifest_path=manifest_path,
         )
@@ -370,11 +379,23 @@ def workers(
     table.add_column("answers", justify="right", no_wrap=True)
     table.add_column("accuracy", justify="right", no_wrap=True)
     table.add_column("agreement", justify="right", no_wrap=True)
+    known = report.get("known_objects", 0)
+    if known:
+        table.add_column("on known", justify="right", no_wrap=True)
     for w in report["data"]:
-        table.add_row(
-            w["worker_id"], str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"
-        )
+        cells = [w["worker_id"], str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"]
+        if known:
+            n = w.get("known_answers", 0)
+            cells.append(f"{w['known_accuracy'] * 100:.1f}% of {n}" if n else "-")
+        table.add_row(*cells)
     console.print(table)
+    if known:
+        console.print(
+            f"on known: share of the worker's answers to the job's {known} known-answer object(s) that were "
+            "the known class (observed)",
+            highlight=False,
+            soft_wrap=True,
+        )
     # What the numbers mean differs by task type (box reliability, span reliability, pixel accuracy, ...).
     for name in ("accuracy", "agreement"):
         if report.get(f"{name}_measure"):

@@ -130,11 +130,15 @@ async def run_labeling_job(
     min_workers_per_object: int | None = None,
     auto_labeling: dict[str, Any] | None = None,
     monitor: Any = None,
+    known_answer_attribute: str = "",
+    on_task: Any = None,
 ) -> RunResult:
     """Create a job for `dataset` and label it with simulated workers; returns once it completed.
 
     `auto_labeling`: the job's automated-labeling settings (the API's object). `monitor(client, job_id,
-    headers)`: a coroutine run beside the workers until the job ends (e.g. to follow its iterations)."""
+    headers)`: a coroutine run beside the workers until the job ends (e.g. to follow its iterations).
+    `known_answer_attribute`: the job's known-answer attribute (the dataset's manifest lines carry it).
+    `on_task(worker, task)`: called with every task a worker receives (the portal API's JSON)."""
     simulator = CrowdSimulator(dataset, seed=seed)
     async with ApiClient(api_url, connections=concurrency) as client:
         headers = {"Authorization": f"Bearer {requester_key}"}
@@ -158,6 +162,7 @@ async def run_labeling_job(
                     **({"target_confidence": target_confidence} if target_confidence else {}),
                     **({"min_workers_per_object": min_workers_per_object} if min_workers_per_object else {}),
                     **({"auto_labeling": auto_labeling} if auto_labeling else {}),
+                    **({"known_answer_attribute": known_answer_attribute} if known_answer_attribute else {}),
                 },
             )
         ).json()
@@ -198,6 +203,8 @@ async def run_labeling_job(
                     idle = min(idle * 2, 1.0)
                     continue
                 task = _check(r).json()
+                if on_task is not None:
+                    on_task(worker, task)
                 idle = 0.05
                 label = simulator.answer(worker, item_of_object[int(task["object_id"])])
                 t0 = time.perf_counter()
