@@ -67,7 +67,10 @@ def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
     page.get_by_label("Instructions").fill("Which animal is it?")
     page.get_by_label("Workers per object").fill("2")
     page.get_by_label("Price per task (USD)").fill("0.04")
-    manifest = "\n".join(json.dumps({"source": t}) for t in TEXTS).encode()
+    # The last object is a known-answer object (classification jobs: the field shows for them only).
+    page.get_by_label("Known-answer attribute").fill("gold-label")
+    lines_in = [{"source": t, **({"gold-label": "cat"} if t == TEXTS[-1] else {})} for t in TEXTS]
+    manifest = "\n".join(json.dumps(line) for line in lines_in).encode()
     page.get_by_label("Manifest file").set_input_files(
         files=[{"name": "input.manifest", "mimeType": "application/json", "buffer": manifest}]
     )
@@ -78,12 +81,14 @@ def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
     job = next(j for j in client.get("/v1/jobs").json()["data"] if j["name"] == "animals")
     assert job["task_type"] == "text-classification" and job["categories"] == CATEGORIES
     assert job["workers_per_object"] == 2 and job["counters"]["total"] == len(TEXTS)
+    assert job["known_answer_attribute"] == "gold-label"
 
     # A custom job: the template and the post-processing choice appear for that type only, and reach the API.
     page.get_by_role("link", name="New job").click()
     assert page.get_by_label("Template (HTML)").is_hidden()
     page.get_by_label("Job name").fill("opinions")
     page.get_by_label("Task type").select_option("custom")
+    assert page.get_by_label("Known-answer attribute").is_hidden()
     template = '<form><p>{{ task.input.source }}</p><input name="mood" aria-label="mood"></form>'
     page.get_by_label("Template (HTML)").fill(template)
     page.get_by_label("Answers kept").select_option("all")
@@ -145,6 +150,8 @@ def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
     table.wait_for()
     text = table.inner_text()
     assert "Ann" in text and "Bob" in text and text.count("\t4\t") == 2
+    # Both answered the known-answer object with its known class.
+    assert "On known answers" in text and text.count(" of 1") == 2
     screenshot(page, "console-workers")
 
     # Download the output manifest; stop a running job.
@@ -153,6 +160,7 @@ def test_requester_creates_a_job_in_the_browser_and_browses_its_labels(
         row.get_by_role("button", name="Download animals").click()
     lines = [json.loads(x) for x in open(dl.value.path()).read().splitlines() if x]
     assert [line["source"] for line in lines] == TEXTS
+    assert lines[-1]["gold-label"] == "cat" and lines[-1]["animals-metadata"]["confidence"] == 1.0
 
     running = client.post(
         "/v1/jobs",

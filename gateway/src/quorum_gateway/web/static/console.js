@@ -109,6 +109,9 @@ async function showCreateJob() {
   const type = h("select", { name: "task_type" }, TASK_TYPES.map((t) => h("option", { value: t }, t)));
   const source = h("input", { type: "text", name: "source_label_attribute" });
   const sourceRow = field("f-source", "Previous label attribute", source, "Verification and adjustment jobs: the attribute of the previous job's output that holds its label.");
+  // Known-answer (gold) objects: classification jobs only (the API refuses the field on other types).
+  const knownRow = field("f-known", "Known-answer attribute", h("input", { type: "text", name: "known_answer_attribute", placeholder: "gold-label", maxlength: 256 }),
+    "Classification jobs: manifest lines with this attribute are known-answer objects (its value: their class). Workers never see it; the objects keep their known class and measure each worker.");
   // Custom jobs: the requester's HTML form ({{ task.input.KEY }} filled from the manifest line) and which
   // answers the output keeps; sent only for custom jobs (the API refuses them on other types).
   const customRows = h("div", {},
@@ -138,6 +141,7 @@ async function showCreateJob() {
     sourceRow.hidden = !CHAINED.includes(type.value);
     customRows.hidden = type.value !== "custom";
     autoRows.hidden = !AUTO_TYPES.includes(type.value);
+    knownRow.hidden = !AUTO_TYPES.includes(type.value);
   };
   type.addEventListener("change", syncSource);
   const file = h("input", { type: "file", name: "manifest", accept: ".manifest,.jsonl,.json,application/json" });
@@ -151,7 +155,7 @@ async function showCreateJob() {
       field("f-wpo", "Workers per object", num("workers_per_object", 3, { min: 1, max: 100 })),
       field("f-time", "Time limit per task (s)", num("task_time_limit_s", 300, { min: 1 })),
       field("f-price", "Price per task (USD)", num("price_per_task_usd", "0.00", { min: 0, step: "0.01" })),
-      sourceRow),
+      sourceRow, knownRow),
     field("f-cats", "Categories (one per line)", h("textarea", { name: "categories", rows: 4 })),
     customRows,
     autoRows,
@@ -168,6 +172,7 @@ async function showCreateJob() {
     for (const [k, v] of data.entries()) {
       if (k === "categories") continue;
       if ((k === "template" || k === "custom_consolidation") && data.get("task_type") !== "custom") continue;
+      if (k === "known_answer_attribute" && !AUTO_TYPES.includes(String(data.get("task_type")))) continue;
       if (k === "manifest" && (!(v instanceof File) || !v.size)) continue;
       if (typeof v === "string" && v.trim() === "") continue;
       body.append(k, v);
@@ -405,10 +410,14 @@ async function showWorkers() {
     // Classification and verification have a confusion matrix per worker; boxes, spans, masks, multi-label
     // and custom jobs have none (their consolidator's reliability estimate is the accuracy).
     const hasConfusion = q.categories.length > 0 && q.data.some((w) => w.confusion.length > 0);
-    const heads = ["Worker", "Answers", "Time per task", "Estimated accuracy", "Agreement", ...(hasConfusion ? ["Confusion matrix"] : [])];
+    // Jobs with known-answer objects: each worker's observed accuracy on them.
+    const known = q.known_objects > 0;
+    const heads = ["Worker", "Answers", "Time per task", "Estimated accuracy", "Agreement", ...(known ? ["On known answers"] : []),
+      ...(hasConfusion ? ["Confusion matrix"] : [])];
     const measures = h("dl", { class: "muted", "data-testid": "quality-measures" },
       q.accuracy_measure ? [h("dt", {}, "Estimated accuracy"), h("dd", {}, q.accuracy_measure)] : null,
-      q.agreement_measure ? [h("dt", {}, "Agreement"), h("dd", {}, q.agreement_measure)] : null);
+      q.agreement_measure ? [h("dt", {}, "Agreement"), h("dd", {}, q.agreement_measure)] : null,
+      known ? [h("dt", {}, "On known answers"), h("dd", {}, `share of the worker's answers to the job's ${q.known_objects} known-answer objects that were the known class (observed)`)] : null);
     quality.replaceChildren(...[
       q.data.length ? null : h("p", { class: "muted" }, "No answers have reached consolidation for this job yet."),
       h("table", { class: "grid", "data-testid": "worker-quality" },
@@ -417,7 +426,9 @@ async function showWorkers() {
           const t = time.get(w.worker_id);
           return h("tr", {}, h("td", {}, names.get(w.worker_id) || w.worker_id), h("td", { class: "num" }, w.answers),
             h("td", { class: "num" }, t ? `${(t[0] / t[1]).toFixed(1)} s` : "–"), h("td", { class: "num" }, fmtPct(w.accuracy)),
-            h("td", { class: "num" }, fmtPct(w.agreement)), hasConfusion ? h("td", {}, confusionTable(w, q.categories)) : null);
+            h("td", { class: "num" }, fmtPct(w.agreement)),
+            known ? h("td", { class: "num" }, w.known_answers ? `${fmtPct(w.known_accuracy)} of ${w.known_answers}` : "–") : null,
+            hasConfusion ? h("td", {}, confusionTable(w, q.categories)) : null);
         }))),
       measures].filter(Boolean)); // replaceChildren would write a null as the text "null"
   });
