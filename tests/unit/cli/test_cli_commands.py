@@ -266,6 +266,22 @@ def test_job_workers_of_a_box_job_say_what_accuracy_means(api: Api) -> None:
     assert "agreement: mean F1 per image" in result.output
 
 
+def test_job_workers_with_known_answer_objects_show_accuracy_on_them(api: Api) -> None:
+    ace = {"worker_id": "w-ace", "answers": 12, "accuracy": 0.9, "agreement": 1.0, "confusion": []}
+    new = {"worker_id": "w-new", "answers": 2, "accuracy": 0.6, "agreement": 0.5, "confusion": []}
+    ace.update(known_answers=4, known_accuracy=0.75)
+    new.update(known_answers=0, known_accuracy=None)
+    report = {"job_id": "j-1", "method": "ds", "categories": ["a", "b"], "known_objects": 5}
+    report["data"] = [ace, new]
+    api.on("GET", "/v1/jobs/j-1/workers", body={**report, "count": 2})
+    result = runner.invoke(app, ["job", "workers", "j-1", *KEY])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "75.0% of 4" in next(line for line in lines if "w-ace" in line)
+    assert next(line for line in lines if "w-new" in line).rstrip().endswith("-")
+    assert "job's 5 known-answer object(s)" in result.output
+
+
 def test_job_workers_error(api: Api) -> None:
     api.error("GET", "/v1/jobs/j-9/workers", 404, "job_not_found", "job 'j-9' not found")
     result = runner.invoke(app, ["job", "workers", "j-9", *KEY])

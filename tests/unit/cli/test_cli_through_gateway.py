@@ -111,11 +111,13 @@ def test_job_create_upload_is_understood_by_the_gateway(jobs: FakeJobs, tmp_path
         [
             "job", "create", "--name", "moods", "--task-type", "text-classification", "--team", "t-1",
             "--categories", "pos,neg", "--workers-per-object", "5", "--time-limit", "90", "--price", "0.05",
-            "--manifest", str(manifest), "--label-attribute-name", "mood", *KEY,
+            "--manifest", str(manifest), "--label-attribute-name", "mood",
+            "--known-answer-attribute", "gold-label", *KEY,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [request] = jobs.created
+    assert request.known_answer_attribute == "gold-label"
     assert request.manifest_data == manifest.read_bytes()
     assert list(request.categories) == ["pos", "neg"]
     assert (request.workers_per_object, request.task_time_limit_s) == (5, 90)
