@@ -693,6 +693,7 @@ async def test_answers_are_published_and_replayed(stub: Stub, kafka_bootstrap: s
         sub = env.answer_submitted
         assert key == object_key(job.job_id, sub.answer.object_id)
         assert (sub.task_type, list(sub.categories), sub.required_answers) == ("text-classification", CATS, 1)
+        assert sub.team_id == job.team  # consolidation carries worker priors over within a team
         assert (sub.answer.worker_id, sub.answer.label, sub.answer.payload_json) == (
             w,
             "dog",
@@ -705,6 +706,7 @@ async def test_answers_are_published_and_replayed(stub: Stub, kafka_bootstrap: s
     assert len(events) == 3
     assert len({env.event_id for _, env in events}) == 3  # fresh event ids
     assert Counter(env.answer_submitted.answer.object_id for _, env in events) == {0: 1, 1: 2}
+    assert {env.answer_submitted.team_id for _, env in events} == {job.team}  # replays name it too
 
 
 # ---- adaptive redundancy ---------------------------------------------------------------------------------

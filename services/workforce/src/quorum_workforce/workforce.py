@@ -306,13 +306,13 @@ class Workforce:
             return await self._submit_refused(worker_id, task_id, ticket.check)
         try:
             task_type, categories, required = ticket.task_type, ticket.categories, ticket.required
-            min_answers, target = ticket.min_answers, ticket.target_confidence
-            if not task_type or categories is None or not required:  # job meta gone (closed meanwhile)
+            min_answers, target, team = ticket.min_answers, ticket.target_confidence, ticket.team_id
+            if not task_type or categories is None or not required or not team:  # job meta gone (closed)
                 spec = await self.repo.get_job(ticket.job_id)
                 if spec is None:
                     raise NotFound("no such task for this worker", reason="task_not_found")
                 task_type, categories, required = spec.task_type, spec.categories, spec.workers_per_object
-                min_answers, target = spec.min_workers, spec.target_confidence
+                min_answers, target, team = spec.min_workers, spec.target_confidence, spec.team_id
             context = await self._answer_context(ticket.job_id, ticket.object_id, task_type)
             payload = normalize_answer(
                 task_type,
@@ -344,7 +344,15 @@ class Workforce:
             inserted = await self.repo.insert_answer(
                 answer,
                 answer_submitted(
-                    answer, task_type, categories, required, min_answers, target, context.previous_json, known
+                    answer,
+                    task_type,
+                    categories,
+                    required,
+                    min_answers,
+                    target,
+                    context.previous_json,
+                    known,
+                    team,
                 ),
             )
         except BaseException:
@@ -499,6 +507,7 @@ class Workforce:
                         spec.target_confidence,
                         previous.get(a.object_id, ""),
                         known.get(a.object_id, ""),
+                        spec.team_id,
                     )
                     for a in batch
                 ]

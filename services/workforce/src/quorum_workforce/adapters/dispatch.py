@@ -77,6 +77,7 @@ class SubmitTicket:
     required: int = 0
     min_answers: int = 0
     target_confidence: float = 0.0
+    team_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class DispatchStore:
         check = SubmitCheck(res[0])
         if len(res) == 1:
             return SubmitTicket(check)
-        _, job, oid, acc, exp, task_type, cats, n, min_answers, tc = res
+        _, job, oid, acc, exp, task_type, cats, n, min_answers, tc = res[:10]
         return SubmitTicket(
             check=check,
             job_id=job,
@@ -192,6 +193,7 @@ class DispatchStore:
             required=int(n or 0),
             min_answers=int(min_answers or 0),
             target_confidence=float(tc or 0),
+            team_id=res[10] if len(res) > 10 else "",
         )
 
     async def abort_submit(self, lease_id: str) -> None:

@@ -35,6 +35,7 @@ def answer_submitted(
     target_confidence: float = 0.0,
     previous_json: str = "",
     known_label: str = "",
+    team_id: str = "",
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
     env = envelope(
@@ -47,6 +48,7 @@ def answer_submitted(
             target_confidence=target_confidence,
             previous_json=previous_json,
             known_label=known_label,
+            team_id=team_id,
         )
     )
     return ANSWERS_TOPIC, object_key(answer.job_id, answer.object_id), env
