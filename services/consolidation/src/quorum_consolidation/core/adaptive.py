@@ -26,7 +26,7 @@ from quorum_consolidation.core.auto import AutoDawidSkene
 from quorum_consolidation.core.calibration import TopLabelCalibrator
 from quorum_consolidation.core.dawid_skene import DawidSkene, resolve_dtype
 from quorum_consolidation.core.majority_vote import MajorityVote
-from quorum_consolidation.core.side_info import KnownLabels
+from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 
 #: Bounds of `AdaptivePolicy.max_answers` (and so of `min_answers`).
 MAX_ANSWERS_LIMIT = 10
@@ -274,6 +274,7 @@ def fit_worker_model(
     min_overlap_objects: int = MIN_OVERLAP_OBJECTS,
     prior_accuracy: float = 0.7,
     known: KnownLabels | None = None,
+    prior: ConfusionPrior | None = None,
 ) -> WorkerModel:
     """The worker model from all of a job's answers so far.
 
@@ -288,6 +289,12 @@ def fit_worker_model(
     them in every E-step, so they anchor the workers' confusion matrices; `AutoDawidSkene` with at least
     `min_known_for_calibration` (20) of them also calibrates the confidences (kept in the model, see
     `WorkerModel.calibrate`). The model itself does not clamp: label objects with `clamp_known`.
+
+    `prior`: workers' confusion pseudo-counts carried over from earlier jobs of the team (`core.team_priors`).
+    Dawid-Skene and `AutoDawidSkene` add them to the job's expected counts in every M-step; the one-coin model
+    of a small job gives each worker the prior knows its own matrix, its pseudo-counts plus the one-coin
+    matrix with the weight of `ADAPTIVE_DS_PARAMS`' population prior per row (`with_prior`), so a worker
+    known to be poor or adversarial does not sway the labels of a new job's first objects.
     """
     if method not in ("ds", "auto"):
         raise ValueError(f"method must be 'ds' or 'auto', got {method!r}")
@@ -299,19 +306,21 @@ def fit_worker_model(
             mv = MajorityVote(prior_accuracy=prior_accuracy).fit(answers)
             assert mv.accuracy_ is not None
             accuracy = mv.accuracy_
-        return WorkerModel.one_coin(
+        model = WorkerModel.one_coin(
             answers.categories, min(max(accuracy, 1.0 / k + 1e-3), 0.99), answers.n_answers
         )
+        return model if prior is None else with_prior(model, answers, prior)
     if known is not None and known.objects.shape[0] == 0:
         known = None
     if method == "auto":
-        return WorkerModel.from_auto(AutoDawidSkene().fit(answers, known=known), answers)
+        return WorkerModel.from_auto(AutoDawidSkene().fit(answers, known=known, prior=prior), answers)
     ds = DawidSkene(**dict(ADAPTIVE_DS_PARAMS if params is None else params))
     init = None
     if previous is not None and tuple(previous.categories) == tuple(answers.categories):
         init = posteriors(previous, answers, temper=False)
     matrix = AnswerMatrix.build(answers, dtype=resolve_dtype(ds.dtype, answers.n_answers))
-    result, population = ds.run(matrix, known, None, init)
+    extra = None if prior is None else prior.align(answers)
+    result, population = ds.run(matrix, known, extra, init)
     ds.probas_ = result.probas
     ds.labels_ = np.argmax(result.probas, axis=1).astype(np.int64)
     ds.confusions_ = np.exp(result.log_confusions)
@@ -319,6 +328,33 @@ def fit_worker_model(
     ds.population_ = population
     ds.loss_history_, ds.n_iter_ = result.loss_history, result.n_iter
     return WorkerModel.from_dawid_skene(ds, answers)
+
+
+def with_prior(
+    model: WorkerModel,
+    answers: Answers,
+    prior: ConfusionPrior,
+    population_strength: float = float(ADAPTIVE_DS_PARAMS["population_prior"]),
+) -> WorkerModel:
+    """`model` (a one-coin model of a small job) with its own matrix for every worker of `answers` that
+    `prior` knows: the worker's pseudo-counts plus `population_strength` pseudo-answers per row of the
+    model's population matrix, normalised. Workers the prior does not know keep the population matrix."""
+    extra = prior.align(answers)  # [W, K, K]
+    has = extra.sum(axis=(1, 2)) > 0
+    if not has.any():
+        return model
+    population = np.exp(model.log_population)
+    counts = extra[has] + population_strength * population[None]
+    return WorkerModel(
+        categories=model.categories,
+        worker_ids=np.asarray(answers.worker_ids)[has],
+        log_confusions=_log_rows(counts),
+        log_prior=model.log_prior,
+        log_population=model.log_population,
+        temperature=model.temperature,
+        source=model.source,
+        n_answers=model.n_answers,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
