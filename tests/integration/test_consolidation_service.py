@@ -29,7 +29,14 @@ from quorum_common.grpc_server import GrpcService
 from quorum_common.kafka import ensure_topics, start_producer
 from quorum_consolidation import MIGRATIONS, SCHEMA
 from quorum_consolidation.adapters.answer_consumer import CONSUMER_NAME
-from quorum_consolidation.adapters.tables import answers, consumer_offsets, object_state, outbox
+from quorum_consolidation.adapters.tables import (
+    answers,
+    consumer_offsets,
+    job_teams,
+    object_state,
+    outbox,
+    worker_skills,
+)
 from quorum_consolidation.core.adaptive import MIN_OVERLAP_OBJECTS
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.auto import AutoDawidSkene
@@ -196,6 +203,7 @@ def answer_event(
     submitted_at_ms: int = 0,
     min_answers: int = 0,
     target_confidence: float = 0.0,
+    team_id: str = "",
 ) -> events_pb2.EventEnvelope:
     answer = common_pb2.Answer(
         answer_id=answer_id or uuid.uuid4().hex,
@@ -213,6 +221,7 @@ def answer_event(
             required_answers=required,
             min_answers=min_answers,
             target_confidence=target_confidence,
+            team_id=team_id,
         )
     )
 
@@ -490,6 +499,70 @@ async def test_early_labels_are_revised_until_they_match_a_batch_fit_of_the_job(
             stub = consolidation_pb2_grpc.ConsolidationServiceStub(channel)
             listed = await stub.ListJobLabels(consolidation_pb2.ListJobLabelsRequest(job_id=job))
         assert {lab.object_id: lab.label for lab in listed.labels} == expected
+
+
+async def test_a_teams_next_job_starts_from_what_its_earlier_job_learned_about_the_workers(
+    settings: ConsolidationSettings,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
+) -> None:
+    """Job 1 of a team: 'g1' and 'g2' always right, 'adv' always answers the next class; its worker model's
+    estimates are stored per (team, worker, job). Job 2 of the same team is tiny (its own model is one-coin,
+    i.e. majority vote): 'adv' and a newcomer say dog, 'g1' says cat. Starting from job 1's estimates, 'adv'
+    saying dog means cat and 'g1' is trusted: cat. The same answers in a job of another team, or with
+    team_priors off, follow the majority: dog."""
+    team, other_team = f"team-{new_job()}", f"team-{new_job()}"
+    quick = {"refit_max_age_s": 0.3, "revise_interval_s": 0.2}
+    async with running(settings.model_copy(update=quick)):
+        job1, n_objects = new_job(), 40
+        rng = np.random.default_rng(5)
+        pending = []
+        for o in range(n_objects):
+            t = int(rng.integers(3))
+            for worker, label in (("g1", CATS[t]), ("g2", CATS[t]), ("adv", CATS[(t + 1) % 3])):
+                env = answer_event(job1, o, worker, label, team_id=team)
+                pending.append(
+                    await producer.send(ANSWERS_TOPIC, env.SerializeToString(), key=object_key(job1, o))
+                )
+        await asyncio.gather(*pending)
+
+        async def skills() -> dict[str, tuple[int, float]]:
+            w = worker_skills
+            async with db.connect() as conn:
+                rows = await conn.execute(
+                    select(w.c.worker_id, w.c.n_answers, w.c.correct).where(
+                        w.c.team_id == team, w.c.job_id == job1
+                    )
+                )
+                return {worker: (n, correct) for worker, n, correct in rows}
+
+        async def job1_fitted_on_all() -> bool:
+            found = await skills()
+            return set(found) == {"g1", "g2", "adv"} and all(n == n_objects for n, _ in found.values())
+
+        await eventually(job1_fitted_on_all, "job 1's worker estimates from all its answers")
+        learned = await skills()
+        assert learned["adv"][1] < 0.1 * n_objects < 0.9 * n_objects < learned["g1"][1]
+        async with db.connect() as conn:
+            assert await conn.scalar(select(job_teams.c.team_id).where(job_teams.c.job_id == job1)) == team
+
+        tiny = (("adv", "dog"), ("new", "dog"), ("g1", "cat"))
+        job2, job3 = new_job(), new_job()
+        for job, job_team in ((job2, team), (job3, other_team)):
+            for worker, label in tiny:
+                await publish(producer, answer_event(job, 0, worker, label, team_id=job_team))
+        [with_prior] = await labels.wait(job2, 0)
+        [other] = await labels.wait(job3, 0)
+        assert (with_prior.label, other.label) == ("cat", "dog")
+        assert with_prior.confidence > 0.7 and with_prior.answer_count == 3
+
+    async with running(settings.model_copy(update={**quick, "team_priors": False})):
+        job4 = new_job()
+        for worker, label in tiny:
+            await publish(producer, answer_event(job4, 0, worker, label, team_id=team))
+        [off] = await labels.wait(job4, 0)
+        assert off.label == "dog"
 
 
 async def test_streaming_mv_setting_keeps_batch_majority_vote(

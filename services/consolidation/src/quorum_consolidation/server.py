@@ -40,6 +40,8 @@ async def build_service(settings: ConsolidationSettings) -> GrpcService:
                 refit_growth=settings.refit_growth,
                 refit_max_age_s=settings.refit_max_age_s,
                 max_jobs=settings.job_model_cache_size,
+                team_priors=settings.team_priors,
+                prior_weight=settings.team_prior_weight,
             ),
             label_files_dir=settings.label_files_dir,
         ),

@@ -32,6 +32,16 @@ class ConsolidationSettings(ServiceSettings):
         30.0, gt=0, description="Refit a job's worker model this old (seconds) if any answer arrived since."
     )
     job_model_cache_size: int = Field(256, ge=1, description="Jobs whose worker models are cached (LRU).")
+    team_priors: bool = Field(
+        True,
+        description="Start each fit of a job's worker model from what the fits of the team's other jobs "
+        "learned about its workers (confusion counts for the same category set, a one-coin skill across "
+        "category sets), as at most team_prior_weight answers' worth of pseudo-counts per worker. What each "
+        "fit learned is stored either way (when the answer events name the job's team).",
+    )
+    team_prior_weight: float = Field(
+        10.0, gt=0, le=1000, description="Most answers' worth of carried-over pseudo-counts per worker."
+    )
     revise_interval_s: float = Field(
         5.0,
         gt=0,

@@ -62,6 +62,7 @@ CONSUMER_NAME = "consolidation-answers"
 class IncomingAnswer:
     answer: dict[str, Any]  # an `answers` row
     object_row: dict[str, Any]  # an `object_state` row, used if the object is new
+    team_id: str = ""  # the job's team ("" from events of older workforce versions)
 
 
 def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
@@ -125,6 +126,7 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
             "min_answers": min(max(ev.min_answers, 1), ev.required_answers) if adaptive else 0,
             "target_confidence": ev.target_confidence if adaptive else 0.0,
         },
+        team_id=ev.team_id[:64],
     )
     # Only structured answers need their payload (classification payloads are {"label": ...}); the
     # columns default to "" (rows get them before the multi-row insert, which needs uniform keys).
@@ -197,6 +199,8 @@ class AnswerHandler:
             )
         await store.insert_objects(session, list(object_rows.values()))
         await store.insert_answers(session, list(answer_rows.values()))
+        # Each job's team (one row per job, kept from its first event), before any fit below needs it.
+        await store.record_job_teams(session, {x.answer["job_id"]: x.team_id for x in incoming if x.team_id})
 
         statuses = await store.object_statuses(session, list(object_rows))
         # An answer for an object labeled before this batch is most likely a replay (a broker that lost its

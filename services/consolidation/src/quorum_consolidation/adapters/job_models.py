@@ -12,6 +12,12 @@ cache's `method` ("auto": the default method, priors
 and temperature chosen per job; "ds": plain hierarchical Dawid-Skene, warm-started): a one-coin model (whose
 labels are majority vote's) while the job has few objects with overlapping answers. Jobs refitted since the
 caller last asked are remembered (`take_refitted`), so that the caller can revise the labels it gave earlier.
+
+Team priors: after each fit, what the model learned about each worker from this job's answers (expected
+confusion counts under its posteriors, `core.team_priors.learned_skills`) is stored per (team, worker, job)
+when the job's team is known (`job_teams`, from the answer events). With `team_priors` on, a fit starts from
+the stored skills of the job's workers in the team's other jobs (`team_prior`: at most `prior_weight` answers'
+worth of pseudo-counts per worker; the job's own rows are never counted).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from quorum_common.logging import get_logger
 from quorum_consolidation.adapters import store
 from quorum_consolidation.core import adaptive
 from quorum_consolidation.core.answers import Answers
-from quorum_consolidation.core.side_info import KnownLabels
+from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 from quorum_consolidation.core.streaming import answers_for
+from quorum_consolidation.core.team_priors import DEFAULT_MAX_WEIGHT, WorkerSkill, learned_skills, team_prior
 
 log = get_logger(__name__)
 
@@ -44,6 +51,8 @@ class JobModels:
     refit_max_age_s: float = 30.0
     max_jobs: int = 256
     clock: Callable[[], float] = time.monotonic
+    team_priors: bool = True  # start a job's fit from its workers' skills in the team's other jobs
+    prior_weight: float = DEFAULT_MAX_WEIGHT  # at most this many answers' worth per worker
     # (model, when fitted, the job's stored answers then: all of them, including any the model had to drop)
     _cache: OrderedDict[CacheKey, tuple[adaptive.WorkerModel, float, int]] = field(
         default_factory=OrderedDict, init=False, repr=False
@@ -98,10 +107,26 @@ class JobModels:
         data = answers_for(rows.object_ids, rows.worker_ids, rows.labels, categories)
         known = known_labels_in(data, await store.known_labels(session, job_id))
         previous = cached[0] if cached is not None else None
+        team = await store.job_team(session, job_id)
+        prior: ConfusionPrior | None = None
+        if self.team_priors and team and data.n_workers:
+            workers = [str(w) for w in data.worker_ids.tolist()]
+            skills = await store.team_skills(session, team, workers, exclude_job=job_id)
+            prior = team_prior(skills, workers, categories, max_weight=self.prior_weight, exclude_job=job_id)
         started = time.perf_counter()
-        fit = adaptive.fit_worker_model
-        model = await asyncio.to_thread(fit, data, method=self.method, previous=previous, known=known)
+
+        def fit() -> tuple[adaptive.WorkerModel, list[WorkerSkill]]:
+            fitted = adaptive.fit_worker_model(
+                data, method=self.method, previous=previous, known=known, prior=prior
+            )
+            if not (team and data.n_answers):
+                return fitted, []
+            probas = adaptive.clamp_known(adaptive.posteriors(fitted, data, temper=False), known)
+            return fitted, learned_skills(data, probas, job_id)
+
+        model, learned = await asyncio.to_thread(fit)
         self.fits += 1
+        await store.save_skills(session, team, learned)
         log.debug(
             "job_model_fitted",
             job_id=job_id,
@@ -109,6 +134,7 @@ class JobModels:
             source=model.source,
             temperature=round(model.temperature, 3),
             known=0 if known is None else int(known.objects.shape[0]),
+            prior_workers=0 if prior is None else len(prior.worker_ids),
             calibrated=model.calibrated,
             ms=round(1000 * (time.perf_counter() - started), 1),
         )

@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     Float,
     Integer,
     String,
     Text,
+    any_,
+    bindparam,
     cast,
     column,
     func,
@@ -25,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quorum_consolidation.adapters.tables import answers, object_state
+from quorum_consolidation.adapters.tables import answers, job_teams, object_state, worker_skills
+from quorum_consolidation.core.team_priors import WorkerSkill
 
 ObjectKey = tuple[str, int]
 
@@ -359,4 +363,71 @@ async def job_answer_rows(session: AsyncSession, job_id: str) -> JobAnswerRows:
             out.previous[object_id] = previous
         if known:
             out.known[object_id] = known
+    return out
+
+
+async def record_job_teams(session: AsyncSession, teams: dict[str, str]) -> None:
+    """Remember each job's team (job id -> team id, from its answer events); a job keeps its first team."""
+    if teams:
+        rows = [{"job_id": job, "team_id": team} for job, team in teams.items() if team]
+        if rows:
+            await session.execute(insert(job_teams).on_conflict_do_nothing(), rows)
+
+
+async def job_team(session: AsyncSession, job_id: str) -> str:
+    """The job's team ("" when its answer events never named one)."""
+    team = await session.scalar(select(job_teams.c.team_id).where(job_teams.c.job_id == job_id))
+    return str(team or "")
+
+
+async def save_skills(session: AsyncSession, team_id: str, skills: Sequence[WorkerSkill]) -> None:
+    """Store (replace) what a job's fit learned per worker (keyed by team, worker and the skill's job)."""
+    if not team_id or not skills:
+        return
+    rows = [
+        {
+            "team_id": team_id,
+            "worker_id": s.worker_id,
+            "job_id": s.job_id,
+            "categories": list(s.categories),
+            "n_answers": s.n_answers,
+            "correct": s.correct,
+            "counts": np.round(np.asarray(s.counts, dtype=np.float64), 6).tolist(),
+        }
+        for s in skills
+    ]
+    stmt = insert(worker_skills)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[worker_skills.c.team_id, worker_skills.c.worker_id, worker_skills.c.job_id],
+        set_={
+            "categories": stmt.excluded.categories,
+            "n_answers": stmt.excluded.n_answers,
+            "correct": stmt.excluded.correct,
+            "counts": stmt.excluded.counts,
+            "updated_at": func.now(),
+        },
+    )
+    await session.execute(stmt, rows)
+
+
+async def team_skills(
+    session: AsyncSession, team_id: str, worker_ids: Sequence[str], exclude_job: str
+) -> list[WorkerSkill]:
+    """The stored skills of these workers in the team's jobs other than `exclude_job`."""
+    if not team_id or not worker_ids:
+        return []
+    w = worker_skills
+    rows = await session.execute(
+        select(w.c.worker_id, w.c.job_id, w.c.categories, w.c.n_answers, w.c.counts).where(
+            w.c.team_id == team_id,
+            w.c.job_id != exclude_job,
+            w.c.worker_id == any_(bindparam("workers", list(worker_ids), type_=ARRAY(String))),
+        )
+    )
+    out: list[WorkerSkill] = []
+    for worker_id, job_id, cats, n_answers, counts in rows:
+        try:
+            out.append(WorkerSkill(worker_id, job_id, tuple(str(c) for c in cats), int(n_answers), counts))
+        except ValueError:  # a row no fit could have written: skip it rather than fail the job
+            continue
     return out

@@ -69,5 +69,30 @@ object_state = Table(
     Column("known_label", String(256), nullable=False, server_default=""),
 )
 
+# The team of each job, from its answer events (AnswerSubmitted.team_id; migration 0006).
+job_teams = Table(
+    "job_teams",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("team_id", String(64), nullable=False),
+)
+
+# What each job's worker model learned about each worker from that job's answers (core.team_priors): the
+# expected confusion counts under the job's posteriors (JSON [K][K], row = true class, in the order of
+# `categories`). Rewritten at each refit of the job's model; a team's later jobs start from the rows of its
+# other jobs (migration 0006).
+worker_skills = Table(
+    "worker_skills",
+    metadata,
+    Column("team_id", String(64), primary_key=True),
+    Column("worker_id", String(128), primary_key=True),
+    Column("job_id", String(64), primary_key=True),
+    Column("categories", JSON, nullable=False),
+    Column("n_answers", Integer, nullable=False),
+    Column("correct", Float, nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 outbox = outbox_table(metadata)
 consumer_offsets = consumer_offsets_table(metadata)
