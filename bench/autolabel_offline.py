@@ -303,7 +303,8 @@ def run_loop(
             sys.stderr.write(json.dumps(iterations[-1]) + "\n")
         if last:
             break
-        n_random = int(round(args.random_share * k)) if cross else 0
+        share = args.random_share if args.random_share is not None else (0.75 if tuned is not None else 0.5)
+        n_random = int(round(share * k)) if cross else 0
         rng = np.random.default_rng(args.seed + 1000 + it)
         random_picks = rng.permutation(len(remaining))[:n_random]
         rest = np.setdiff1d(np.arange(len(remaining)), random_picks)
@@ -396,8 +397,9 @@ def main() -> None:
     parser.add_argument(
         "--random-share",
         type=float,
-        default=0.5,
-        help="cross_fit: share of each later human batch drawn at random from the pool (certification)",
+        default=None,
+        help="cross_fit: share of each later human batch drawn at random from the pool (certification); "
+        "default 0.5, 0.75 with --text-model finetune (the service's RANDOM_SHARE / FINETUNE_RANDOM_SHARE)",
     )
     parser.add_argument(
         "--time-budget",
@@ -447,9 +449,9 @@ def main() -> None:
         "set (TEXT_MODEL of the service)",
     )
     parser.add_argument(
-        "--certify-share", type=float, default=1 / 3, help="finetune: share of the random draws kept out"
+        "--certify-share", type=float, default=0.5, help="finetune: share of the random draws kept out"
     )
-    parser.add_argument("--finetune-growth", type=float, default=1.5, help="finetune: label growth to retune")
+    parser.add_argument("--finetune-growth", type=float, default=1.3, help="finetune: label growth to retune")
     parser.add_argument("--finetune-min-labels", type=int, default=60, help="finetune: labels to first tune")
     parser.add_argument("--finetune-max-steps", type=int, default=400)
     parser.add_argument("--baseline", action="store_true", help="also run the one-shot frozen baseline")

@@ -63,7 +63,7 @@ class InferenceSettings(ServiceSettings):
         "treat human labels as the truth.",
     )
     text_model: Literal["frozen", "finetune"] = Field(
-        "frozen",
+        "finetune",
         validation_alias=AliasChoices("TEXT_MODEL", "text_model"),
         description="Text: frozen MiniLM embeddings + a head, or MiniLM fine-tuned on the job's human "
         "labels (cross_fit calibration only) + a head on its embeddings. Fine-tuning holds out the random "
@@ -71,13 +71,20 @@ class InferenceSettings(ServiceSettings):
         "and never train the encoder.",
     )
     certify_share: float = Field(
-        1 / 3, gt=0, lt=1, description="finetune: share of the random draws kept for certification."
+        0.5, gt=0, lt=1, description="finetune: share of the random draws kept for certification."
+    )
+    finetune_random_share: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="finetune: random_share of Predict's select_count for a fine-tuned version (the "
+        "certification set, random draws in certify_share, binds; the encoder learns from random draws too).",
     )
     finetune_min_labels: int = Field(
         60, ge=1, description="finetune: training labels (outside certification) before a first fine-tuning."
     )
     finetune_growth: float = Field(
-        1.5,
+        1.3,
         ge=1.0,
         description="finetune: fine-tune again (warm-started from the job's previous encoder) once the "
         "training labels have grown by this factor since the last fine-tuning; in between only the head is "

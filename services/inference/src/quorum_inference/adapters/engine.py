@@ -485,7 +485,8 @@ class InferenceEngine:
             # are the most informative.
             n_random = 0
             if self._settings.calibration == "cross_fit":
-                n_random = min(len(pool), int(round(self._settings.random_share * select_count)))
+                share = self._settings.finetune_random_share if encoder else self._settings.random_share
+                n_random = min(len(pool), int(round(share * select_count)))
             rng = np.random.default_rng([self._settings.seed, len(pool), len(labeled)])
             drawn = rng.permutation(len(pool))[:n_random]
             rest = np.setdiff1d(np.arange(len(pool)), drawn)
