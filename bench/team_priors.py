@@ -17,7 +17,7 @@ and gold.csv item,label, read in place) and every seed: the items are shuffled a
 Scores, on the gold items of the later jobs (pooled per seed, then the mean over seeds): accuracy (%) and
 top-label ECE (%, 15 bins) of the confidences.
 
-    .venv/bin/python bench/team_priors.py [--seeds 3] [--sizes 10,30,half] [--weight 10] [--datasets DIR]
+    .venv/bin/python bench/team_priors.py [--seeds 3] [--sizes 10,30,half] [--weight 20] [--datasets DIR]
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sizes", default="10,30,half", help="items per later job; 'half': one later job")
     parser.add_argument("--earlier", type=float, default=0.5, help="share of the items in the earlier job")
-    parser.add_argument("--weight", type=float, default=10.0, help="most answers' worth of prior per worker")
+    parser.add_argument("--weight", type=float, default=20.0, help="most answers' worth of prior per worker")
     parser.add_argument("--max-jobs", type=int, default=40, help="most later jobs per size and seed")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]

@@ -40,7 +40,11 @@ class ConsolidationSettings(ServiceSettings):
         "fit learned is stored either way (when the answer events name the job's team).",
     )
     team_prior_weight: float = Field(
-        10.0, gt=0, le=1000, description="Most answers' worth of carried-over pseudo-counts per worker."
+        20.0,
+        gt=0,
+        le=1000,
+        description="Most answers' worth of carried-over pseudo-counts per worker (bench/team_priors.py: 20 "
+        "beat 10 on small later jobs of the real crowd sets).",
     )
     revise_interval_s: float = Field(
         5.0,

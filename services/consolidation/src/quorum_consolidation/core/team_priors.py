@@ -32,7 +32,7 @@ from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.side_info import ConfusionPrior
 
 #: Default bound on a worker's carried-over pseudo-counts (answers' worth).
-DEFAULT_MAX_WEIGHT = 10.0
+DEFAULT_MAX_WEIGHT = 20.0
 
 #: Accuracies derived from a cross-category skill are kept inside [_ACC_FLOOR, 1 - _ACC_FLOOR].
 _ACC_FLOOR = 0.02
