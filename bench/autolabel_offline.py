@@ -20,6 +20,12 @@ It stops when nothing is left, after the iterations, or before an iteration that
 `--calibration holdout`: Ground Truth's separate validation set (`--validation-fraction`, default 20%/10%).
 Prints one JSON object (`--verbose`: each iteration on stderr too).
 
+`--noise-pattern hard`: the simulated mistakes cluster on hard objects (as crowds' do): object i is wrong with
+probability r_i proportional to how unsure a frozen-embedding logistic regression (5-fold, gold labels) is of
+its gold class, scaled to a mean of `--label-noise` (each r_i at most 0.6). `--per-object-noise`: the bounds
+get each human label's own confidence q_i = 1 - r_i (what consolidation's per-object confidence stands for;
+the service's InferenceObject.label_confidence) instead of one rate for all (`--assumed-noise`).
+
 `--baseline`: the issue's one-shot reference: frozen MiniLM + logistic regression trained on a random 20% of
 the data, threshold picked on a validation split of it for the same target; share machine-labelled.
 """
@@ -101,8 +107,29 @@ def features(modality: str, inputs: list[str], device: str, image_size: int) -> 
     return x
 
 
-def noisy_labels(y: NDArray[np.int64], n_classes: int, rate: float, seed: int) -> NDArray[np.int64]:
-    """Simulated human labels: each wrong with probability `rate`, then uniform over the other classes."""
+def hard_noise_rates(
+    x: NDArray[np.float32], y: NDArray[np.int64], rate: float, cap: float = 0.6
+) -> NDArray[np.float64]:
+    """Per-object error rates with mean `rate`, proportional to 1 - p(gold) of a 5-fold logistic regression on
+    the frozen features: crowds err on the objects a model finds hard."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.model_selection import cross_val_predict  # noqa: PLC0415
+
+    flat = x.reshape(len(x), -1)
+    proba = cross_val_predict(LogisticRegression(max_iter=1000), flat, y, cv=5, method="predict_proba")
+    hard = np.clip(1.0 - proba[np.arange(len(y)), y], 1e-3, None)
+    lo, hi = 0.0, cap / float(hard.min())  # mean(clip(hard * scale, 0, cap)) rises with scale: bisect it
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.clip(hard * mid, 0.0, cap).mean() < rate else (lo, mid)
+    return np.clip(hard * hi, 0.0, cap)
+
+
+def noisy_labels(
+    y: NDArray[np.int64], n_classes: int, rate: float | NDArray[np.float64], seed: int
+) -> NDArray[np.int64]:
+    """Simulated human labels: each wrong with probability `rate` (or its own rate), then uniform over the
+    other classes."""
     rng = np.random.default_rng(seed + 7919)
     flip = rng.random(len(y)) < rate
     other = (y + rng.integers(1, n_classes, size=len(y))) % n_classes
@@ -182,8 +209,13 @@ def run_loop(
         min_steps=0 if modality == "text" else args.cnn_min_steps,
     )
     label_noise = None if args.assumed_noise == "auto" else float(args.assumed_noise)
-    # What humans answer (gold, or gold with simulated mistakes).
-    yh = noisy_labels(y, n_classes, args.label_noise, args.seed) if args.label_noise > 0 else y
+    # What humans answer (gold, or gold with simulated mistakes, uniform or on the hard objects).
+    rates = np.full(n, float(args.label_noise))
+    if args.label_noise > 0 and args.noise_pattern == "hard":
+        rates = hard_noise_rates(x, y, args.label_noise)
+    yh = noisy_labels(y, n_classes, rates, args.seed) if args.label_noise > 0 else y
+    # The honest per-object confidence of each human label (--per-object-noise), as consolidation reports it.
+    quality = 1.0 - rates if args.per_object_noise else None
     # Diversity is measured on the embeddings (text) or on the downsampled pixels (images).
     space = x if modality == "text" else x.reshape(n, -1)
 
@@ -242,6 +274,7 @@ def run_loop(
             threshold_mode=args.threshold_mode,
             label_noise=label_noise,
             certify=certify,
+            label_confidence=None if quality is None else quality[held],
         )
         unlabelled = np.array([i for i in range(n) if i not in human and i not in machine], dtype=np.int64)
         new_machine = 0
@@ -282,6 +315,7 @@ def run_loop(
                 "heldout_accuracy": round(metrics.validation_accuracy, 4),
                 "temperature": round(metrics.temperature, 3),
                 "label_noise_assumed": round(metrics.label_noise, 4),
+                "per_object_noise": metrics.per_object_label_noise,
                 "threshold": min(
                     (round(t.threshold, 4) for t in metrics.thresholds if t.threshold is not None),
                     default=None,
@@ -336,6 +370,7 @@ def run_loop(
         "machine_share": round(len(machine) / n, 4),
         "human_labels_saved_pct": round(100 * len(machine) / n, 2),
         "machine_label_accuracy": round(float((m_pred == y[m_idx]).mean()), 4) if len(m_idx) else None,
+        "simulated_noise_mean": round(float(rates.mean()), 4),
         "human_label_accuracy": round(float((yh[sorted(human)] == y[sorted(human)]).mean()), 4),
         "all_label_accuracy": round(float((final == y).mean()), 4),
         "left_to_humans_at_end": len(leftover),
@@ -414,6 +449,17 @@ def main() -> None:
         help="simulated human error rate (seeded; a wrong label is uniform over the other classes)",
     )
     parser.add_argument(
+        "--noise-pattern",
+        choices=["uniform", "hard"],
+        default="uniform",
+        help="where simulated mistakes fall: uniformly, or on the objects a frozen model finds hard",
+    )
+    parser.add_argument(
+        "--per-object-noise",
+        action="store_true",
+        help="bounds use each human label's own error rate (its simulated rate) instead of one for all",
+    )
+    parser.add_argument(
         "--assumed-noise",
         default="auto",
         help="human error rate the bounds assume: auto (estimated from the data) or a number (0: gold)",
@@ -473,6 +519,8 @@ def main() -> None:
         "filter_validation": args.filter_validation,
         "calibration": args.calibration,
         "label_noise_simulated": args.label_noise,
+        "noise_pattern": args.noise_pattern,
+        "per_object_noise": args.per_object_noise,
         "feature_seconds": round(feature_s, 1),
     }
     result["text_model"] = args.text_model if modality == "text" else None

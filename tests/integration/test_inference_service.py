@@ -95,7 +95,9 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
-def make_settings(url: str, models_dir: Path, backend: str, text_model: str = "frozen") -> InferenceSettings:
+def make_settings(
+    url: str, models_dir: Path, backend: str, text_model: str = "frozen", finetune_max_seconds: float = 0.0
+) -> InferenceSettings:
     return InferenceSettings(
         database_url=url,
         grpc_port=0,
@@ -113,6 +115,7 @@ def make_settings(url: str, models_dir: Path, backend: str, text_model: str = "f
         finetune_epochs=2,
         finetune_max_steps=6,
         finetune_lr=1e-4,
+        finetune_max_seconds=finetune_max_seconds,
     )
 
 
@@ -314,6 +317,20 @@ async def test_versions_and_warm_start(stub: Stub, text_job: tuple[str, inferenc
         ),
         (
             inference_pb2.TrainModelRequest(
+                job_id="j",
+                objects=[
+                    inference_pb2.InferenceObject(
+                        object_id="1", text="Rain.", label="weather", label_confidence=1.5
+                    )
+                ]
+                * 2,
+                categories=CATS,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "label_confidence_out_of_range",
+        ),
+        (
+            inference_pb2.TrainModelRequest(
                 job_id="j", objects=text_objects(sentences(2, 0)), categories=CATS, warm_start_model_id="nope"
             ),
             grpc.StatusCode.NOT_FOUND,
@@ -388,6 +405,7 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
     n_c = sum(finetune.in_certification_set(i, 0.5) for i in ids)
     assert 20 < n_c < 70
     assert (mv.metrics.n_validation, mv.metrics.n_train) == (n_c, 90 - n_c)
+    assert 0 < mv.metrics.finetune_steps <= 6 and not mv.metrics.finetune_capped  # no time cap here
     assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-1.pt"]
     held_out = sentences(20, seed=99)
     resp = await tuned_stub.Predict(
@@ -403,6 +421,7 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
         inference_pb2.TrainModelRequest(job_id=job, objects=more, categories=CATS)
     )
     assert v2.version == 2 and v2.metrics.n_validation == n_c and v2.metrics.n_train == len(more) - n_c
+    assert v2.metrics.finetune_steps == 0  # the encoder was reused
     assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-1.pt"]
     # Grown enough: a warm-started encoder replaces the job's previous one on disk.
     most = text_objects(sentences(60, seed=1))
@@ -410,12 +429,69 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
         inference_pb2.TrainModelRequest(job_id=job, objects=most, categories=CATS)
     )
     assert v3.version == 3 and v3.metrics.n_validation == n_c
+    assert v3.metrics.finetune_steps > 0
     assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-2.pt"]
     resp = await tuned_stub.Predict(
         inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False))
     )
     assert resp.version == 3
     assert np.mean([p.label == g for p, (_, g) in zip(resp.predictions, held_out, strict=True)]) >= 0.9
+
+
+async def test_fine_tuning_stops_at_its_time_cap_and_records_the_steps(
+    migrated_url: str, models_dir: Path
+) -> None:
+    """FINETUNE_MAX_SECONDS: a tiny cap stops the optimiser after its first step; the version still trains a
+    head and certifies, and its metrics say how many steps ran."""
+    settings = make_settings(migrated_url, models_dir, "torch", "finetune", finetune_max_seconds=1e-6)
+    async with running(settings) as capped:
+        mv = await capped.TrainModel(
+            inference_pb2.TrainModelRequest(
+                job_id=uuid.uuid4().hex, objects=text_objects(sentences(30, seed=3)), categories=CATS
+            )
+        )
+    assert mv.metrics.finetune_capped and mv.metrics.finetune_steps == 1
+    assert mv.metrics.n_train > 0 and mv.metrics.n_validation > 0
+
+
+async def test_label_confidences_set_the_noise_each_threshold_allows_for(stub: Stub) -> None:
+    """Per-object label confidences: the bound of a threshold allows for 1 - q of the labels it is certified
+    on (reported as their mean); equal confidences q give the same thresholds as label_noise = 1 - q; none
+    sent (0) keeps the request's label_noise."""
+    data = sentences(40, seed=5)
+
+    def objects(q: list[float]) -> list[inference_pb2.InferenceObject]:
+        return [
+            inference_pb2.InferenceObject(object_id=f"o{i}", text=t, label=y, label_confidence=c)
+            for i, ((t, y), c) in enumerate(zip(data, q, strict=True))
+        ]
+
+    async def train(q: list[float], noise: float) -> inference_pb2.ModelVersion:
+        return await stub.TrainModel(
+            inference_pb2.TrainModelRequest(
+                job_id=uuid.uuid4().hex,
+                objects=objects(q),
+                categories=CATS,
+                target_accuracy=0.9,
+                label_noise=noise,
+            )
+        )
+
+    n = len(data)
+    flat = await train([0.0] * n, 0.1)
+    assert not flat.metrics.per_object_label_noise and flat.metrics.label_noise == pytest.approx(0.1)
+    same = await train([0.9] * n, 0.0)
+    assert same.metrics.per_object_label_noise and same.metrics.label_noise == pytest.approx(0.1)
+    assert same.metrics.n_certified == n
+    assert [(t.has_threshold, t.support) for t in same.metrics.thresholds] == [
+        (t.has_threshold, t.support) for t in flat.metrics.thresholds
+    ]
+    # Confident labels while the job's average claims 10 % noise: every candidate set gets a smaller
+    # correction (0.1 %), so a threshold is never lower than the average's.
+    each = await train([0.999] * n, 0.1)
+    assert each.metrics.per_object_label_noise and each.metrics.label_noise == pytest.approx(0.001)
+    assert each.metrics.thresholds[0].has_threshold  # 120 separable sentences certify 0.9 either way
+    assert each.metrics.thresholds[0].threshold >= flat.metrics.thresholds[0].threshold
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,26 @@ def test_a_saved_encoder_loads_back_to_the_same_embeddings(
     assert not list(path.parent.glob("*.tmp"))
 
 
+def test_time_cap_stops_the_optimiser_loop_early_and_says_so() -> None:
+    """FINETUNE_MAX_SECONDS: a tiny cap lets one step run (never zero), then stops; the stats record it."""
+    model = finetune.base_encoder("cpu", max_seq_length=32)
+    cfg = finetune.FinetuneConfig(epochs=3, batch_size=2, lr=1e-4, max_steps=12, max_seconds=1e-6, seed=0)
+    stats = finetune.fine_tune(model, TEXTS, LABELS, 2, cfg, warm=False)
+    assert stats["steps"] == 1 and stats["planned_steps"] == 12 and stats["capped"] == 1.0
+    assert np.isfinite(stats["loss"]) and stats["loss"] > 0
+
+
+def test_fine_tuning_within_the_cap_is_not_marked_capped(
+    tuned: tuple[object, Path, dict[str, float]],
+) -> None:
+    _, _, stats = tuned  # TINY has no cap (max_seconds 0)
+    assert stats["capped"] == 0.0 and stats["planned_steps"] == stats["steps"] == 4
+    model = finetune.base_encoder("cpu", max_seq_length=32)
+    cfg = finetune.FinetuneConfig(epochs=1, batch_size=4, lr=1e-4, max_steps=2, max_seconds=600.0)
+    stats = finetune.fine_tune(model, TEXTS, LABELS, 2, cfg, warm=False)
+    assert stats["steps"] == 2 and stats["capped"] == 0.0
+
+
 def test_warm_fine_tuning_uses_warm_epochs() -> None:
     model = finetune.base_encoder("cpu", max_seq_length=32)
     cfg = finetune.FinetuneConfig(epochs=3, warm_epochs=1, batch_size=4, max_steps=100)

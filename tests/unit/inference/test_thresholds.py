@@ -135,3 +135,115 @@ def test_pooled_threshold_with_known_label_noise_keeps_true_accuracy() -> None:
     th = pick_pooled_threshold(pred, conf, noisy, k, target_accuracy=0.95, label_noise=0.05)
     mask = auto_label_mask(pred, conf, th)
     assert mask.mean() > 0.3 and (pred[mask] == truth[mask]).mean() >= 0.95
+
+
+# ----- per-object label noise (each human label's own 1 - consolidated confidence) -------------------------
+
+
+def test_per_object_noise_with_equal_confidences_is_the_global_bound() -> None:
+    from quorum_inference.core.thresholds import noisy_lower_bound, subset_noise
+
+    k, n = np.array([90, 180, 930]), np.array([95, 190, 1000])
+    np.testing.assert_allclose(
+        noisy_lower_bound(k, n, 0.95, np.full(3, 0.05), 3), noisy_lower_bound(k, n, 0.95, 0.05, 3)
+    )
+    np.testing.assert_allclose(subset_noise(np.full(5, 0.04)), 0.04)
+    pred, conf, truth = _many_classes(seed=4, n_per_class=120)
+    for pick in (pick_pooled_threshold, pick_thresholds):
+        flat = pick(pred, conf, truth, 10, target_accuracy=0.9, label_noise=0.05)
+        each = pick(pred, conf, truth, 10, target_accuracy=0.9, object_noise=np.full(len(pred), 0.05))
+        assert [(t.threshold, t.support, t.accuracy) for t in each] == [
+            (t.threshold, t.support, t.accuracy) for t in flat
+        ]
+        assert [t.lower_bound for t in each] == pytest.approx([t.lower_bound for t in flat])
+        assert any(t.threshold is not None for t in each)
+
+
+def _clustered(seed: int) -> tuple[np.ndarray, ...]:
+    """Human errors on hard objects: labels of the model's confident objects (conf >= 0.8) are 99.5% right,
+    the others 85% (overall ~7.5%). The model is right 93% of the time when confident: below a 0.95 target."""
+    rng = np.random.default_rng(seed)
+    n, k = 6000, 4
+    truth = rng.integers(k, size=n)
+    conf = rng.uniform(0.3, 1.0, size=n)
+    easy = conf >= 0.8
+    right = rng.random(n) < np.where(easy, 0.93, 0.6)
+    pred = np.where(right, truth, (truth + rng.integers(1, k, size=n)) % k)
+    eps = np.where(easy, 0.005, 0.15)
+    human = np.where(rng.random(n) < eps, (truth + rng.integers(1, k, size=n)) % k, truth)
+    return pred, conf, human, truth, eps, k
+
+
+def test_a_confidently_labelled_subset_gets_a_smaller_correction_than_the_average() -> None:
+    """The global rate over-corrects the disagreement on the easy objects and certifies a 93%-right model at
+    0.95; each label's own rate (mean over the set, ~0.5%) does not."""
+    pred, conf, human, truth, eps, k = _clustered(seed=5)
+    global_eps = float(eps.mean())
+    optimistic = pick_pooled_threshold(pred, conf, human, k, target_accuracy=0.95, label_noise=global_eps)
+    mask = auto_label_mask(pred, conf, optimistic)
+    assert mask.sum() > 500 and (pred[mask] == truth[mask]).mean() < 0.95  # the problem
+    honest = pick_pooled_threshold(pred, conf, human, k, target_accuracy=0.95, object_noise=eps)
+    mask = auto_label_mask(pred, conf, honest)
+    assert not mask.any() or (pred[mask] == truth[mask]).mean() >= 0.95
+    # At the same set (the global choice's), the per-object bound is lower: a smaller correction.
+    assert honest[0].threshold is None or honest[0].threshold > optimistic[0].threshold
+
+
+def test_per_object_bound_is_monotone_in_the_label_confidences() -> None:
+    """More confident labels (smaller eps_i) never raise the accuracy bound: over-confident consolidation errs
+    on the conservative side. More agreement never lowers it."""
+    from quorum_inference.core.thresholds import noisy_lower_bound, object_noise_from_confidence, subset_noise
+
+    eps_grid = np.linspace(0.0, 0.3, 31)
+    bounds = noisy_lower_bound(np.full(31, 900), np.full(31, 1000), 0.95, eps_grid, 4)
+    assert np.all(np.diff(bounds) >= -1e-12)
+    assert np.all(np.diff(noisy_lower_bound(np.arange(900, 1001), np.full(101, 1000), 0.95, 0.05, 4)) >= 0)
+    rng = np.random.default_rng(6)
+    q = rng.uniform(0.6, 1.0, 400)
+    for bump in (0.0, 0.02, 0.05):
+        higher = np.minimum(1.0, q + bump)
+        a = subset_noise(object_noise_from_confidence(higher))  # type: ignore[arg-type]
+        b = subset_noise(object_noise_from_confidence(q))  # type: ignore[arg-type]
+        assert np.all(a <= b + 1e-12)
+        # In the region that matters (accuracy bound above chance, 1/K): with d+ > (K - 1) / K the
+        # correction flips sign, but there nothing is certified anyway.
+        n = np.arange(1, 401)
+        lo_a, lo_b = noisy_lower_bound(n, n, 0.95, a, 2), noisy_lower_bound(n, n, 0.95, b, 2)
+        useful = lo_b >= 0.5
+        assert useful[20:].all() and np.all(lo_a[useful] <= lo_b[useful] + 1e-12)
+    # A pooled threshold never gets lower when every label is more confident.
+    pred, conf, human, _, eps, k = _clustered(seed=7)
+    cuts = [
+        pick_pooled_threshold(
+            pred, conf, human, k, target_accuracy=0.9, object_noise=np.clip(eps * s, 0, 0.5)
+        )[0].threshold
+        for s in (2.0, 1.0, 0.5, 0.0)
+    ]
+    assert all(c is not None for c in cuts) and cuts == sorted(cuts)  # type: ignore[type-var]
+
+
+def test_object_noise_from_confidence() -> None:
+    from quorum_inference.core.thresholds import MAX_OBJECT_NOISE, object_noise_from_confidence
+
+    assert object_noise_from_confidence(np.zeros(4), 0.05) is None  # none known: the global rate
+    eps = object_noise_from_confidence(np.array([0.99, 0.0, 0.2, 1.0]), 0.07)
+    assert eps is not None
+    np.testing.assert_allclose(eps, [0.01, 0.07, MAX_OBJECT_NOISE, 0.0])
+
+
+def test_evaluate_uses_label_confidences_only_when_sent() -> None:
+    from quorum_inference.core.metrics import evaluate
+
+    pred, conf, human, _, eps, k = _clustered(seed=8)
+    logits = np.log(np.full((len(pred), k), 1e-3))
+    logits[np.arange(len(pred)), pred] = np.log(conf * 40)
+    common = dict(n_train=len(pred), target_accuracy=0.9, confidence_level=0.95, threshold_mode="pooled")
+    base = evaluate(logits, human, k, label_noise=0.07, **common)  # type: ignore[arg-type]
+    zeros = evaluate(logits, human, k, label_noise=0.07, label_confidence=np.zeros(len(pred)), **common)  # type: ignore[arg-type]
+    assert zeros == base and not zeros.per_object_label_noise
+    each = evaluate(logits, human, k, label_noise=0.07, label_confidence=1.0 - eps, **common)  # type: ignore[arg-type]
+    assert each.per_object_label_noise and each.label_noise == pytest.approx(eps.mean())
+    assert each.thresholds[0].threshold is not None and base.thresholds[0].threshold is not None
+    assert each.thresholds[0].threshold >= base.thresholds[0].threshold
+    with pytest.raises(ValueError):
+        evaluate(logits, human, k, label_confidence=np.ones(3), **common)  # type: ignore[arg-type]

@@ -137,3 +137,15 @@ def test_true_accuracy_is_estimated_from_agreement_with_noisy_labels() -> None:
     assert true_accuracy_estimate(agreement, 0.1, 10) == pytest.approx(0.98)
     assert true_accuracy_estimate(0.93, 0.0, 2) == 0.93
     assert true_accuracy_estimate(0.99, 0.1, 2) == 1.0  # clipped
+
+
+def test_training_objects_carry_their_consolidated_confidence() -> None:
+    """Each human label's own confidence goes to inference (per-object label noise), clipped to [0, 1]."""
+    from quorum_jobs.autolabeling import loop_object
+
+    text = loop_object(7, '{"source": "Rain tonight"}', "weather", False, 0.93).proto()
+    assert (text.object_id, text.text, text.label) == ("7", "Rain tonight", "weather")
+    assert text.label_confidence == 0.93
+    image = loop_object(8, '{"source-ref": "s3://b/x.png"}', "cat", True, 1.2).proto()
+    assert (image.image_uri, image.validation, image.label_confidence) == ("s3://b/x.png", True, 1.0)
+    assert loop_object(9, '{"source": "x"}').proto().label_confidence == 0.0  # unknown / to score

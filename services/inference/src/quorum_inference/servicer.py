@@ -14,7 +14,12 @@ from quorum_inference.settings import InferenceSettings
 def _objects(items: list[inference_pb2.InferenceObject]) -> list[InferenceObject]:
     return [
         InferenceObject(
-            object_id=o.object_id, text=o.text, image_uri=o.image_uri, label=o.label, validation=o.validation
+            object_id=o.object_id,
+            text=o.text,
+            image_uri=o.image_uri,
+            label=o.label,
+            validation=o.validation,
+            label_confidence=o.label_confidence,
         )
         for o in items
     ]
@@ -43,6 +48,11 @@ def _version_pb(mv: ModelVersion, backend: str) -> inference_pb2.ModelVersion:
             validation_coverage=m.validation_coverage,
             validation_auto_accuracy=m.validation_auto_accuracy,
             threshold_mode=m.threshold_mode,
+            label_noise=m.label_noise,
+            per_object_label_noise=m.per_object_label_noise,
+            n_certified=m.n_certified,
+            finetune_steps=m.finetune_steps,
+            finetune_capped=m.finetune_capped,
             thresholds=[
                 inference_pb2.ClassThreshold(
                     category=mv.categories[t.class_index],

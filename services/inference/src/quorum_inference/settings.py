@@ -92,6 +92,12 @@ class InferenceSettings(ServiceSettings):
     )
     finetune_epochs: int = Field(3, ge=1, le=100, description="finetune: epochs from the pretrained encoder.")
     finetune_max_steps: int = Field(400, ge=1, description="finetune: most optimiser steps per fine-tuning.")
+    finetune_max_seconds: float = Field(
+        150.0,
+        ge=0,
+        description="finetune: wall-clock cap of one fine-tuning's optimiser loop, in seconds (0 = none); it "
+        "stops early (logged, steps recorded in the version's metrics) when a shared CPU is slow.",
+    )
     finetune_lr: float = Field(4e-5, gt=0, lt=1, description="finetune: AdamW learning rate of the encoder.")
     cnn_min_steps: int = Field(
         600, ge=0, description="Least optimiser steps of a CNN training, however few the images."

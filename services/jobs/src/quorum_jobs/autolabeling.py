@@ -70,13 +70,21 @@ def expected_label_noise(confidences: list[float]) -> float:
     return min(0.45, max(0.0, 1.0 - sum(known) / len(known)))
 
 
-def loop_object(object_id: int, line: str, label: str = "", validation: bool = False) -> LoopObject:
+def loop_object(
+    object_id: int, line: str, label: str = "", validation: bool = False, label_confidence: float = 0.0
+) -> LoopObject:
     data = json.loads(line)
     source = data.get("source")
     if isinstance(source, str):
-        return LoopObject(object_id, text=source, label=label, validation=validation)
+        return LoopObject(
+            object_id, text=source, label=label, validation=validation, label_confidence=label_confidence
+        )
     return LoopObject(
-        object_id, image_uri=str(data.get("source-ref") or ""), label=label, validation=validation
+        object_id,
+        image_uri=str(data.get("source-ref") or ""),
+        label=label,
+        validation=validation,
+        label_confidence=label_confidence,
     )
 
 
@@ -129,7 +137,9 @@ class AutoLabeler:
         spec = job.spec
         plan = plan_loop(job.counters.total, len(spec.categories), spec.auto_labeling.max_human_labeled)
         humans = await self.loop.human_labels(job.job_id)
-        train = [loop_object(h.object_id, h.line, h.label, h.validation) for h in humans]
+        # Each label's consolidated confidence travels with it: inference certifies thresholds with the error
+        # rate of the labels above them (human errors cluster on hard objects), `noise` being the fallback.
+        train = [loop_object(h.object_id, h.line, h.label, h.validation, h.confidence) for h in humans]
         unsent = await self.loop.unsent_lines(job.job_id)
         unsent_objects = [loop_object(oid, line) for oid, line in unsent]
         has_validation = any(o.validation for o in train)

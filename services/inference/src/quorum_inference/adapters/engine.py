@@ -128,6 +128,15 @@ class InferenceEngine:
                     reason="label_not_in_categories",
                 )
         labels = np.array([index[o.label] for o in objects], dtype=np.int64)
+        for i, o in enumerate(objects):
+            if not 0.0 <= o.label_confidence <= 1.0:
+                raise InvalidArgument(
+                    f"objects[{i}].label_confidence {o.label_confidence} is outside [0, 1] (0 = unknown)",
+                    reason="label_confidence_out_of_range",
+                )
+        # Each human label's consolidated confidence (0 = unknown): the bounds allow for the error rate of the
+        # labels each threshold is certified on, not the job's average (core/thresholds.py).
+        quality = np.array([o.label_confidence for o in objects], dtype=np.float64)
         is_val = self._split(objects)
         if is_val.all() and self._settings.calibration == "holdout":
             raise InvalidArgument(
@@ -168,7 +177,9 @@ class InferenceEngine:
 
         def work() -> tuple[Any, Any, nets.Arch]:
             if tuned:
-                done = self._train_finetuned(job_id, objects, labels, arch, config, target, mode, noise)
+                done = self._train_finetuned(
+                    job_id, objects, labels, arch, config, target, mode, noise, quality
+                )
                 if done is not None:
                     return done
             x = self._features(modality, objects)
@@ -217,6 +228,7 @@ class InferenceEngine:
                     threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                     label_noise=noise,
                     certify=certify,
+                    label_confidence=quality,
                 )
                 probs = apply_temperature(held_logits, metrics.temperature)
                 now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
@@ -239,6 +251,7 @@ class InferenceEngine:
                 confidence_level=self._settings.confidence_level,
                 threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                 label_noise=noise,
+                label_confidence=quality[is_val],
             )
             return model, metrics, arch
 
@@ -288,6 +301,7 @@ class InferenceEngine:
         target: float,
         mode: str,
         noise: float | None,
+        quality: NDArray[np.float64],
     ) -> tuple[Any, Any, nets.Arch] | None:
         """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
         object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
@@ -309,9 +323,10 @@ class InferenceEngine:
             return None
         state = self._encoder_state(job_id) or {}
         key = str(state.get("path", ""))
+        stats: dict[str, float] = {}
         if not key or len(train_rows) >= s.finetune_growth * int(state.get("n_train", 0)):
             texts = [objects[i].text for i in train_rows]
-            key = self._fine_tune(job_id, key, texts, labels[train_rows], arch)
+            key, stats = self._fine_tune(job_id, key, texts, labels[train_rows], arch)
             self._save_encoder_state(job_id, {"path": key, "n_train": int(len(train_rows))})
         x = self._tuned.embed(key, [o.text for o in objects])
         head = nets.train(arch, x[train_rows], labels[train_rows], config, device=self.device)
@@ -327,6 +342,12 @@ class InferenceEngine:
             threshold_mode=mode,  # type: ignore[arg-type]  # checked by the caller
             label_noise=noise,
             certify=np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool),
+            label_confidence=quality[c_rows],
+        )
+        metrics = replace(
+            metrics,
+            finetune_steps=int(stats.get("steps", 0)),
+            finetune_capped=bool(stats.get("capped", 0.0)),
         )
         if len(c_rows):
             probs = apply_temperature(held_logits, metrics.temperature)
@@ -337,12 +358,16 @@ class InferenceEngine:
 
     def _fine_tune(
         self, job_id: str, previous: str, texts: list[str], labels: NDArray[np.int64], arch: nets.Arch
-    ) -> str:
+    ) -> tuple[str, dict[str, float]]:
         """A new encoder for the job (warm-started from `previous` when there is one), saved as the job's only
-        encoder file; returns its key (path under models_dir)."""
+        encoder file; returns its key (path under models_dir) and the fine-tuning's stats (steps, capped)."""
         s = self._settings
         config = finetune.FinetuneConfig(
-            epochs=s.finetune_epochs, max_steps=s.finetune_max_steps, lr=s.finetune_lr, seed=s.seed
+            epochs=s.finetune_epochs,
+            max_steps=s.finetune_max_steps,
+            max_seconds=s.finetune_max_seconds,
+            lr=s.finetune_lr,
+            seed=s.seed,
         )
         warm = False
         model = None
@@ -363,8 +388,16 @@ class InferenceEngine:
             if old.name != f"encoder-{n}.pt":
                 old.unlink(missing_ok=True)
         self._tuned.add(key, model)
+        if stats.get("capped"):
+            log.warning(
+                "encoder_fine_tuning_time_capped",
+                job_id=job_id,
+                steps=int(stats["steps"]),
+                planned_steps=int(stats["planned_steps"]),
+                max_seconds=s.finetune_max_seconds,
+            )
         log.info("encoder_fine_tuned", job_id=job_id, key=key, n_train=len(texts), warm=warm, **stats)
-        return key
+        return key, stats
 
     def _encoder_state(self, job_id: str) -> dict[str, Any] | None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     warmup: float = 0.1  # share of the steps with a linearly rising rate, then linear decay to 0
     max_steps: int = 400  # cap per fine-tuning (2-core CPU: ~0.3 s a step at 64 tokens)
+    # Wall-clock cap of the optimiser loop (0 = none): on a shared 2-core CPU 400 steps once took 13 min. The
+    # schedule stays planned for the full steps, so a capped run simply ends with a higher learning rate.
+    max_seconds: float = 0.0
     max_seq_length: int = 64
     label_smoothing: float = 0.1  # human labels are noisy
     seed: int = 0
@@ -99,12 +103,14 @@ def fine_tune(
     warm: bool,
 ) -> dict[str, float]:
     """Train `model` (in place) with a linear classifier on its embedding, cross-entropy, AdamW, linear
-    warm-up and decay; epochs `config.epochs` (or `warm_epochs` when `warm`), at most `config.max_steps`.
-    Returns {"steps", "loss"} (the last epoch's mean loss)."""
+    warm-up and decay; epochs `config.epochs` (or `warm_epochs` when `warm`), at most `config.max_steps`, and
+    no new step once `config.max_seconds` (when > 0) have passed since the first.
+    Returns {"steps", "planned_steps", "capped" (1.0 when the time cap stopped it), "seconds", "loss"} (the
+    last epoch's mean loss)."""
     if len(texts) != len(labels):
         raise ValueError("texts and labels must have the same length")
     if not texts:
-        return {"steps": 0.0, "loss": 0.0}
+        return {"steps": 0.0, "planned_steps": 0.0, "capped": 0.0, "seconds": 0.0, "loss": 0.0}
     torch.manual_seed(config.seed)
     device = model.device
     classifier = nn.Linear(EMBEDDING_DIM, n_classes).to(device)
@@ -129,12 +135,16 @@ def fine_tune(
     y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     gen = torch.Generator().manual_seed(config.seed)
     model.train()
-    step, losses = 0, []
-    while step < steps:
-        losses = []
+    step, losses, capped = 0, [], False
+    started = time.monotonic()
+    while step < steps and not capped:
+        epoch: list[float] = []
         order = torch.randperm(len(texts), generator=gen).tolist()
         for start in range(0, len(order), config.batch_size):
             if step >= steps:
+                break
+            if config.max_seconds > 0 and step > 0 and time.monotonic() - started >= config.max_seconds:
+                capped = True
                 break
             batch = order[start : start + config.batch_size]
             features = _prepare(model, [texts[i] for i in batch])
@@ -147,9 +157,16 @@ def fine_tune(
             opt.step()
             schedule.step()
             step += 1
-            losses.append(float(loss.detach()))
+            epoch.append(float(loss.detach()))
+        losses = epoch or losses  # the last epoch with a step
     model.eval()
-    return {"steps": float(step), "loss": float(np.mean(losses)) if losses else 0.0}
+    return {
+        "steps": float(step),
+        "planned_steps": float(steps),
+        "capped": float(capped),
+        "seconds": round(time.monotonic() - started, 2),
+        "loss": float(np.mean(losses)) if losses else 0.0,
+    }
 
 
 def in_certification_set(object_id: str, share: float) -> bool:

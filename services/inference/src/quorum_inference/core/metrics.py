@@ -17,6 +17,7 @@ from quorum_inference.core.calibration import (
 from quorum_inference.core.thresholds import (
     ClassThreshold,
     auto_label_mask,
+    object_noise_from_confidence,
     pick_pooled_threshold,
     pick_thresholds,
 )
@@ -49,6 +50,13 @@ class ModelMetrics:
     label_noise: float = 0.0
     # Held-out predictions the thresholds were certified on (<= n_validation; see `certify`).
     n_certified: int = 0
+    # True: each candidate set's bound used the mean error rate of its own human labels (1 - their
+    # consolidated confidences); `label_noise` is then their mean over the certified objects.
+    per_object_label_noise: bool = False
+    # Fine-tuning of the text encoder for this version (0: the encoder was reused, or none is fine-tuned), and
+    # whether FINETUNE_MAX_SECONDS stopped it before its planned steps.
+    finetune_steps: int = 0
+    finetune_capped: bool = False
 
 
 def evaluate(
@@ -62,6 +70,7 @@ def evaluate(
     threshold_mode: ThresholdMode = "per_class",
     label_noise: float | None = 0.0,
     certify: NDArray[np.bool_] | None = None,
+    label_confidence: NDArray[np.floating] | None = None,
 ) -> ModelMetrics:
     """Fit the temperature on the validation set, then pick thresholds on its calibrated confidences.
 
@@ -70,6 +79,10 @@ def evaluate(
     (`fit_temperature_and_noise`, from MIN_NOISE_FIT held-out labels on, at most NOISE_CAP).
     `certify`: the validation objects thresholds are certified on (default all), e.g. those still like the
     unlabelled pool; the temperature and the noise estimate use every validation object.
+    `label_confidence`: each validation label's consolidated confidence q_i (0 = unknown). When any is known,
+    a candidate threshold's bound allows for the mean 1 - q_i of the objects above it (thresholds module
+    docstring) instead of one rate for all; unknown ones count at the global rate. Over-confident q_i make
+    the bound conservative, not optimistic.
     """
     val_logits = np.asarray(val_logits, dtype=np.float64).reshape(-1, n_classes)
     val_labels = np.asarray(val_labels, dtype=np.int64)
@@ -101,6 +114,12 @@ def evaluate(
     predicted = probs.argmax(axis=1)
     conf = probs.max(axis=1)
     sub = np.ones(n_val, dtype=bool) if certify is None else np.asarray(certify, dtype=bool)
+    object_noise = None
+    if label_confidence is not None:
+        q = np.asarray(label_confidence, dtype=np.float64)
+        if len(q) != n_val:
+            raise ValueError(f"label_confidence has {len(q)} values for {n_val} validation labels")
+        object_noise = object_noise_from_confidence(q[sub], label_noise)
     pick = pick_pooled_threshold if threshold_mode == "pooled" else pick_thresholds
     thresholds = pick(
         predicted[sub],
@@ -110,7 +129,10 @@ def evaluate(
         target_accuracy=target_accuracy,
         confidence_level=confidence_level,
         label_noise=label_noise,
+        object_noise=object_noise,
     )
+    if object_noise is not None and len(object_noise):
+        label_noise = float(object_noise.mean())
     auto = auto_label_mask(predicted, conf, thresholds)
     return ModelMetrics(
         n_train=n_train,
@@ -127,4 +149,5 @@ def evaluate(
         threshold_mode=threshold_mode,
         label_noise=float(label_noise),
         n_certified=int(sub.sum()),
+        per_object_label_noise=object_noise is not None,
     )

@@ -12,7 +12,19 @@ at 1 - eps and refuse any target above it. With `label_noise` = eps (errors inde
 wrong label uniform over the other K - 1 classes), P(disagree) = e + eps - e * eps * K / (K - 1) for a model
 error rate e, so the bound is taken on the disagreement rate (Clopper-Pearson upper) and turned into an
 upper bound on e: (d_upper - eps) / (1 - eps * K / (K - 1)). eps = 0 is the plain bound. Overstating eps is
-optimistic (core/metrics.py caps its estimate).
+optimistic (core/metrics.py caps its estimate): the accuracy bound rises with eps (for d < (K - 1) / K).
+
+Per-object label noise. Crowd errors cluster on hard objects, and a threshold certifies the model's most
+confident (easy) objects, whose human labels are right more often than average: subtracting the job's
+*average* eps from the disagreement on that subset over-corrects, an optimistic bound. With `object_noise`
+(eps_i = 1 - q_i, q_i the consolidated confidence of object i's human label), the bound of a candidate set S
+uses eps_S = the mean of eps_i over S (clipped to [0, MAX_OBJECT_NOISE]), which is exact for the expected
+disagreement sum_i P(disagree_i) = sum_i e_i + sum_i eps_i - K / (K - 1) sum_i e_i eps_i when the model's
+errors within S are uncorrelated with the eps_i (the global formula's assumption, restricted to S). Direction:
+if consolidation is over-confident (q_i too high), eps_S is too small and the bound is *conservative*;
+under-confident q_i would make it optimistic. Residual optimism the formula still cannot see: model errors
+that fall on the objects whose human labels are also wrong (sum e_i eps_i above mean(e) sum eps_i), and
+wrong human labels that agree with a wrong model more often than uniformly.
 """
 
 from __future__ import annotations
@@ -22,6 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import beta
+
+# Per-object noise rates are clipped to [0, MAX_OBJECT_NOISE]: a label below 50% confidence says little, and
+# the correction's denominator 1 - eps K / (K - 1) reaches 0 at eps = 0.5 for two classes.
+MAX_OBJECT_NOISE = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,19 +65,42 @@ def noisy_lower_bound(
     successes: NDArray[np.integer] | int,
     trials: NDArray[np.integer] | int,
     confidence_level: float,
-    label_noise: float = 0.0,
+    label_noise: NDArray[np.floating] | float = 0.0,
     n_classes: int = 2,
 ) -> NDArray[np.float64]:
-    """Lower bound of the accuracy vs the truth, from agreement with labels wrong at rate `label_noise`."""
+    """Lower bound of the accuracy vs the truth, from agreement with labels wrong at rate `label_noise` (a
+    scalar, or one rate per (successes, trials) pair, e.g. eps_S of each candidate set)."""
     lower = clopper_pearson_lower(successes, trials, confidence_level)
-    if label_noise <= 0.0:
+    eps = np.broadcast_to(np.asarray(label_noise, dtype=np.float64), np.shape(lower))
+    if not (eps > 0.0).any():
         return lower
     k = max(2, n_classes)
-    shrink = 1.0 - label_noise * k / (k - 1)
-    if shrink <= 0.0:
-        return lower
-    error_upper = np.clip((1.0 - lower - label_noise) / shrink, 0.0, 1.0)
-    return np.where(np.asarray(successes) > 0, 1.0 - error_upper, 0.0)
+    shrink = 1.0 - eps * k / (k - 1)
+    usable = (eps > 0.0) & (shrink > 0.0)  # elsewhere: the plain bound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error_upper = np.clip((1.0 - lower - eps) / np.where(usable, shrink, 1.0), 0.0, 1.0)
+    noisy = np.where(np.asarray(successes) > 0, 1.0 - error_upper, 0.0)
+    return np.where(usable, noisy, lower)
+
+
+def object_noise_from_confidence(
+    label_confidence: NDArray[np.floating], fallback: float = 0.0
+) -> NDArray[np.float64] | None:
+    """Per-object error rates eps_i = 1 - q_i of human labels with consolidated confidences q_i, clipped to
+    [0, MAX_OBJECT_NOISE]; objects whose confidence is unknown (q_i <= 0) get `fallback` (the global rate).
+    None when no object has a confidence: callers keep the global rate."""
+    q = np.asarray(label_confidence, dtype=np.float64)
+    known = q > 0.0
+    if not known.any():
+        return None
+    eps = np.where(known, 1.0 - np.clip(q, 0.0, 1.0), fallback)
+    return np.clip(eps, 0.0, MAX_OBJECT_NOISE)
+
+
+def subset_noise(object_noise_sorted: NDArray[np.floating]) -> NDArray[np.float64]:
+    """eps_S of every top-n set: the running mean of per-object rates, in the order the sets grow."""
+    eps = np.asarray(object_noise_sorted, dtype=np.float64)
+    return np.cumsum(eps) / np.arange(1, len(eps) + 1)
 
 
 def _lowest_cut(
@@ -71,8 +110,11 @@ def _lowest_cut(
     level: float,
     label_noise: float = 0.0,
     n_classes: int = 2,
+    object_noise: NDArray[np.float64] | None = None,
 ) -> tuple[float, int, int, float] | None:
-    """(threshold, correct, n, lower bound) of the largest top-confidence set whose bound clears `target`."""
+    """(threshold, correct, n, lower bound) of the largest top-confidence set whose bound clears `target`.
+    With `object_noise`, each set's bound allows for the mean rate of its own objects (eps_S), not
+    `label_noise`."""
     order = np.argsort(-confidence, kind="stable")
     conf, ok_pred = confidence[order], correct[order]
     k = np.cumsum(ok_pred)
@@ -81,7 +123,10 @@ def _lowest_cut(
     valid = np.ones(len(conf), dtype=bool)
     if len(conf) > 1:
         valid[:-1] = conf[:-1] > conf[1:]
-    lower = noisy_lower_bound(k, n, level, label_noise, n_classes)
+    eps: NDArray[np.float64] | float = label_noise
+    if object_noise is not None:
+        eps = subset_noise(np.clip(object_noise[order], 0.0, MAX_OBJECT_NOISE))
+    lower = noisy_lower_bound(k, n, level, eps, n_classes)
     ok = np.flatnonzero(valid & (lower >= target))
     if len(ok) == 0:
         return None
@@ -107,12 +152,15 @@ def pick_thresholds(
     target_accuracy: float = 0.95,
     confidence_level: float = 0.95,
     label_noise: float = 0.0,
+    object_noise: NDArray[np.floating] | None = None,
 ) -> list[ClassThreshold]:
-    """One ClassThreshold per class from validation predictions (class, confidence) and human labels."""
+    """One ClassThreshold per class from validation predictions (class, confidence) and human labels.
+    `object_noise`: each human label's own error rate (see the module docstring), instead of `label_noise`."""
     predicted = np.asarray(predicted, dtype=np.int64)
     confidence = np.asarray(confidence, dtype=np.float64)
     truth = np.asarray(truth, dtype=np.int64)
-    _check(target_accuracy, confidence_level, predicted, confidence, truth)
+    eps = None if object_noise is None else np.asarray(object_noise, dtype=np.float64)
+    _check(target_accuracy, confidence_level, predicted, confidence, truth, *(() if eps is None else (eps,)))
     out: list[ClassThreshold] = []
     for c in range(n_classes):
         mask = predicted == c
@@ -123,6 +171,7 @@ def pick_thresholds(
             confidence_level,
             label_noise,
             n_classes,
+            None if eps is None else eps[mask],
         )
         if cut is None:
             out.append(ClassThreshold(c, None, 0, 0.0, 0.0))
@@ -141,6 +190,7 @@ def pick_pooled_threshold(
     target_accuracy: float = 0.95,
     confidence_level: float = 0.95,
     label_noise: float = 0.0,
+    object_noise: NDArray[np.floating] | None = None,
 ) -> list[ClassThreshold]:
     """One threshold shared by every class, bounding the accuracy of *all* above-threshold predictions.
 
@@ -148,11 +198,13 @@ def pick_pooled_threshold(
     confidence; with many classes and a small validation set no class ever qualifies. Pooling bounds the
     overall accuracy of the machine labels instead (what a requester's target is about), with every class's
     validation predictions counting towards one bound. `lower_bound` is the pooled bound for every class.
+    `object_noise`: each human label's own error rate (see the module docstring), instead of `label_noise`.
     """
     predicted = np.asarray(predicted, dtype=np.int64)
     confidence = np.asarray(confidence, dtype=np.float64)
     truth = np.asarray(truth, dtype=np.int64)
-    _check(target_accuracy, confidence_level, predicted, confidence, truth)
+    eps = None if object_noise is None else np.asarray(object_noise, dtype=np.float64)
+    _check(target_accuracy, confidence_level, predicted, confidence, truth, *(() if eps is None else (eps,)))
     cut = _lowest_cut(
         confidence,
         (predicted == truth).astype(np.int64),
@@ -160,6 +212,7 @@ def pick_pooled_threshold(
         confidence_level,
         label_noise,
         n_classes,
+        eps,
     )
     if cut is None:
         return [ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)]

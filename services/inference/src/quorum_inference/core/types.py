@@ -20,6 +20,7 @@ class InferenceObject:
     image_uri: str = ""
     label: str = ""  # the human label (training); empty when predicting
     validation: bool = False  # held out for calibration / thresholds
+    label_confidence: float = 0.0  # probability that `label` is right (consolidation's); 0 = unknown
 
 
 @dataclass(frozen=True)

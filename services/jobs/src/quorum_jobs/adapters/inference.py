@@ -20,13 +20,15 @@ class InferenceError(PeerError):
 
 @dataclass(frozen=True, slots=True)
 class LoopObject:
-    """An object as the model sees it: inline text, or an image URI; `label` only for training."""
+    """An object as the model sees it: inline text, or an image URI; `label` (and the consolidated confidence
+    in it, `label_confidence`, 0 = unknown) only for training."""
 
     object_id: int
     text: str = ""
     image_uri: str = ""
     label: str = ""
     validation: bool = False
+    label_confidence: float = 0.0
 
     def proto(self) -> inference_pb2.InferenceObject:
         return inference_pb2.InferenceObject(
@@ -35,6 +37,7 @@ class LoopObject:
             image_uri=self.image_uri,
             label=self.label,
             validation=self.validation,
+            label_confidence=min(1.0, max(0.0, self.label_confidence)),
         )
 
 
