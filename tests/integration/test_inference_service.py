@@ -492,6 +492,9 @@ async def test_label_confidences_set_the_noise_each_threshold_allows_for(stub: S
     assert each.metrics.per_object_label_noise and each.metrics.label_noise == pytest.approx(0.001)
     assert each.metrics.thresholds[0].has_threshold  # 120 separable sentences certify 0.9 either way
     assert each.metrics.thresholds[0].threshold >= flat.metrics.thresholds[0].threshold
+    # What corrects the machine-labeled validation objects' agreement: their own labels' noise when sent.
+    assert flat.metrics.validation_auto_label_noise == pytest.approx(0.1)
+    assert each.metrics.validation_auto_label_noise == pytest.approx(0.001)
 
 
 @pytest.fixture(scope="module")

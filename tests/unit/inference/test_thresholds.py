@@ -245,5 +245,9 @@ def test_evaluate_uses_label_confidences_only_when_sent() -> None:
     assert each.per_object_label_noise and each.label_noise == pytest.approx(eps.mean())
     assert each.thresholds[0].threshold is not None and base.thresholds[0].threshold is not None
     assert each.thresholds[0].threshold >= base.thresholds[0].threshold
+    # The noise that corrects the machine-labeled validation objects' agreement: the job-wide rate without
+    # confidences; with them, their own labels' (noise clusters on hard objects, not machine-labeled).
+    assert base.validation_auto_label_noise == pytest.approx(0.07)
+    assert 0.0 <= each.validation_auto_label_noise < eps.mean()
     with pytest.raises(ValueError):
         evaluate(logits, human, k, label_confidence=np.ones(3), **common)  # type: ignore[arg-type]

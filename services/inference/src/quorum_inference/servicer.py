@@ -53,6 +53,7 @@ def _version_pb(mv: ModelVersion, backend: str) -> inference_pb2.ModelVersion:
             n_certified=m.n_certified,
             finetune_steps=m.finetune_steps,
             finetune_capped=m.finetune_capped,
+            validation_auto_label_noise=m.validation_auto_label_noise,
             thresholds=[
                 inference_pb2.ClassThreshold(
                     category=mv.categories[t.class_index],

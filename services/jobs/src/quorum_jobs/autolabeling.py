@@ -166,10 +166,15 @@ class AutoLabeler:
                 metrics = {"error": str(err)}
             else:
                 version, model_id, metrics = model.version, model.model_id, dict(model.metrics)
-                # The validation figures are agreement with human labels, which are wrong at `noise`.
+                # The validation figures are agreement with human labels, which are wrong at `noise` on
+                # average, and less often on the objects the model is sure of: the correction uses the error
+                # rate of the labels of the machine-labeled validation objects when inference reports it.
                 metrics["human_label_noise"] = noise
+                auto_noise = noise
+                if metrics.get("per_object_label_noise"):
+                    auto_noise = float(metrics.get("validation_auto_label_noise", noise))
                 metrics["estimated_accuracy"] = true_accuracy_estimate(
-                    float(metrics.get("validation_auto_accuracy", 0.0)), noise, len(spec.categories)
+                    float(metrics.get("validation_auto_accuracy", 0.0)), auto_noise, len(spec.categories)
                 )
                 machine = [(m.object_id, m.label, m.confidence) for m in scored.machine_labels]
                 selected = scored.selected

@@ -57,6 +57,9 @@ class ModelMetrics:
     # whether FINETUNE_MAX_SECONDS stopped it before its planned steps.
     finetune_steps: int = 0
     finetune_capped: bool = False
+    # Error rate of the human labels of the validation objects the thresholds auto-label (per object when
+    # confidences are known, else `label_noise`): what corrects `validation_auto_accuracy` for label noise.
+    validation_auto_label_noise: float = 0.0
 
 
 def evaluate(
@@ -131,9 +134,15 @@ def evaluate(
         label_noise=label_noise,
         object_noise=object_noise,
     )
+    global_noise = float(label_noise)
     if object_noise is not None and len(object_noise):
         label_noise = float(object_noise.mean())
     auto = auto_label_mask(predicted, conf, thresholds)
+    auto_noise = global_noise
+    if label_confidence is not None and auto.any():
+        per_object = object_noise_from_confidence(np.asarray(label_confidence)[auto], global_noise)
+        if per_object is not None:
+            auto_noise = float(per_object.mean())
     return ModelMetrics(
         n_train=n_train,
         n_validation=n_val,
@@ -150,4 +159,5 @@ def evaluate(
         label_noise=float(label_noise),
         n_certified=int(sub.sum()),
         per_object_label_noise=object_noise is not None,
+        validation_auto_label_noise=auto_noise,
     )
