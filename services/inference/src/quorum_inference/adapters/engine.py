@@ -18,7 +18,7 @@ from quorum_inference.adapters.features import FeatureError, ImageLoader, TextEm
 from quorum_inference.adapters.store import ModelStore
 from quorum_inference.core.backend import ModelKey, ScoringBackend
 from quorum_inference.core.calibration import apply_temperature
-from quorum_inference.core.metrics import evaluate
+from quorum_inference.core.metrics import ModelMetrics, evaluate
 from quorum_inference.core.selection import select_informative
 from quorum_inference.core.thresholds import auto_label_mask
 from quorum_inference.core.types import InferenceObject, ModelVersion, Predictions, modality_of
@@ -230,13 +230,7 @@ class InferenceEngine:
                     certify=certify,
                     label_confidence=quality,
                 )
-                probs = apply_temperature(held_logits, metrics.temperature)
-                now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
-                self._save_ids(
-                    job_id,
-                    "excluded",
-                    excluded | {o.object_id for o, a in zip(objects, now, strict=True) if a},
-                )
+                self._exclude_machine_labeled(job_id, excluded, objects, held_logits, metrics)
                 return model, metrics, arch
             model = nets.train(
                 arch, x[~is_val], labels[~is_val], config, device=self.device, init_state=state
@@ -350,11 +344,24 @@ class InferenceEngine:
             finetune_capped=bool(stats.get("capped", 0.0)),
         )
         if len(c_rows):
-            probs = apply_temperature(held_logits, metrics.temperature)
-            now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
-            now_ids = {objects[i].object_id for i, a in zip(c_rows, now, strict=True) if a}
-            self._save_ids(job_id, "excluded", excluded | now_ids)
+            held = [objects[i] for i in c_rows]
+            self._exclude_machine_labeled(job_id, excluded, held, held_logits, metrics)
         return head, metrics, replace(arch, encoder=key)
+
+    def _exclude_machine_labeled(
+        self,
+        job_id: str,
+        excluded: set[str],
+        held: list[InferenceObject],
+        held_logits: NDArray[np.float32],
+        metrics: ModelMetrics,
+    ) -> None:
+        """Record the held-out objects this version's thresholds would machine-label: their like leaves the
+        pool, so later versions do not certify on them."""
+        probs = apply_temperature(held_logits, metrics.temperature)
+        now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
+        now_ids = {o.object_id for o, a in zip(held, now, strict=True) if a}
+        self._save_ids(job_id, "excluded", excluded | now_ids)
 
     def _fine_tune(
         self, job_id: str, previous: str, texts: list[str], labels: NDArray[np.int64], arch: nets.Arch
@@ -400,17 +407,11 @@ class InferenceEngine:
         return key, stats
 
     def _encoder_state(self, job_id: str) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads((self._settings.models_dir / job_id / "encoder.json").read_text()))
-        except FileNotFoundError:
-            return None
+        state = self._read_json(job_id, "encoder")
+        return None if state is None else dict(state)
 
     def _save_encoder_state(self, job_id: str, state: dict[str, Any]) -> None:
-        path = self._settings.models_dir / job_id / "encoder.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(path)
+        self._write_json(job_id, "encoder", state)
 
     def _split(self, objects: list[InferenceObject]) -> NDArray[np.bool_]:
         """The objects the request marks as validation, else a seeded random share of them."""
@@ -425,22 +426,28 @@ class InferenceEngine:
     # cross_fit bookkeeping per job, next to its weights: "drawn" = object ids that are random samples of the
     # unlabelled pool of their time (first batch, Predict's random picks); "excluded" = object ids whose
     # held-out prediction a version's thresholds would have machine-labelled (their like left the pool).
-    def _ids_path(self, job_id: str, kind: str) -> Any:
-        return self._settings.models_dir / job_id / f"{kind}.json"
-
-    def _ids(self, job_id: str, kind: str) -> set[str] | None:
-        """The recorded ids, None when none were ever recorded."""
+    def _read_json(self, job_id: str, name: str) -> Any:
+        """The job's `<models_dir>/<job>/<name>.json`, None when it was never written."""
         try:
-            return set(json.loads(self._ids_path(job_id, kind).read_text()))
+            return json.loads((self._settings.models_dir / job_id / f"{name}.json").read_text())
         except FileNotFoundError:
             return None
 
-    def _save_ids(self, job_id: str, kind: str, object_ids: set[str]) -> None:
-        path = self._ids_path(job_id, kind)
+    def _write_json(self, job_id: str, name: str, value: Any) -> None:
+        """Replace the job's `<name>.json` atomically (write a temporary file, then rename)."""
+        path = self._settings.models_dir / job_id / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sorted(object_ids)))
+        tmp.write_text(json.dumps(value))
         tmp.replace(path)
+
+    def _ids(self, job_id: str, kind: str) -> set[str] | None:
+        """The recorded ids, None when none were ever recorded."""
+        ids = self._read_json(job_id, kind)
+        return None if ids is None else set(ids)
+
+    def _save_ids(self, job_id: str, kind: str, object_ids: set[str]) -> None:
+        self._write_json(job_id, kind, sorted(object_ids))
 
     def _remember(self, model_id: str, model: Any) -> None:
         self._models[model_id] = model
