@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -28,13 +28,18 @@ from sqlalchemy import Engine, create_engine, text
 from quorum.events.v1 import events_pb2
 from quorum.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from quorum.workforce.v1 import workforce_pb2, workforce_pb2_grpc
+from quorum_common.db import make_engine, make_sessionmaker, transaction
 from quorum_common.errors import reason_from_rpc_error
 from quorum_common.events import JOB_STATUS_TOPIC, LABELS_TOPIC, envelope, object_key, parse_envelope
 from quorum_common.grpc_server import GrpcService
 from quorum_common.kafka import ensure_topics
+from quorum_common.outbox import Outbox
 from quorum_common.settings import normalize_database_url
 from quorum_jobs import MIGRATIONS, SCHEMA
+from quorum_jobs.adapters.labels import LabelHandler
+from quorum_jobs.adapters.store import JobStore
 from quorum_jobs.adapters.tables import metadata
+from quorum_jobs.adapters.tables import outbox as outbox_table
 from quorum_jobs.application import resolve_manifest_path
 from quorum_jobs.server import build_service
 from quorum_jobs.settings import JobsSettings
@@ -444,6 +449,40 @@ async def test_job_lifecycle_labels_and_exact_output(
     ]
     seen = await status_events(kafka_bootstrap, jid, 3)
     assert seen == ["initializing", "in_progress", "completed"]
+
+
+async def test_a_bad_label_does_not_shadow_a_good_one_for_the_same_object_in_one_batch(
+    stub: jobs_pb2_grpc.JobsServiceStub, fake: FakeWorkforce, migrated: str
+) -> None:
+    """One consumer batch often holds a record that must be skipped and a valid one for the same object (CI
+    once fetched "bogus" and the machine label after it together): only valid events compete for an object."""
+    rid, team = await new_requester(stub, fake)
+    jid = (
+        await stub.CreateJob(job_request(rid, team, "Shadow", manifest({"source": "a"}, {"source": "b"})))
+    ).job_id
+    engine = make_engine(migrated, SCHEMA)
+    handler = LabelHandler(JobStore(make_sessionmaker(engine), Outbox(outbox_table)))
+    values = [
+        label_event(jid, 0, "bogus"),  # not a category
+        b"\x00not a protobuf\xff",
+        label_event(jid, 0, "neutral", method="auto-label", answer_count=0),
+        label_event(jid, 1, "positive"),
+        label_event(jid, 1, "negative"),  # a second valid label: the first one wins
+    ]
+    records = [
+        ConsumerRecord(LABELS_TOPIC, 0, offset, 0, 0, None, value, None, len(value), -1, [])
+        for offset, value in enumerate(values)
+    ]
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            await handler(session, records)
+    finally:
+        await engine.dispose()
+    done = await get_job(stub, jid, rid)
+    c = done.counters
+    assert (c.human_labeled, c.machine_labeled, c.unlabeled, done.status) == (1, 1, 0, "completed")
+    labels = [json.loads(line)["Shadow-metadata"]["class-name"] for line in await output(stub, jid, rid)]
+    assert labels == ["neutral", "positive"]
 
 
 async def test_label_revisions_replace_labels_even_after_completion_and_never_go_back(

@@ -475,18 +475,9 @@ class JobStore:
         it), counters move, finished jobs complete. Three statements whatever the batch size (plus one per job
         touched)."""
         result = LabelBatchResult()
-        # One event per object: the newest revision (consolidation can label an object and revise it in one
-        # transaction, so both often arrive in one batch), else the first.
-        unique: dict[tuple[str, int], LabelEvent] = {}
-        for ev in events:
-            seen = unique.get((ev.job_id, ev.object_id))
-            if seen is not None:
-                result.duplicates += 1
-            if seen is None or ev.revision > seen.revision:
-                unique[(ev.job_id, ev.object_id)] = ev
-        if not unique:
+        job_ids = sorted({ev.job_id for ev in events})
+        if not job_ids:
             return result
-        job_ids = sorted({job_id for job_id, _ in unique})
         # Lock the jobs (in id order: no deadlocks between replicas) so a concurrent stop sees the labels.
         job_rows = {
             row.job_id: row
@@ -497,18 +488,41 @@ class JobStore:
                 .with_for_update()
             )
         }
+        # One valid event per object: the newest revision (consolidation can label an object and revise it in
+        # one transaction, so both often arrive in one batch), else the first. Invalid events are dropped
+        # before this, so that a bad record cannot shadow a good one for the same object in the same batch.
+        unique: dict[tuple[str, int], tuple[LabelEvent, int | None]] = {}
+        for ev in events:
+            job = job_rows.get(ev.job_id)
+            if job is None:
+                log.warning("label_for_unknown_job", job_id=ev.job_id, object_id=ev.object_id)
+                result.skipped += 1
+                continue
+            if not 0 <= ev.object_id < job.total:  # object ids are dense: 0 .. total-1
+                log.warning(
+                    "label_for_unknown_object", job_id=ev.job_id, object_id=ev.object_id, total=job.total
+                )
+                result.skipped += 1
+                continue
+            class_index: int | None = None
+            if ev.label and not ev.label_json:
+                try:
+                    class_index = list(job.categories).index(ev.label)
+                except ValueError:
+                    log.warning(
+                        "label_not_a_category", job_id=ev.job_id, object_id=ev.object_id, label=ev.label
+                    )
+                    result.skipped += 1
+                    continue
+            seen = unique.get((ev.job_id, ev.object_id))
+            if seen is not None:
+                result.duplicates += 1
+            if seen is None or ev.revision > seen[0].revision:
+                unique[(ev.job_id, ev.object_id)] = (ev, class_index)
         cols: dict[str, list[object]] = defaultdict(list)
         revisions: list[tuple[LabelEvent, list[str]]] = []
-        for (job_id, object_id), ev in unique.items():
-            job = job_rows.get(job_id)
-            if job is None:
-                log.warning("label_for_unknown_job", job_id=job_id, object_id=object_id)
-                result.skipped += 1
-                continue
-            if not 0 <= object_id < job.total:  # object ids are dense: 0 .. total-1
-                log.warning("label_for_unknown_object", job_id=job_id, object_id=object_id, total=job.total)
-                result.skipped += 1
-                continue
+        for (job_id, object_id), (ev, class_index) in unique.items():
+            job = job_rows[job_id]
             if JobStatus(job.status) not in ACCEPTS_LABELS:
                 if ev.revision > 0 and ev.label and not ev.label_json:
                     # A better label for an object labeled before the job ended: counters do not move.
@@ -517,15 +531,7 @@ class JobStore:
                 log.info("label_for_closed_job", job_id=job_id, object_id=object_id, status=job.status)
                 result.skipped += 1
                 continue
-            class_index: int | None = None
             stored_label = ev.label_json or ev.label
-            if ev.label and not ev.label_json:
-                try:
-                    class_index = list(job.categories).index(ev.label)
-                except ValueError:
-                    log.warning("label_not_a_category", job_id=job_id, object_id=object_id, label=ev.label)
-                    result.skipped += 1
-                    continue
             cols["job_id"].append(job_id)
             cols["object_id"].append(object_id)
             cols["label"].append(stored_label or None)
