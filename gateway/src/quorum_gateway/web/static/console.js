@@ -17,10 +17,10 @@ function navBar() {
   const link = (href, text, key) => h("a", { href, "aria-current": here === key ? "page" : null }, text);
   clear(nav).append(link("#/jobs", "Jobs", "jobs"), link("#/jobs/new", "New job", "new"),
     link("#/workers", "Workers", "workers"), link("#/teams", "Teams", "teams"),
-    h("button", { type: "button", onclick: () => { api.setToken(""); clear(nav); showSignIn(); } }, "Sign out"));
+    h("button", { type: "button", onclick: () => { api.setToken(""); clear(nav); route(); } }, "Sign out"));
 }
 
-function showSignIn(message) {
+function showSignIn(pane, message) {
   const input = h("input", { id: "api-key", type: "password", autocomplete: "off", required: true });
   const error = h("p", { class: "error", role: "alert" }, message || "");
   const form = h("form", { class: "card narrow" }, h("h1", {}, "Requester sign in"),
@@ -32,33 +32,44 @@ function showSignIn(message) {
     api.setToken(input.value.trim());
     try {
       await api.get("/v1/teams");
+      // A new hash routes through the hashchange listener; routing here as well would render the page twice.
       if (!location.hash || location.hash === "#/") location.hash = "#/jobs";
-      await route();
+      else await route();
     } catch (err) {
       api.setToken("");
       error.textContent = err.status === 401 ? "That API key is not valid." : err.message;
     }
   });
-  clear(main).append(form);
-  input.focus();
+  clear(pane).append(form);
+  setTimeout(() => input.focus()); // once the pane is shown
 }
 
+// Each route renders into a pane of its own, shown once it has content and only if no later route started: two
+// pages loading at once finish in any order, and a slow, stale page must not replace (or add labels to) the one the
+// user asked for since.
+let latestRoute = 0;
 async function route() {
-  if (!api.token) { showSignIn(); return; }
+  const mine = ++latestRoute;
+  const pane = h("div");
+  const show = new MutationObserver(() => {
+    show.disconnect();
+    if (mine === latestRoute) { clear(main).append(pane); main.focus(); }
+  });
+  show.observe(pane, { childList: true });
+  if (!api.token) { showSignIn(pane); return; }
   navBar();
   const [, page, id, sub] = location.hash.split("/");
   try {
-    if (page === "jobs" && id === "new") await showCreateJob();
-    else if (page === "jobs" && id && sub === "auto-labeling") await showAutoLabeling(api, main, decodeURIComponent(id), route);
-    else if (page === "jobs" && id) await showJob(decodeURIComponent(id));
-    else if (page === "workers") await showWorkers();
-    else if (page === "teams") await showTeams();
-    else await showJobs();
+    if (page === "jobs" && id === "new") await showCreateJob(pane);
+    else if (page === "jobs" && id && sub === "auto-labeling") await showAutoLabeling(api, pane, decodeURIComponent(id), route);
+    else if (page === "jobs" && id) await showJob(pane, decodeURIComponent(id));
+    else if (page === "workers") await showWorkers(pane);
+    else if (page === "teams") await showTeams(pane);
+    else await showJobs(pane);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) { api.setToken(""); showSignIn("Please sign in again."); return; }
-    clear(main).append(h("p", { class: "error", role: "alert" }, err.message));
+    if (err instanceof ApiError && err.status === 401) { api.setToken(""); showSignIn(pane, "Please sign in again."); return; }
+    clear(pane).append(h("p", { class: "error", role: "alert" }, err.message));
   }
-  main.focus();
 }
 
 async function download(job) {
@@ -71,7 +82,7 @@ async function download(job) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-async function showJobs() {
+async function showJobs(pane) {
   const jobs = (await api.get("/v1/jobs?page_size=200")).data;
   const message = h("p", { role: "status", class: "muted" });
   const rows = jobs.map((j) => {
@@ -88,11 +99,11 @@ async function showJobs() {
       h("td", { class: "row-actions" },
         auto ? h("a", { href: `#/jobs/${j.job_id}/auto-labeling`, "data-testid": "auto-labeling-link" }, "Auto-labeling") : null,
         j.status === "in_progress" ? h("button", { type: "button", onclick: async () => {
-          try { await api.post(`/v1/jobs/${j.job_id}/stop`); await showJobs(); } catch (e) { message.textContent = e.message; }
+          try { await api.post(`/v1/jobs/${j.job_id}/stop`); await showJobs(pane); } catch (e) { message.textContent = e.message; }
         } }, `Stop ${j.name}`) : null,
         done ? h("button", { type: "button", onclick: () => download(j).catch((e) => { message.textContent = e.message; }) }, `Download ${j.name}`) : null));
   });
-  clear(main).append(h("h1", {}, "Jobs"), message,
+  clear(pane).append(h("h1", {}, "Jobs"), message,
     jobs.length ? h("table", { class: "grid" }, h("thead", {}, h("tr", {},
       ["Job", "Type", "Status", "Progress", "Human", "Machine", "Failed", "Remaining", "Cost", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows)) : h("p", {}, "No job yet. ", h("a", { href: "#/jobs/new" }, "Create one")));
@@ -103,7 +114,7 @@ function field(id, label, input, help) {
   return h("div", {}, h("label", { for: id }, label), input, help ? h("p", { class: "muted" }, help) : null);
 }
 
-async function showCreateJob() {
+async function showCreateJob(pane) {
   const teams = (await api.get("/v1/teams")).data;
   const num = (name, value, attrs = {}) => h("input", { type: "number", name, value, ...attrs });
   const type = h("select", { name: "task_type" }, TASK_TYPES.map((t) => h("option", { value: t }, t)));
@@ -189,7 +200,7 @@ async function showCreateJob() {
       error.textContent = err.message;
     }
   });
-  clear(main).append(h("h1", {}, "New job"),
+  clear(pane).append(h("h1", {}, "New job"),
     teams.length ? form : h("p", {}, "Create a team first: ", h("a", { href: "#/teams" }, "Teams")));
 }
 
@@ -300,10 +311,10 @@ function drawLabel(jobId, objectId, item, label, categories, view) {
   return h("p", { class: "muted" }, "(no source)");
 }
 
-async function showJob(jobId) {
+async function showJob(pane, jobId) {
   const job = await api.get(`/v1/jobs/${jobId}`);
   const c = job.counters;
-  clear(main).append(h("h1", {}, job.name),
+  clear(pane).append(h("h1", {}, job.name),
     h("p", {}, `${job.task_type} · ${job.status} · ${fmtPct(job.progress)} done · ${c.human_labeled} human, ${c.machine_labeled} machine, ${c.failed} failed, ${c.unlabeled} remaining · ${fmtMoney(job.cost_usd)}`),
     h("p", {}, h("button", { type: "button", onclick: () => route() }, "Refresh"), " ",
       ["completed", "stopped"].includes(job.status) ? h("button", { type: "button", onclick: () => download(job) }, "Download output") : null,
@@ -314,7 +325,7 @@ async function showJob(jobId) {
     // line's index is its object id: images, masks and raw answers are matched by it.
     lines = await api.lines(`/v1/jobs/${jobId}/output?include_unlabeled=true`);
   } catch (err) {
-    main.append(h("p", { class: "muted", role: "status" }, `No labels to browse yet (${err.message}).`));
+    pane.append(h("p", { class: "muted", role: "status" }, `No labels to browse yet (${err.message}).`));
     return;
   }
   const [answers, workers] = await Promise.all([api.lines(`/v1/jobs/${jobId}/answers`).catch(() => []),
@@ -366,7 +377,7 @@ async function showJob(jobId) {
   };
   [cls, minC, maxC, who, dis].forEach((el) => el.addEventListener("input", apply));
   const pending = lines.length - items.length;
-  main.append(h("h2", {}, "Labels"),
+  pane.append(h("h2", {}, "Labels"),
     pending > 0 ? h("p", { class: "muted", "data-testid": "label-pending" }, `${pending} object(s) not labeled yet (not shown).`) : null,
     h("div", { class: "filters", role: "search", "aria-label": "Filter labels" },
       h("label", { for: cls.id }, "Class ", cls), h("label", { for: minC.id }, "Min confidence ", minC),
@@ -387,7 +398,7 @@ function confusionTable(w, categories) {
         row.map((p) => h("td", { class: "num" }, fmtPct(p))))))));
 }
 
-async function showWorkers() {
+async function showWorkers(pane) {
   const [workers, teams, jobs] = await Promise.all([api.get("/v1/workers"), api.get("/v1/teams"), api.get("/v1/jobs?page_size=200")]);
   const teamName = new Map(teams.data.map((t) => [t.team_id, t.name]));
   const jobSel = h("select", { id: "w-job" }, h("option", { value: "" }, "choose a job"), jobs.data.map((j) => h("option", { value: j.job_id }, j.name)));
@@ -424,7 +435,9 @@ async function showWorkers() {
         h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, q.data.map((w) => {
           const t = time.get(w.worker_id);
-          return h("tr", {}, h("td", {}, names.get(w.worker_id) || w.worker_id), h("td", { class: "num" }, w.answers),
+          // The automated-labeling model counts as one more annotator (its reliability learned, not a person).
+          const who = w.machine ? h("em", { "data-testid": "model-annotator" }, "Automated-labeling model") : names.get(w.worker_id) || w.worker_id;
+          return h("tr", {}, h("td", {}, who), h("td", { class: "num" }, w.answers),
             h("td", { class: "num" }, t ? `${(t[0] / t[1]).toFixed(1)} s` : "–"), h("td", { class: "num" }, fmtPct(w.accuracy)),
             h("td", { class: "num" }, fmtPct(w.agreement)),
             known ? h("td", { class: "num" }, w.known_answers ? `${fmtPct(w.known_accuracy)} of ${w.known_answers}` : "–") : null,
@@ -432,14 +445,14 @@ async function showWorkers() {
         }))),
       measures].filter(Boolean)); // replaceChildren would write a null as the text "null"
   });
-  clear(main).append(h("h1", {}, "Workers"),
+  clear(pane).append(h("h1", {}, "Workers"),
     h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Worker", "Teams", "Answers", "Since"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, workers.data.map((w) => h("tr", {}, h("td", {}, w.name), h("td", {}, w.team_ids.map((t) => teamName.get(t) || t).join(", ")),
         h("td", { class: "num" }, w.answers), h("td", {}, (w.created_at || "").slice(0, 10)))))),
     h("h2", {}, "Quality in a job"), h("label", { for: jobSel.id }, "Job"), jobSel, quality);
 }
 
-async function showTeams() {
+async function showTeams(pane) {
   const teams = (await api.get("/v1/teams")).data;
   const teamName = h("input", { type: "text", id: "team-name", required: true, maxlength: 200 });
   const teamForm = h("form", { class: "card" }, h("h2", {}, "Create a team"), h("label", { for: "team-name" }, "Team name"), teamName,
@@ -447,7 +460,7 @@ async function showTeams() {
   teamForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     await api.post("/v1/teams", { json: { name: teamName.value.trim() } });
-    await showTeams();
+    await showTeams(pane);
   });
   const workerName = h("input", { type: "text", id: "worker-name", required: true, maxlength: 200 });
   const boxes = teams.map((t, i) => h("input", { type: "checkbox", value: t.team_id, id: `wt-${i}` }));
@@ -467,7 +480,7 @@ async function showTeams() {
       result.replaceChildren(h("p", { class: "error" }, err.message));
     }
   });
-  clear(main).append(h("h1", {}, "Teams"),
+  clear(pane).append(h("h1", {}, "Teams"),
     h("ul", { "data-testid": "team-list" }, teams.map((t) => h("li", {}, t.name, " ", h("span", { class: "muted" }, t.team_id)))),
     teamForm, teams.length ? workerForm : null);
 }
