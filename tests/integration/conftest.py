@@ -49,6 +49,16 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             "REVISE_INTERVAL_S": "0.5",
             # Consolidated segmentation masks (test_task_types_end_to_end reads them back).
             "LABEL_FILES_DIR": str(root / "label-files"),
+            # Model weights and the inference service's per-job files (test_autolabel_end_to_end reads its
+            # record of random draws), with the rest of the platform's data rather than under the cwd.
+            "MODELS_DIR": str(root / "models"),
+            # The automated-labeling model as an annotator (off by default): test_autolabel_end_to_end checks
+            # that its votes reach consolidation as a pseudo-worker's and never count as human answers.
+            "MODEL_ANNOTATOR": "true",
+            # Half of every later batch informative (not drawn at random) even before the job certifies (the
+            # default draws everything until then), so that its objects carry the model's vote whenever the
+            # first certification comes: test_autolabel_end_to_end checks those votes.
+            "RANDOM_SHARE_UNCERTIFIED": "0.5",
         },
     )
     plat.test_kafka = kafka  # type: ignore[attr-defined]  # the broker-loss test restarts it

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import psycopg
 from typer.testing import CliRunner
 
 from quorum_cli.labeling_run import ApiClient, fetch_answers, run_labeling_job
@@ -34,15 +36,20 @@ _ENDINGS = ["today", "again", "as usual", "this time", "once more", "for the fan
 
 
 def topic_dataset(n_items: int, n_workers: int, seed: int) -> CrowdDataset:
-    """Short sentences whose topic an embedding separates easily, labeled by workers of mixed skill."""
+    """Short sentences whose topic an embedding separates easily, labeled by workers of mixed skill; a
+    quarter of them also name a second topic (the model stays unsure of those: the loop has later batches)."""
     rng = np.random.default_rng(seed)
     categories = sorted(_TOPICS)
     items = [f"s{i:04d}" for i in range(n_items)]
     gold = {item: categories[int(rng.integers(len(categories)))] for item in items}
-    contents = {
-        item: {"source": f"{rng.choice(_TOPICS[gold[item]])} {rng.choice(_ENDINGS)} (#{i})"}
-        for i, item in enumerate(items)
-    }
+    contents = {}
+    for i, item in enumerate(items):
+        text = str(rng.choice(_TOPICS[gold[item]]))
+        if rng.random() < 0.25:
+            shift = 1 + int(rng.integers(len(categories) - 1))
+            other = categories[(categories.index(gold[item]) + shift) % len(categories)]
+            text = f"{text} and {str(rng.choice(_TOPICS[other])).lower()}"
+        contents[item] = {"source": f"{text} {rng.choice(_ENDINGS)} (#{i})"}
     k = len(categories)
     acc = rng.uniform(0.7, 0.95, size=n_workers)
     confusion = np.stack(
@@ -117,6 +124,49 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     items = data.items
     correct = [machine[o] == data.gold[items[o]] for o in machine]
     assert np.mean(correct) >= auto["target_accuracy"], np.mean(correct)
+
+    # The model as one more annotator: every object sent to humans after the first iteration carries the
+    # predicted class of that iteration's model, except the random draws (inference's record of them), ...
+    job_id = job["job_id"]
+    sent = _sql(
+        platform,
+        "SELECT object_id, auto_iteration, model_label, answer_count FROM jobs.job_objects WHERE job_id = %s"
+        " AND auto_iteration IS NOT NULL AND human_annotated IS DISTINCT FROM false",
+        job_id,
+    )
+    drawn = {
+        int(i)
+        for i in json.loads((Path(platform.extra_env["MODELS_DIR"]) / job_id / "drawn.json").read_text())
+    }
+    later = [(oid, label) for oid, it, label, _ in sent if it >= 1]
+    assert all(label == "" for _, it, label, _ in sent if it == 0)
+    assert later and all((label == "") == (oid in drawn) for oid, label in later)
+    model_labeled = {oid: label for oid, label in later if label}
+    assert model_labeled and set(model_labeled.values()) <= set(data.categories)
+    # ... which consolidation counted once per object as the pseudo-worker's answer, ...
+    pseudo = _sql(
+        platform,
+        "SELECT object_id, label FROM consolidation.answers WHERE job_id = %s AND worker_id = 'quorum-model'",
+        job_id,
+    )
+    assert dict(pseudo) == model_labeled
+    # ... never as a human answer: each label's answer count is its object's human answers, and no label names
+    # the model among its workers.
+    humans_per_object = Counter(int(a["object_id"]) for a in answers)
+    assert {oid: n for oid, _, _, n in sent} == {oid: humans_per_object[oid] for oid, _, _, _ in sent}
+    workers = _sql(
+        platform,
+        "SELECT worker_ids FROM consolidation.object_state WHERE job_id = %s AND label IS NOT NULL",
+        job_id,
+    )
+    assert workers and not any("quorum-model" in (w or []) for (w,) in workers)
+
+
+def _sql(platform: Platform, query: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of a query on the platform's database (the services' schemas)."""
+    assert platform.database_url
+    with psycopg.connect(platform.database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return [tuple(row) for row in conn.execute(query, args).fetchall()]
 
 
 def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: str, tmp_path: Path) -> None:

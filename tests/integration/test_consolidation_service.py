@@ -204,6 +204,7 @@ def answer_event(
     min_answers: int = 0,
     target_confidence: float = 0.0,
     team_id: str = "",
+    model_label: str = "",
 ) -> events_pb2.EventEnvelope:
     answer = common_pb2.Answer(
         answer_id=answer_id or uuid.uuid4().hex,
@@ -222,6 +223,7 @@ def answer_event(
             min_answers=min_answers,
             target_confidence=target_confidence,
             team_id=team_id,
+            model_label=model_label,
         )
     )
 
@@ -563,6 +565,122 @@ async def test_a_teams_next_job_starts_from_what_its_earlier_job_learned_about_t
             await publish(producer, answer_event(job4, 0, worker, label, team_id=team))
         [off] = await labels.wait(job4, 0)
         assert off.label == "dog"
+
+
+async def test_the_automated_labeling_model_is_one_more_learned_annotator_and_never_a_human_answer(
+    settings: ConsolidationSettings,
+    producer: AIOKafkaProducer,
+    labels: LabelWatcher,
+    db: AsyncEngine,
+) -> None:
+    """Objects of an automated-labeling job carry the model's predicted class on their answer events: it is
+    stored once per object as an answer of the pseudo-worker 'quorum-model' whose reliability the job's worker
+    model learns (right 90 % of the time here, the humans 75 %), so it breaks a 1-1 tie between two humans.
+    It never counts as a human answer: not towards required answers, not in answer_count or worker_ids, and
+    no team prior is stored for it."""
+    team = f"team-{new_job()}"
+    quick = {"refit_max_age_s": 0.3, "revise_interval_s": 0.2}
+    async with running(settings.model_copy(update=quick)) as svc:
+        job, n_objects = new_job(), 60
+        rng = np.random.default_rng(11)
+        pairs = (("w1", "w2"), ("w2", "w3"), ("w3", "w1"))
+        first_event: events_pb2.EventEnvelope | None = None
+        pending = []
+        for o in range(n_objects):
+            t = int(rng.integers(3))
+            model = CATS[t] if o % 10 != 9 else CATS[(t + 1) % 3]
+            for worker in pairs[o % 3]:
+                said = t if rng.random() < 0.75 else (t + 1 + int(rng.integers(2))) % 3
+                env = answer_event(job, o, worker, CATS[said], required=2, team_id=team, model_label=model)
+                first_event = first_event or env
+                pending.append(
+                    await producer.send(ANSWERS_TOPIC, env.SerializeToString(), key=object_key(job, o))
+                )
+        await asyncio.gather(*pending)
+
+        async def all_labeled() -> bool:
+            return len({e.label_consolidated.object_id for e in labels.of(job)}) == n_objects
+
+        await eventually(all_labeled, f"labels for all {n_objects} objects")
+        for e in labels.of(job):
+            lab = e.label_consolidated
+            assert lab.answer_count == 2 and "quorum-model" not in lab.worker_ids, lab
+            assert sorted(lab.worker_ids) == sorted(pairs[lab.object_id % 3])
+
+        async def model_answers() -> int:
+            a = answers
+            return await count(
+                db,
+                select(func.count()).select_from(a).where(a.c.job_id == job, a.c.worker_id == "quorum-model"),
+            )
+
+        assert await model_answers() == n_objects and await stored_answers(db, job) == 3 * n_objects
+        async with db.connect() as conn:
+            stored = await conn.scalar(
+                select(object_state.c.model_label).where(
+                    object_state.c.job_id == job, object_state.c.object_id == 0
+                )
+            )
+        assert stored and stored in CATS
+        # The same event again, twice (a replay), and another worker's answer to object 0: one model answer.
+        assert first_event is not None
+        for _ in range(2):
+            again = events_pb2.EventEnvelope()
+            again.CopyFrom(first_event)
+            again.event_id = uuid.uuid4().hex
+            await publish(producer, again)
+        meta = await publish(
+            producer, answer_event(job, 0, "w9", "cat", required=2, team_id=team, model_label=stored)
+        )
+        await wait_consumed(db, meta)
+        assert await model_answers() == n_objects and await stored_answers(db, job) == 3 * n_objects + 1
+
+        # A 1-1 tie between two humans follows the model; one human answer plus the model's is not enough.
+        tie, mirror, control = n_objects, n_objects + 1, n_objects + 2
+        meta = await publish(producer, answer_event(job, tie, "w1", "cat", required=2, model_label="cat"))
+        await wait_consumed(db, meta)
+        assert await outbox_rows(db, job, tie) == 0, "labeled from one human answer and the model's"
+        await publish(producer, answer_event(job, tie, "w2", "dog", required=2, model_label="cat"))
+        await publish(producer, answer_event(job, mirror, "w1", "cat", required=2, model_label="dog"))
+        await publish(producer, answer_event(job, mirror, "w2", "dog", required=2, model_label="dog"))
+        await publish(producer, answer_event(job, control, "w1", "cat", required=2))
+        await publish(producer, answer_event(job, control, "w2", "dog", required=2))
+        # (their first labels: a refit may revise them later)
+        with_model = (await labels.wait(job, tie))[0]
+        mirrored = (await labels.wait(job, mirror))[0]
+        without = (await labels.wait(job, control))[0]
+        assert (with_model.label, mirrored.label) == ("cat", "dog")
+        # Without the model the tie leans to the more reliable human: the model moves cat up, and dog (at most
+        # 1 - that without it) well above it.
+        assert with_model.confidence > without.confidence + 0.1
+        assert without.label != "dog" and mirrored.confidence > 1 - without.confidence + 0.1
+        for lab in (with_model, mirrored, without):
+            assert lab.answer_count == 2 and sorted(lab.worker_ids) == ["w1", "w2"]
+
+        # Worker quality lists the model, marked as such (not in a team's quality); no team prior for it.
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{svc.bound_port}") as channel:
+            stub = consolidation_pb2_grpc.ConsolidationServiceStub(channel)
+            report = await stub.GetWorkerQuality(consolidation_pb2.GetWorkerQualityRequest(job_id=job))
+            by_worker = {w.worker_id: w for w in report.workers}
+            assert by_worker["quorum-model"].machine and by_worker["quorum-model"].answers == n_objects + 2
+            assert not any(w.machine for w in report.workers if w.worker_id != "quorum-model")
+            team_report = await stub.GetTeamWorkerQuality(
+                consolidation_pb2.GetTeamWorkerQualityRequest(team_id=team, job_ids=[job])
+            )
+            assert {w.worker_id for w in team_report.workers} == {"w1", "w2", "w3", "w9"}
+
+        async def skills_of() -> set[str]:
+            w = worker_skills
+            async with db.connect() as conn:
+                rows = await conn.execute(select(w.c.worker_id).where(w.c.team_id == team, w.c.job_id == job))
+                return set(rows.scalars())
+
+        await eventually(lambda: _has(skills_of, {"w1", "w2", "w3"}), "the job's worker skills")
+        assert "quorum-model" not in await skills_of()
+
+
+async def _has(found: Callable[[], Awaitable[set[str]]], wanted: set[str]) -> bool:
+    return wanted <= await found()
 
 
 async def test_streaming_mv_setting_keeps_batch_majority_vote(

@@ -146,3 +146,16 @@ def test_known_answer_objects_are_hidden_from_workers_labeled_and_measure_them(
         else:
             assert w["known_accuracy"] is None
     assert sum(w["known_answers"] for w in reported.values()) == 60  # 20 known objects x 3 answers
+
+    # The team's page pools the same observed accuracy over its jobs (here: this one job).
+    r = httpx.get(
+        f"{platform.api_url}/v1/teams/{job['team_id']}/workers",
+        headers={"Authorization": f"Bearer {requester_key}"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    team_rows = {w["worker_id"]: w for w in r.json()["data"]}
+    assert set(team_rows) == set(reported)
+    for worker_id, w in team_rows.items():
+        assert w["known_answers"] == reported[worker_id]["known_answers"]
+        assert w["known_accuracy"] == reported[worker_id]["known_accuracy"]

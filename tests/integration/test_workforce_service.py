@@ -709,6 +709,39 @@ async def test_answers_are_published_and_replayed(stub: Stub, kafka_bootstrap: s
     assert {env.answer_submitted.team_id for _, env in events} == {job.team}  # replays name it too
 
 
+async def test_a_late_objects_model_label_goes_with_its_answer_events_and_never_to_workers(
+    stub: Stub, kafka_bootstrap: str
+) -> None:
+    """An automated-labeling batch arrives after the job opened (and after answers told this workforce the job
+    had no labelled objects): its model labels go on every answer event of their objects, replays included,
+    and no task shows them."""
+    job = await make_job(stub, objects=1, n=1, workers=1, task_type="text-classification")
+    w = job.workers[0]
+    first = await next_task(stub, w)
+    assert first is not None
+    await submit(stub, w, first, "dog")
+    batch = [
+        common_pb2.DataObject(object_id=5, source="a cat", model_label="cat"),
+        common_pb2.DataObject(object_id=6, source="a random draw"),
+    ]
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=batch))
+    assert "model_label" not in pb.Task.DESCRIPTOR.fields_by_name  # a task has no place for it
+    for _ in range(2):
+        task = await next_task(stub, w, job.job_id)
+        assert task is not None
+        await submit(stub, w, task, "dog")
+    events = await consume_answers(kafka_bootstrap, job.job_id, 3)
+    assert {env.answer_submitted.answer.object_id: env.answer_submitted.model_label for _, env in events} == {
+        0: "",
+        5: "cat",
+        6: "",
+    }
+    await stub.ReplayAnswers(pb.ReplayAnswersRequest(job_id=job.job_id, object_ids=[5]))
+    events = await consume_answers(kafka_bootstrap, job.job_id, 4)
+    of_5 = [env.answer_submitted for _, env in events if env.answer_submitted.answer.object_id == 5]
+    assert [sub.model_label for sub in of_5] == ["cat", "cat"]
+
+
 # ---- adaptive redundancy ---------------------------------------------------------------------------------
 
 

@@ -383,7 +383,9 @@ def workers(
     if known:
         table.add_column("on known", justify="right", no_wrap=True)
     for w in report["data"]:
-        cells = [w["worker_id"], str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"]
+        # The automated-labeling model (one more annotator whose reliability is learned; not a person).
+        who = f"{w['worker_id']} (model)" if w.get("machine") else w["worker_id"]
+        cells = [who, str(w["answers"]), f"{w['accuracy']:.3f}", f"{w['agreement'] * 100:.1f}%"]
         if known:
             n = w.get("known_answers", 0)
             cells.append(f"{w['known_accuracy'] * 100:.1f}% of {n}" if n else "-")

@@ -421,6 +421,12 @@ class JobWorkerPublic(BaseModel):
         description="Share of the worker's answers to known-answer objects that were the known class "
         "(observed, not estimated); null when the worker answered none.",
     )
+    machine: bool = Field(
+        False,
+        description="True for `quorum-model`: the automated-labeling model, whose predicted class for each "
+        "object it sent to humans counts as one answer whose reliability is learned like a worker's (not a "
+        "person; not in the job's answers or cost).",
+    )
 
     @classmethod
     def from_proto(cls, w: consolidation_pb2.WorkerQuality, k: int) -> JobWorkerPublic:
@@ -433,6 +439,7 @@ class JobWorkerPublic(BaseModel):
             agreement=w.agreement_with_consensus,
             known_answers=w.known_answers,
             known_accuracy=w.known_accuracy if w.known_answers else None,
+            machine=w.machine,
         )
 
 
@@ -480,6 +487,11 @@ class TeamWorkerPublic(BaseModel):
     jobs: int = Field(description="Jobs of the team the worker answered in.")
     accuracy: float = Field(description="Estimated accuracy, the jobs' estimates weighted by answers.")
     agreement: float = Field(description="Agreement with the consolidated labels (weighted alike).")
+    known_answers: int = Field(0, description="The worker's answers to known-answer objects in these jobs.")
+    known_accuracy: float | None = Field(
+        None,
+        description="Share of those equal to the known class (observed, not estimated); null without any.",
+    )
 
 
 class TeamWorkersPublic(BaseModel):
@@ -509,6 +521,8 @@ class TeamWorkersPublic(BaseModel):
                 jobs=w.jobs,
                 accuracy=w.accuracy,
                 agreement=w.agreement_with_consensus,
+                known_answers=w.known_answers,
+                known_accuracy=w.known_accuracy if w.known_answers else None,
             )
             for w in resp.workers
         ]

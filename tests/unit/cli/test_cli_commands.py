@@ -282,6 +282,17 @@ def test_job_workers_with_known_answer_objects_show_accuracy_on_them(api: Api) -
     assert "job's 5 known-answer object(s)" in result.output
 
 
+def test_job_workers_name_the_automated_labeling_model(api: Api) -> None:
+    model = {"worker_id": "quorum-model", "answers": 40, "accuracy": 0.9, "agreement": 0.95, "confusion": []}
+    human = {"worker_id": "w-1", "answers": 60, "accuracy": 0.8, "agreement": 0.9, "confusion": []}
+    model["machine"], human["machine"] = True, False
+    report = {"job_id": "j-1", "method": "auto", "categories": ["a", "b"], "data": [human, model], "count": 2}
+    api.on("GET", "/v1/jobs/j-1/workers", body=report)
+    result = runner.invoke(app, ["job", "workers", "j-1", *KEY])
+    assert result.exit_code == 0, result.output
+    assert "quorum-model (model)" in result.output and "w-1 (model)" not in result.output
+
+
 def test_job_workers_error(api: Api) -> None:
     api.error("GET", "/v1/jobs/j-9/workers", 404, "job_not_found", "job 'j-9' not found")
     result = runner.invoke(app, ["job", "workers", "j-9", *KEY])

@@ -111,3 +111,15 @@ def test_team_quality_adds_answers_and_weights_each_jobs_estimate_by_them() -> N
     assert team[0].agreement == pytest.approx((300 * 0.8 + 100 * 0.6) / 400)
     assert (team[1].accuracy, team[1].agreement) == (0.5, 0.4)
     assert team_worker_quality([]) == []
+
+
+def test_team_quality_pools_known_answer_accuracy_over_the_answers_not_the_jobs() -> None:
+    def stats(worker: str, known: int, right: float) -> WorkerStats:
+        return WorkerStats(worker, 100, 0.8, np.eye(2), 0.8, known_answers=known, known_accuracy=right)
+
+    job1 = JobWorkerQuality("ds", ("a", "b"), [stats("x", 30, 0.9), stats("y", 0, 0.0)])
+    job2 = JobWorkerQuality("ds", ("a", "b"), [stats("x", 10, 0.5), stats("y", 0, 0.0)])
+    team = {w.worker_id: w for w in team_worker_quality([job1, job2])}
+    # 27 + 5 right of 40 known answers: 0.8, not the jobs' mean 0.7.
+    assert team["x"].known_answers == 40 and team["x"].known_accuracy == pytest.approx(0.8)
+    assert (team["y"].known_answers, team["y"].known_accuracy) == (0, 0.0)

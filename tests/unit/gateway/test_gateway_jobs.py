@@ -388,7 +388,13 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
         job_id="j-1",
         method="ds",
         categories=["cat", "dog"],
-        workers=[quality("w-few", 2, 0.5, 0.5), quality("w-many", 9, 0.75, 0.875, known=(4, 0.75))],
+        workers=[
+            quality("w-few", 2, 0.5, 0.5),
+            quality("w-many", 9, 0.75, 0.875, known=(4, 0.75)),
+            consolidation_pb2.WorkerQuality(
+                worker_id="quorum-model", answers=3, accuracy=0.9, agreement_with_consensus=1.0, machine=True
+            ),
+        ],
         known_objects=5,
     )
     response = client.get("/v1/jobs/j-1/workers", headers=AUTH)
@@ -410,6 +416,17 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
                 "agreement": 0.875,
                 "known_answers": 4,
                 "known_accuracy": 0.75,
+                "machine": False,
+            },
+            {  # the automated-labeling model, one more annotator of the job
+                "worker_id": "quorum-model",
+                "answers": 3,
+                "accuracy": 0.9,
+                "confusion": [],
+                "agreement": 1.0,
+                "known_answers": 0,
+                "known_accuracy": None,
+                "machine": True,
             },
             {
                 "worker_id": "w-few",
@@ -419,9 +436,10 @@ def test_job_workers_are_checked_for_ownership_then_listed_by_answers(client: Te
                 "agreement": 0.5,
                 "known_answers": 0,
                 "known_accuracy": None,  # answered no known-answer object
+                "machine": False,
             },
         ],
-        "count": 2,
+        "count": 3,
     }
     assert fakes.jobs.requests("GetJob")[0].requester_id == "r-1"
     [request] = fakes.consolidation.requests("GetWorkerQuality")
@@ -490,6 +508,7 @@ def test_job_workers_of_a_box_job_say_what_accuracy_means(client: TestClient, fa
             "agreement": 0.9,
             "known_answers": 0,
             "known_accuracy": None,
+            "machine": False,
         }
     ]
 

@@ -79,14 +79,28 @@ def test_team_workers_list_what_accuracy_means_in_the_team_s_jobs(client: TestCl
         workers=[
             consolidation_pb2.TeamWorkerQuality(
                 worker_id="w-1", answers=12, jobs=2, accuracy=0.9, agreement_with_consensus=0.8
-            )
+            ),
+            consolidation_pb2.TeamWorkerQuality(
+                worker_id="w-2",
+                answers=10,
+                jobs=1,
+                accuracy=0.7,
+                agreement_with_consensus=0.6,
+                known_answers=4,
+                known_accuracy=0.75,
+            ),
         ],
     )
     response = client.get("/v1/teams/t-1/workers", headers=AUTH)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["accuracy_measures"] == measures and body["skipped_job_ids"] == []
-    assert body["data"] == [{"worker_id": "w-1", "answers": 12, "jobs": 2, "accuracy": 0.9, "agreement": 0.8}]
+    assert body["data"] == [
+        {"worker_id": "w-1", "answers": 12, "jobs": 2, "accuracy": 0.9, "agreement": 0.8}
+        | {"known_answers": 0, "known_accuracy": None},
+        {"worker_id": "w-2", "answers": 10, "jobs": 1, "accuracy": 0.7, "agreement": 0.6}
+        | {"known_answers": 4, "known_accuracy": 0.75},
+    ]
     [request] = fakes.consolidation.requests("GetTeamWorkerQuality")
     assert list(request.job_ids) == ["j-1", "j-2"]
 

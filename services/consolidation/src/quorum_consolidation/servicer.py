@@ -15,6 +15,7 @@ from quorum_common.logging import get_logger
 from quorum_consolidation.adapters import store
 from quorum_consolidation.adapters.job_quality import job_quality
 from quorum_consolidation.core import ConsolidationInputError, consolidate, make_aggregator
+from quorum_consolidation.core.model_annotator import is_model
 from quorum_consolidation.core.worker_quality import (
     DEFAULT_METHOD,
     JobWorkerQuality,
@@ -136,6 +137,7 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                     agreement_with_consensus=w.agreement,
                     known_answers=w.known_answers,
                     known_accuracy=w.known_accuracy,
+                    machine=is_model(w.worker_id),
                 )
                 for w in report.workers
             ],
@@ -179,7 +181,11 @@ class ConsolidationServicer(consolidation_pb2_grpc.ConsolidationServiceServicer)
                     jobs=w.jobs,
                     accuracy=w.accuracy,
                     agreement_with_consensus=w.agreement,
+                    known_answers=w.known_answers,
+                    known_accuracy=w.known_accuracy,
                 )
+                # The automated-labeling model is a different model in every job: not one of the team.
                 for w in team_worker_quality(reports)
+                if not is_model(w.worker_id)
             ],
         )

@@ -30,6 +30,14 @@ class JobsSettings(ContentServiceSettings):
     put_objects_batch_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Size of one PutJobObjects call."
     )
+    model_annotator: bool = Field(
+        False,
+        description="Automated labeling: each object an iteration sends to humans (except the random draws "
+        "that certify later models) carries the model's predicted class, which consolidation counts as one "
+        "answer of a pseudo-worker whose reliability it learns (false: the humans' answers only). Off by "
+        "default: it made the human labels more accurate but the next models, trained on labels nudged "
+        "towards their predecessor, certified less (docs/benchmarks.md, trec6 with and without).",
+    )
     label_files_dir: Path = Field(
         DEFAULT_LABEL_FILES_DIR,
         description="Where consolidation writes label files (segmentation masks; the consolidation "

@@ -118,6 +118,7 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
                 previous.get(o.object_id, ""),
                 o.input_json,
                 o.known_label,
+                o.model_label,
             )
             for o in request.objects
         ]

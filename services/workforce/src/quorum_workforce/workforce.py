@@ -48,8 +48,11 @@ log = get_logger(__name__)
 MAX_NAME_CHARS = 200
 _REBUILD_LOCK_MS = 120_000
 _SWEEP_BATCH = 500
-#: Jobs whose "has known-answer objects" flag is cached (it never changes once a job takes answers).
+#: Jobs whose "has objects with a known class or a model label" flag is cached.
 _KNOWN_JOBS_CACHED = 4096
+#: A job cached as having no such object is looked up again after this long: an automated-labeling job's
+#: later batches (with model labels) may have been put through another replica.
+_NO_OBJECT_LABELS_RECHECK_S = 2.0
 
 
 def _new_id() -> str:
@@ -76,8 +79,9 @@ class Workforce:
         self._teams = WorkerTeamsCache(repo.workers_team_ids, settings.worker_cache_ttl_s)
         self._grace_ms = int(settings.submit_grace_s * 1000)
         self._tombstone_ms = int(settings.lease_tombstone_s * 1000)
-        # job id -> whether it has known-answer objects (so answers of jobs without any read nothing more).
-        self._known_jobs: OrderedDict[str, bool] = OrderedDict()
+        # job id -> (whether it has objects with a known class or a model label, when that was read), so
+        # answers of jobs without any read nothing more.
+        self._known_jobs: OrderedDict[str, tuple[bool, float]] = OrderedDict()
 
     # ---- teams and workers -------------------------------------------------------------------------------
 
@@ -135,8 +139,8 @@ class Workforce:
                 raise InvalidArgument(f"object_id {o.object_id} is negative", reason="object_id_invalid")
         unique = list({o.object_id: o for o in objects}.values())
         new_ids = set(await self.repo.put_objects(job_id, unique))
-        if any(o.known_label for o in unique) and job_id in self._known_jobs:
-            self._known_jobs[job_id] = True
+        if any(o.known_label or o.model_label for o in unique) and job_id in self._known_jobs:
+            self._known_jobs[job_id] = (True, time.monotonic())
         meta = await self.dispatch.job_meta(job_id)
         if new_ids and meta is not None and meta.built:
             # Objects added to a job that is already dispatching: they join the pool at once.
@@ -337,10 +341,10 @@ class Workforce:
                 submitted_at_ms=now,
                 time_spent_s=max(0.0, (now - ticket.accepted_at_ms) / 1000),
             )
-            known = ""
-            if task_type in CLASSIFICATION_TYPES and await self._has_known(ticket.job_id):
-                found_known = await self.repo.known_labels(ticket.job_id, [ticket.object_id])
-                known = found_known.get(ticket.object_id, "")
+            known, model_label = "", ""
+            if task_type in CLASSIFICATION_TYPES and await self._has_object_labels(ticket.job_id):
+                found = await self.repo.object_labels(ticket.job_id, [ticket.object_id])
+                known, model_label = found.get(ticket.object_id, ("", ""))
             inserted = await self.repo.insert_answer(
                 answer,
                 answer_submitted(
@@ -353,6 +357,7 @@ class Workforce:
                     context.previous_json,
                     known,
                     team,
+                    model_label,
                 ),
             )
         except BaseException:
@@ -400,17 +405,20 @@ class Workforce:
             self.settings.content_url_prefixes,
         )
 
-    async def _has_known(self, job_id: str) -> bool:
-        """Whether the job has known-answer objects (cached: a job's objects are all stored before it is
-        opened, and jobs with known answers get no objects later)."""
+    async def _has_object_labels(self, job_id: str) -> bool:
+        """Whether the job has objects with a known class or a model label. Cached: a job's known-answer
+        objects are all stored before it is opened; an automated-labeling job's model-labeled objects come
+        later, through put_objects (which sets the flag here) or another replica (a "no" is read again after
+        _NO_OBJECT_LABELS_RECHECK_S)."""
         cached = self._known_jobs.get(job_id)
-        if cached is None:
-            cached = self._known_jobs[job_id] = await self.repo.has_known_labels(job_id)
+        now = time.monotonic()
+        if cached is None or (not cached[0] and now - cached[1] > _NO_OBJECT_LABELS_RECHECK_S):
+            cached = self._known_jobs[job_id] = (await self.repo.has_object_labels(job_id), now)
             while len(self._known_jobs) > _KNOWN_JOBS_CACHED:
                 self._known_jobs.popitem(last=False)
         else:
             self._known_jobs.move_to_end(job_id)
-        return cached
+        return cached[0]
 
     async def _answer_context(self, job_id: str, object_id: int, task_type: str) -> AnswerContext:
         """What checking a structured answer needs beyond the payload: the object's text, its image's size,
@@ -490,12 +498,12 @@ class Workforce:
         count = 0
         async for batch in self.repo.stream_answers(job_id, object_ids):
             previous: dict[int, str] = {}
-            known: dict[int, str] = {}
+            labels: dict[int, tuple[str, str]] = {}  # object id -> (known class, model label)
             if spec.task_type == ADJUSTMENT:  # consolidation compares the adjusted labels with these
                 found = await self.repo.objects_by_id(job_id, sorted({a.object_id for a in batch}))
                 previous = {o.object_id: o.previous_json for o in found}
-            elif spec.task_type in CLASSIFICATION_TYPES and await self._has_known(job_id):
-                known = await self.repo.known_labels(job_id, sorted({a.object_id for a in batch}))
+            elif spec.task_type in CLASSIFICATION_TYPES:  # not the hot path: read, whatever the cache says
+                labels = await self.repo.object_labels(job_id, sorted({a.object_id for a in batch}))
             await self.repo.add_events(
                 [
                     answer_submitted(
@@ -506,8 +514,9 @@ class Workforce:
                         spec.min_workers,
                         spec.target_confidence,
                         previous.get(a.object_id, ""),
-                        known.get(a.object_id, ""),
+                        labels.get(a.object_id, ("", ""))[0],
                         spec.team_id,
+                        labels.get(a.object_id, ("", ""))[1],
                     )
                     for a in batch
                 ]

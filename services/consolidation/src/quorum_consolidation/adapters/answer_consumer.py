@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from quorum_common.events import LABELS_TOPIC, envelope, object_key, parse_envel
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
 from quorum_common.settings import DEFAULT_LABEL_FILES_DIR
-from quorum_common.task_types import color_map
+from quorum_common.task_types import CLASSIFICATION_TYPES, color_map
 from quorum_consolidation.adapters import store
 from quorum_consolidation.adapters.job_models import JobModels, known_labels_in
 from quorum_consolidation.adapters.task_labels import (
@@ -37,6 +38,13 @@ from quorum_consolidation.adapters.task_labels import (
 from quorum_consolidation.core import Answers, ConsolidationInputError, consolidate, validate_categories
 from quorum_consolidation.core.adaptive import AdaptivePolicy, decide
 from quorum_consolidation.core.consolidate import ConsolidatedLabel
+from quorum_consolidation.core.model_annotator import (
+    MODEL_WORKER_ID,
+    human_answer_counts,
+    human_workers,
+    is_model,
+    model_answer_id,
+)
 from quorum_consolidation.core.side_info import KnownLabels
 from quorum_consolidation.core.streaming import label_with_model
 
@@ -63,6 +71,9 @@ class IncomingAnswer:
     answer: dict[str, Any]  # an `answers` row
     object_row: dict[str, Any]  # an `object_state` row, used if the object is new
     team_id: str = ""  # the job's team ("" from events of older workforce versions)
+    # Automated-labeling jobs: the `answers` row of the model's answer for the object (its model_label), once
+    # per object whatever the number of events carrying it (a deterministic answer id), or None.
+    model_answer: dict[str, Any] | None = None
 
 
 def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
@@ -84,6 +95,8 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
     why = None
     if not (a.answer_id and a.job_id and a.worker_id):
         why = "missing answer_id, job_id or worker_id"
+    elif is_model(a.worker_id):
+        why = f"worker id {MODEL_WORKER_ID!r} is reserved for the automated-labeling model"
     elif ev.required_answers < 1:
         why = f"required_answers is {ev.required_answers}"
     else:
@@ -145,6 +158,35 @@ def decode_answer(record: ConsumerRecord) -> IncomingAnswer | None:
             )
         else:
             incoming.object_row["known_label"] = ev.known_label
+    if ev.model_label:
+        if ev.task_type not in CLASSIFICATION_TYPES:
+            ignored = "not a classification task type"
+        elif ev.model_label not in ev.categories:
+            ignored = "not in categories"
+        elif incoming.object_row.get("known_label"):
+            ignored = "known-answer object"
+        else:
+            ignored = ""
+        if ignored:  # the human answer still counts
+            log.warning(
+                "model_label_ignored",
+                why=ignored,
+                job_id=a.job_id,
+                object_id=a.object_id,
+                event_id=env.event_id,
+            )
+        else:
+            incoming.object_row["model_label"] = ev.model_label
+            model_answer = {
+                "answer_id": model_answer_id(a.job_id, a.object_id),
+                "job_id": a.job_id,
+                "object_id": a.object_id,
+                "worker_id": MODEL_WORKER_ID,
+                "label": ev.model_label,
+                "submitted_at_ms": 0,  # made before any human answer
+                "payload_json": "",
+            }
+            incoming = dataclasses.replace(incoming, model_answer=model_answer)
     return incoming
 
 
@@ -191,18 +233,35 @@ class AnswerHandler:
             return
         answer_rows: dict[tuple[str, int, str], dict[str, Any]] = {}
         object_rows: dict[store.ObjectKey, dict[str, Any]] = {}
+        model_rows: dict[store.ObjectKey, dict[str, Any]] = {}
         for x in incoming:  # first one wins, as ON CONFLICT DO NOTHING would
             a = {"payload_json": "", **x.answer}
             answer_rows.setdefault((a["job_id"], a["object_id"], a["worker_id"]), a)
             object_rows.setdefault(
-                (a["job_id"], a["object_id"]), {"previous_json": "", "known_label": "", **x.object_row}
+                (a["job_id"], a["object_id"]),
+                {"previous_json": "", "known_label": "", "model_label": "", **x.object_row},
             )
+            if x.model_answer is not None:
+                model_rows.setdefault((a["job_id"], a["object_id"]), x.model_answer)
         await store.insert_objects(session, list(object_rows.values()))
         await store.insert_answers(session, list(answer_rows.values()))
         # Each job's team (one row per job, kept from its first event), before any fit below needs it.
         await store.record_job_teams(session, {x.answer["job_id"]: x.team_id for x in incoming if x.team_id})
 
         statuses = await store.object_statuses(session, list(object_rows))
+        # The model's answer of an object (once: insert-if-absent), as the object was stored: a classification
+        # object, not a known-answer one. It informs every fit and label below but is not a human answer.
+        await store.add_model_answers(
+            session,
+            [
+                model_rows[(s.job_id, s.object_id)]
+                for s in statuses
+                if (s.job_id, s.object_id) in model_rows
+                and not s.known_label
+                and s.task_type in CLASSIFICATION_TYPES
+                and model_rows[(s.job_id, s.object_id)]["label"] in s.categories
+            ],
+        )
         # An answer for an object labeled before this batch is most likely a replay (a broker that lost its
         # log): publish the stored label again so downstream consumers that lost it too get it back.
         republish = [s.label for s in statuses if s.label is not None]
@@ -320,7 +379,8 @@ class AnswerHandler:
             counts = await store.job_answer_counts(session, sorted({job for job, _ in groups}))
         rows: list[dict[str, Any]] = []
         for (job_id, cats), objs in groups.items():
-            workers_of = {o.object_id: o.worker_ids for o in objs}
+            # The people who answered (the model's answer, if any, counts in the fit, not here).
+            workers_of = {o.object_id: human_workers(o.worker_ids) for o in objs}
             try:
                 answers = Answers.from_arrays(
                     [o.object_id for o in objs for _ in o.worker_ids],
@@ -352,7 +412,7 @@ class AnswerHandler:
                     "class_index": r.class_index,
                     "confidence": r.confidence,
                     "method": r.method,
-                    "answer_count": r.answer_count,
+                    "answer_count": len(workers_of[r.object_id]),
                     "worker_ids": workers_of[r.object_id],
                 }
                 for r in results
@@ -460,11 +520,12 @@ class AnswerHandler:
                     {o.object_id: status_of[(job_id, o.object_id)].known_label for o in objs},
                 )
                 model = await self.models.get(session, job_id, cats, counts.get(job_id, 0))
-                decision = decide(policy, model, answers, known)
+                # The model's answer moves the posterior; only human answers count towards min / max.
+                decision = decide(policy, model, answers, known, human_answer_counts(answers))
             except (ConsolidationInputError, ValueError) as err:  # stored data an earlier event let in
                 log.error("adaptive_decision_failed", job_id=job_id, objects=len(objs), error=str(err))
                 continue
-            workers_of = {o.object_id: o.worker_ids for o in objs}
+            workers_of = {o.object_id: human_workers(o.worker_ids) for o in objs}
             known_ids = set() if known is None else set(answers.object_ids[known.objects].tolist())
             method = f"adaptive-{_METHOD_BY_SOURCE.get(model.source, model.source)}"
             for oid, done, c, conf, n in zip(
@@ -511,7 +572,7 @@ class AnswerHandler:
         model = await self.models.get(session, job_id, cats, n_job_answers)
         method = _METHOD_BY_SOURCE.get(model.source, model.source)
         labels, confidences, _ = label_with_model(model, answers, known=known)
-        counts = answers.answer_counts().tolist()
+        counts = human_answer_counts(answers).tolist()
         known_ids = set() if known is None else set(answers.object_ids[known.objects].tolist())
         return [
             ConsolidatedLabel(

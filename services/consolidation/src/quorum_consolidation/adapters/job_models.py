@@ -18,6 +18,9 @@ confusion counts under its posteriors, `core.team_priors.learned_skills`) is sto
 when the job's team is known (`job_teams`, from the answer events). With `team_priors` on, a fit starts from
 the stored skills of the job's workers in the team's other jobs (`team_prior`: at most `prior_weight` answers'
 worth of pseudo-counts per worker; the job's own rows are never counted).
+
+The job's answers include the automated-labeling model's (`core.model_annotator`, one per object it predicted
+before humans saw it): the fit learns its confusion matrix like any worker's; no skill is stored for it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from quorum_common.logging import get_logger
 from quorum_consolidation.adapters import store
 from quorum_consolidation.core import adaptive
 from quorum_consolidation.core.answers import Answers
+from quorum_consolidation.core.model_annotator import is_model
 from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 from quorum_consolidation.core.streaming import answers_for
 from quorum_consolidation.core.team_priors import DEFAULT_MAX_WEIGHT, WorkerSkill, learned_skills, team_prior
@@ -122,7 +126,8 @@ class JobModels:
             if not (team and data.n_answers):
                 return fitted, []
             probas = adaptive.clamp_known(adaptive.posteriors(fitted, data, temper=False), known)
-            return fitted, learned_skills(data, probas, job_id)
+            # No team prior for the automated-labeling model: it is another model in every job.
+            return fitted, [s for s in learned_skills(data, probas, job_id) if not is_model(s.worker_id)]
 
         model, learned = await asyncio.to_thread(fit)
         self.fits += 1

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum_consolidation.adapters.tables import answers, job_teams, object_state, worker_skills
+from quorum_consolidation.core.model_annotator import MODEL_WORKER_ID
 from quorum_consolidation.core.team_priors import WorkerSkill
 
 ObjectKey = tuple[str, int]
@@ -55,13 +56,14 @@ class ObjectStatus:
     object_id: int
     required_answers: int
     categories: list[str]
-    answer_count: int  # distinct workers stored so far (the unique key makes rows = workers)
+    answer_count: int  # distinct human workers stored so far (the unique key makes rows = workers)
     label: StoredLabel | None
     min_answers: int = 0
     target_confidence: float = 0.0
     task_type: str = ""
     previous_json: str = ""
     known_label: str = ""  # known-answer objects: the known class
+    model_label: str = ""  # automated labeling: the model's predicted class (stored as its answer too)
 
     @property
     def adaptive(self) -> bool:
@@ -91,6 +93,26 @@ async def insert_answers(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
         await session.execute(insert(answers).on_conflict_do_nothing(), list(rows))
 
 
+async def add_model_answers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store the automated-labeling model's answers (`answers` rows of core.model_annotator.MODEL_WORKER_ID,
+    at most one per object: the unique key makes later copies no-ops) and each object's model label."""
+    if not rows:
+        return
+    await insert_answers(session, rows)
+    s = object_state
+    v = values(
+        column("job_id", String),
+        column("object_id", BigInteger),
+        column("label", String),
+        name="model_labels",
+    ).data([(r["job_id"], r["object_id"], r["label"]) for r in rows])
+    await session.execute(
+        update(s)
+        .where(s.c.job_id == v.c.job_id, s.c.object_id == v.c.object_id, s.c.model_label == "")
+        .values(model_label=v.c.label)
+    )
+
+
 def _stored_label(row: Any) -> StoredLabel | None:
     if row.label is None:
         return None
@@ -110,10 +132,11 @@ def _stored_label(row: Any) -> StoredLabel | None:
 
 
 async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> list[ObjectStatus]:
+    """The objects' state; `answer_count` counts human answers only (not the model's)."""
     s, a = object_state, answers
     n_answers = (
         select(func.count())
-        .where(a.c.job_id == s.c.job_id, a.c.object_id == s.c.object_id)
+        .where(a.c.job_id == s.c.job_id, a.c.object_id == s.c.object_id, a.c.worker_id != MODEL_WORKER_ID)
         .scalar_subquery()
         .label("n_answers")
     )
@@ -133,12 +156,14 @@ async def object_statuses(session: AsyncSession, keys: Sequence[ObjectKey]) -> l
             task_type=row.task_type,
             previous_json=row.previous_json,
             known_label=row.known_label,
+            model_label=row.model_label,
         )
         for row in rows
     ]
 
 
 async def answers_of(session: AsyncSession, keys: Sequence[ObjectKey]) -> list[ObjectAnswers]:
+    """The objects' stored answers, the model's included (core.model_annotator tells them apart)."""
     if not keys:
         return []
     a = answers
@@ -286,7 +311,8 @@ class JobAnswers:
 
 
 async def job_answer_counts(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, int]:
-    """Stored answers per job (served by the (job_id, object_id, worker_id) unique index)."""
+    """Stored answers per job, the model's included, as the job model is fitted on them (served by the
+    (job_id, object_id, worker_id) unique index)."""
     if not job_ids:
         return {}
     a = answers

@@ -22,7 +22,8 @@ from quorum_consolidation import SCHEMA
 
 metadata = MetaData(schema=SCHEMA)
 
-# Every answer received once; the unique key makes redelivered events no-ops.
+# Every answer received once; the unique key makes redelivered events no-ops. Includes the automated-labeling
+# model's answers (worker core.model_annotator.MODEL_WORKER_ID), which are not human answers.
 answers = Table(
     "answers",
     metadata,
@@ -67,6 +68,10 @@ object_state = Table(
     # Classification jobs' known-answer objects: the known class, "" for the others (migration 0005). The
     # object is labeled with it (confidence 1) and it anchors the job's worker model.
     Column("known_label", String(256), nullable=False, server_default=""),
+    # Automated-labeling jobs: the model's predicted class when the object was sent to humans, "" for the
+    # others (migration 0007). It is also stored in `answers` as the one answer of the pseudo-worker
+    # core.model_annotator.MODEL_WORKER_ID, which never counts as a human answer.
+    Column("model_label", String(256), nullable=False, server_default=""),
 )
 
 # The team of each job, from its answer events (AnswerSubmitted.team_id; migration 0006).

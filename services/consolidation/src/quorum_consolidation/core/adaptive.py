@@ -462,9 +462,17 @@ def decide_posteriors(
 
 
 def decide(
-    policy: AdaptivePolicy, model: WorkerModel, answers: Answers, known: KnownLabels | None = None
+    policy: AdaptivePolicy,
+    model: WorkerModel,
+    answers: Answers,
+    known: KnownLabels | None = None,
+    n_answers: np.ndarray | None = None,
 ) -> Decision:
     """For every object of `answers`: done, or needs more (see `Decision`), under `model`'s posteriors.
+
+    `n_answers` ``[n_objects]``: the answers that count towards the policy's minimum and maximum, when not all
+    of `answers` do (the automated-labeling model's answer informs the posterior but is not a human answer);
+    default `answers.answer_counts()`.
 
     Objects a job has not dispatched yet have no answers and are not in `answers`: they need more (use
     `decide_posteriors` with the model's prior and a count of 0 if a `Decision` is wanted for them).
@@ -474,9 +482,8 @@ def decide(
     reason to stop asking.
     """
     probas = clamp_known(posteriors(model, answers), known)
-    decision = decide_posteriors(
-        policy, probas, answers.answer_counts(), answers.object_ids, answers.categories
-    )
+    counts = answers.answer_counts() if n_answers is None else n_answers
+    decision = decide_posteriors(policy, probas, counts, answers.object_ids, answers.categories)
     if known is None or known.objects.shape[0] == 0:
         return decision
     confident = decision.confident.copy()

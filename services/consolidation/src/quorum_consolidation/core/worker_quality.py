@@ -248,6 +248,8 @@ class TeamWorkerStats:
     jobs: int
     accuracy: float
     agreement: float
+    known_answers: int = 0  # answers to known-answer objects, over the jobs
+    known_accuracy: float = 0.0  # share of those equal to the known class (0 when known_answers is 0)
 
 
 def team_worker_quality(reports: Iterable[JobWorkerQuality]) -> list[TeamWorkerStats]:
@@ -255,17 +257,22 @@ def team_worker_quality(reports: Iterable[JobWorkerQuality]) -> list[TeamWorkerS
 
     Jobs can have different categories, so confusion matrices are not pooled; a job's estimate of a worker
     counts in proportion to the answers the worker gave in it (a handful of answers in one job hardly moves an
-    estimate built on hundreds in others)."""
+    estimate built on hundreds in others). Known-answer accuracy is observed, not estimated: it is pooled over
+    the worker's answers to known-answer objects in every job."""
     answers: Counter[str] = Counter()
     jobs: Counter[str] = Counter()
+    known: Counter[str] = Counter()
     acc_sum: dict[str, float] = {}
     agree_sum: dict[str, float] = {}
+    known_right: dict[str, float] = {}
     for report in reports:
         for w in report.workers:
             answers[w.worker_id] += w.answers
             jobs[w.worker_id] += 1
             acc_sum[w.worker_id] = acc_sum.get(w.worker_id, 0.0) + w.accuracy * w.answers
             agree_sum[w.worker_id] = agree_sum.get(w.worker_id, 0.0) + w.agreement * w.answers
+            known[w.worker_id] += w.known_answers
+            known_right[w.worker_id] = known_right.get(w.worker_id, 0.0) + w.known_accuracy * w.known_answers
     return [
         TeamWorkerStats(
             worker_id=worker,
@@ -273,6 +280,8 @@ def team_worker_quality(reports: Iterable[JobWorkerQuality]) -> list[TeamWorkerS
             jobs=jobs[worker],
             accuracy=acc_sum[worker] / n,
             agreement=agree_sum[worker] / n,
+            known_answers=known[worker],
+            known_accuracy=known_right[worker] / known[worker] if known[worker] else 0.0,
         )
         for worker, n in sorted(answers.items(), key=lambda item: (-item[1], item[0]))
         if n > 0

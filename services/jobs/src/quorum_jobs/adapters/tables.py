@@ -108,6 +108,10 @@ job_objects = Table(
     # human-labeled validation objects that certify thresholds.
     Column("auto_iteration", Integer, nullable=True),
     Column("auto_validation", Boolean, nullable=False, server_default="false"),
+    # Automated labeling (migration 0008): the class the iteration's model predicted for an object it sent to
+    # humans ("" for the random draws, without a model, or with MODEL_ANNOTATOR off); it goes to workforce
+    # with the object and consolidation counts it as the pseudo-worker's answer.
+    Column("model_label", Text, nullable=False, server_default=""),
     # The automated-labeling loop asks "is anything still with humans?" every few seconds.
     Index(
         "ix_job_objects_auto_pending",

@@ -83,6 +83,7 @@ class WorkforceClient:
                             source_ref=o.source_ref,
                             input_json=o.input_json,
                             known_label=o.known_label,
+                            model_label=o.model_label,
                         )
                         for o in batch
                     ],

@@ -20,6 +20,9 @@ class DataObject:
     input_json: str = ""
     # Known-answer objects: their known class (never shown to workers; see core/known.py).
     known_label: str = ""
+    # Automated-labeling jobs: the loop's model's predicted class when it sent the object to humans (never
+    # shown to workers; consolidation counts it as a pseudo-worker's answer; see core/model_annotator.py).
+    model_label: str = ""
 
     def approx_bytes(self) -> int:
         return (
@@ -28,6 +31,7 @@ class DataObject:
             + len(self.previous_json.encode())
             + len(self.input_json.encode())
             + len(self.known_label.encode())
+            + len(self.model_label.encode())
             + _PER_OBJECT_OVERHEAD
         )
 

@@ -36,6 +36,7 @@ def answer_submitted(
     previous_json: str = "",
     known_label: str = "",
     team_id: str = "",
+    model_label: str = "",
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
     env = envelope(
@@ -49,6 +50,7 @@ def answer_submitted(
             previous_json=previous_json,
             known_label=known_label,
             team_id=team_id,
+            model_label=model_label,
         )
     )
     return ANSWERS_TOPIC, object_key(answer.job_id, answer.object_id), env

@@ -249,6 +249,7 @@ class Repository:
                                 "previous_json": o.previous_json,
                                 "input_json": o.input_json,
                                 "known_label": o.known_label,
+                                "model_label": o.model_label,
                             }
                             for o in chunk
                         ]
@@ -354,36 +355,47 @@ class Repository:
                     job_objects.c.previous_json,
                     job_objects.c.input_json,
                     job_objects.c.known_label,
+                    job_objects.c.model_label,
                 ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
             return [
-                DataObject(r.object_id, r.source, r.source_ref, r.previous_json, r.input_json, r.known_label)
+                DataObject(
+                    r.object_id,
+                    r.source,
+                    r.source_ref,
+                    r.previous_json,
+                    r.input_json,
+                    r.known_label,
+                    r.model_label,
+                )
                 for r in rows
             ]
 
-    async def has_known_labels(self, job_id: str) -> bool:
-        """Whether any object of the job is a known-answer object."""
+    async def has_object_labels(self, job_id: str) -> bool:
+        """Whether any object of the job carries a known class or a model label."""
+        o = job_objects
         async with self._sessions() as s:
             found = await s.execute(
-                select(job_objects.c.object_id)
-                .where(job_objects.c.job_id == job_id, job_objects.c.known_label != "")
+                select(o.c.object_id)
+                .where(o.c.job_id == job_id, (o.c.known_label != "") | (o.c.model_label != ""))
                 .limit(1)
             )
             return found.first() is not None
 
-    async def known_labels(self, job_id: str, object_ids: Sequence[int]) -> dict[int, str]:
-        """The known class of those of these objects that are known-answer objects."""
+    async def object_labels(self, job_id: str, object_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(known class, model label) of those of these objects that carry either."""
         if not object_ids:
             return {}
+        o = job_objects
         async with self._sessions() as s:
             rows = await s.execute(
-                select(job_objects.c.object_id, job_objects.c.known_label).where(
-                    job_objects.c.job_id == job_id,
-                    job_objects.c.object_id.in_(list(object_ids)),
-                    job_objects.c.known_label != "",
+                select(o.c.object_id, o.c.known_label, o.c.model_label).where(
+                    o.c.job_id == job_id,
+                    o.c.object_id.in_(list(object_ids)),
+                    (o.c.known_label != "") | (o.c.model_label != ""),
                 )
             )
-            return {int(r.object_id): str(r.known_label) for r in rows}
+            return {int(r.object_id): (str(r.known_label), str(r.model_label)) for r in rows}
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
         async with self._sessions() as s:

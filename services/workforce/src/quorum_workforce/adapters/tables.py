@@ -92,6 +92,9 @@ job_objects = Table(
     # Classification jobs' known-answer objects: the known class, "" for the others (migration 0005).
     # Travels to consolidation in the answer events only; never in a task.
     Column("known_label", Text, nullable=False, server_default=""),
+    # Automated-labeling jobs: the model's predicted class when the object was sent to humans, "" otherwise
+    # (migration 0006). Travels to consolidation in the answer events only; never in a task.
+    Column("model_label", Text, nullable=False, server_default=""),
 )
 
 answers = Table(

@@ -33,6 +33,10 @@ class DataObject:
     # Known-answer objects of classification jobs: the known class. Goes to consolidation with every answer
     # event of the object; never into a Task (workers cannot tell known-answer objects from the others).
     known_label: str = ""
+    # Automated-labeling jobs: the model's predicted class when the jobs loop sent the object to humans. Goes
+    # to consolidation with every answer event of the object (one answer of a pseudo-worker there); never
+    # into a Task.
+    model_label: str = ""
 
 
 @dataclass(frozen=True)
