@@ -45,6 +45,7 @@ import csv  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -101,7 +102,8 @@ def features(modality: str, inputs: list[str], device: str, image_size: int) -> 
     if modality == "text":
         x = TextEmbedder(device, batch_size=128).embed(inputs)
     else:
-        x = ImageLoader(image_size).load(inputs)
+        loader = ImageLoader(image_size)
+        x = loader.load(inputs, nets.input_side(loader.native_side(inputs), image_size))  # as the service
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, x)
     return x
@@ -302,6 +304,8 @@ def run_loop(
             else:
                 train_idx.extend(int(i) for i in validation[v_auto])
                 validation = validation[~v_auto]
+        if cross and not args.batch_size:  # the platform's rule: batches grow with the human labels
+            loop = replace(loop, batch_size=plan.batch_after(len(human)))
         k = next_batch_size(len(remaining), len(human), loop)
         # The next iteration trains on more labels: assume it takes 1.3x this one.
         out_of_time = time.perf_counter() - args.started + 1.3 * (time.perf_counter() - t0) > args.time_budget
@@ -484,7 +488,7 @@ def main() -> None:
     parser.add_argument("--cnn-epochs", type=int, default=30)
     parser.add_argument("--cnn-min-steps", type=int, default=600)
     parser.add_argument("--image-model", choices=["cnn_wide", "cnn"], default="cnn_wide")
-    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--image-size", type=int, default=24, help="largest side (the service's IMAGE_SIZE)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -4,6 +4,7 @@ start, bad input, and the Triton backend (a real Triton server from nvidia-pytri
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
@@ -21,7 +23,7 @@ from quorum_common.db import run_migrations
 from quorum_common.errors import reason_from_rpc_error
 from quorum_common.grpc_server import GrpcService
 from quorum_inference import MIGRATIONS, SCHEMA
-from quorum_inference.adapters import finetune
+from quorum_inference.adapters import finetune, nets
 from quorum_inference.server import build_service
 from quorum_inference.settings import InferenceSettings
 
@@ -74,6 +76,13 @@ def sentences(n_per_class: int, seed: int) -> list[tuple[str, str]]:
     return out
 
 
+def _mixed_topics(n: int, seed: int) -> list[tuple[str, str]]:
+    """Sports subjects with weather predicates (labeled weather): sentences a model is unsure of."""
+    rng = random.Random(seed)
+    subjects, predicates = _VOCAB["sports"][0], _VOCAB["weather"][1]
+    return [(f"{rng.choice(subjects)} {rng.choice(predicates)}.", "weather") for _ in range(n)]
+
+
 def text_objects(
     data: list[tuple[str, str]], with_labels: bool = True
 ) -> list[inference_pb2.InferenceObject]:
@@ -96,7 +105,12 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_settings(
-    url: str, models_dir: Path, backend: str, text_model: str = "frozen", finetune_max_seconds: float = 0.0
+    url: str,
+    models_dir: Path,
+    backend: str,
+    text_model: str = "frozen",
+    finetune_max_seconds: float = 0.0,
+    soft_labels: bool = True,
 ) -> InferenceSettings:
     return InferenceSettings(
         database_url=url,
@@ -107,7 +121,7 @@ def make_settings(
         INFERENCE_BACKEND=backend,
         head_epochs=30,
         cnn_epochs=12,
-        image_size=16,
+        image_size=24,  # 8 x 8 digits still go in at 16 x 16, their own side rounded up
         TEXT_MODEL=text_model,
         # TEXT_MODEL=finetune, tiny: a few steps on a few dozen sentences
         certify_share=0.5,
@@ -116,6 +130,7 @@ def make_settings(
         finetune_max_steps=6,
         finetune_lr=1e-4,
         finetune_max_seconds=finetune_max_seconds,
+        soft_labels=soft_labels,
     )
 
 
@@ -373,12 +388,14 @@ async def test_bad_predict_requests(stub: Stub, text_job: tuple[str, inference_p
 
 
 async def test_predict_selects_uncertain_distinct_objects_for_humans(
-    stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]
+    stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion], models_dir: Path
 ) -> None:
-    """The picks are objects the model may not auto-label, each once, as many as asked while there are."""
+    """The picks are objects the model may not auto-label, each once, as many as asked while there are; the
+    random draws among them (random_share of the count) come last and are named, and recorded as drawn."""
     job, _ = text_job
-    data = sentences(25, seed=11)
-    objects = text_objects(data, with_labels=False)
+    data = sentences(25, seed=11) + _mixed_topics(15, seed=12)  # some the model is unsure of
+    # The unlabeled pool: ids no training ever used, as in a job (the first training's objects are its draws).
+    objects = [inference_pb2.InferenceObject(object_id=f"pool{i}", text=t) for i, (t, _) in enumerate(data)]
     seen = [inference_pb2.InferenceObject(object_id="seen", text=t) for t, _ in data[:5]]
     resp = await stub.Predict(
         inference_pb2.PredictRequest(job_id=job, objects=objects, select_count=8, labeled=seen)
@@ -389,10 +406,91 @@ async def test_predict_selects_uncertain_distinct_objects_for_humans(
     assert not set(picked) & auto
     non_auto = [o.object_id for o in objects if o.object_id not in auto]
     assert len(picked) == min(8, len(non_auto))
+    drawn = list(resp.random_object_ids)
+    assert len(drawn) == min(len(non_auto), round(0.5 * 8)) and picked[len(picked) - len(drawn) :] == drawn
+    assert set(drawn) <= set(json.loads((models_dir / job / "drawn.json").read_text()))
+    # A retried iteration (its first Predict never committed) draws anew; a pick that an earlier call drew is
+    # named random too, so the jobs service never attaches the model's opinion to a certifying object.
+    again = await stub.Predict(
+        inference_pb2.PredictRequest(job_id=job, objects=objects, select_count=8, labeled=seen[:3])
+    )
+    recorded = set(json.loads((models_dir / job / "drawn.json").read_text()))
+    assert set(again.random_object_ids) == set(again.selected_object_ids) & recorded
+    assert set(again.selected_object_ids) & set(drawn) <= set(again.random_object_ids)
     plain = await stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=objects))
-    assert not plain.selected_object_ids
+    assert not plain.selected_object_ids and not plain.random_object_ids
     bad = inference_pb2.PredictRequest(job_id=job, objects=objects, select_count=-1)
     assert await _code(stub.Predict(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, "select_count_invalid")
+
+
+async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, models_dir: Path) -> None:
+    """A version's certified draws are recorded with its verdict; Predict records its draws' sampling rate
+    (from pool_size when the objects are a sample); the next version bounds its threshold with them."""
+    job = uuid.uuid4().hex
+    first = sentences(40, seed=21)
+    v1 = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=text_objects(first), categories=CATS, target_accuracy=0.9
+        )
+    )
+    assert v1.metrics.n_certified_earlier == 0 and any(t.has_threshold for t in v1.metrics.thresholds)
+    certified = json.loads((models_dir / job / "certified.json").read_text())
+    drawn = set(json.loads((models_dir / job / "drawn.json").read_text()))
+    assert certified and set(certified) <= drawn and {v for _, _, v in certified.values()} == {1}
+    truth = dict((f"o{i}", label) for i, (_, label) in enumerate(first))
+    assert all(agree == 1 for oid, (agree, _, _) in certified.items() if truth[oid])  # easy sentences
+
+    # The pool: 60 sentences sent as a uniform sample of 600; half mix two topics (the model is unsure).
+    pool_data = sentences(10, seed=22) + _mixed_topics(30, seed=23)
+    pool = [inference_pb2.InferenceObject(object_id=f"p{i}", text=t) for i, (t, _) in enumerate(pool_data)]
+    bad = inference_pb2.PredictRequest(job_id=job, objects=pool, select_count=8, pool_size=10)
+    assert await _code(stub.Predict(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, "pool_size_invalid")
+    resp = await stub.Predict(
+        inference_pb2.PredictRequest(
+            job_id=job, objects=pool, select_count=8, labeled=text_objects(first), pool_size=600
+        )
+    )
+    n_random = len(resp.random_object_ids)
+    left = 600 * sum(not p.auto_label for p in resp.predictions) / len(pool)
+    rates = json.loads((models_dir / job / "sampling.json").read_text())
+    assert rates["0"] == pytest.approx(120 / (600 + 120))  # the first batch: 120 of the 720 objects
+    assert rates["1"] == pytest.approx(n_random / left)
+
+    # Version 2 on the first labels and the picks: version 1's certified draws join its bound.
+    index = {f"p{i}": label for i, (_, label) in enumerate(pool_data)}
+    picks = [
+        inference_pb2.InferenceObject(object_id=o.object_id, text=o.text, label=index[o.object_id])
+        for o in pool
+        if o.object_id in set(resp.selected_object_ids)
+    ]
+    v2 = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.9
+        )
+    )
+    assert v2.version == 2 and v2.metrics.n_certified_earlier == len(certified)
+    for t in v2.metrics.thresholds:
+        assert not t.has_threshold or t.lower_bound >= 0.9
+
+
+async def test_until_a_job_certifies_every_pick_is_a_random_draw(stub: Stub) -> None:
+    """Nothing is machine-labeled before a bound clears the target and only draws feed it (settings:
+    random_share_uncertified = 1)."""
+    job = uuid.uuid4().hex
+    first = sentences(10, seed=31)
+    v1 = await stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=text_objects(first), categories=CATS, target_accuracy=0.999
+        )
+    )
+    assert not any(t.has_threshold for t in v1.metrics.thresholds)
+    pool = [
+        inference_pb2.InferenceObject(object_id=f"p{i}", text=t) for i, (t, _) in enumerate(sentences(10, 32))
+    ]
+    resp = await stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=pool, select_count=8))
+    assert len(resp.selected_object_ids) == 8 and list(resp.random_object_ids) == list(
+        resp.selected_object_ids
+    )
 
 
 async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
@@ -454,10 +552,19 @@ async def test_fine_tuning_stops_at_its_time_cap_and_records_the_steps(
     assert mv.metrics.n_train > 0 and mv.metrics.n_validation > 0
 
 
-async def test_label_confidences_set_the_noise_each_threshold_allows_for(stub: Stub) -> None:
+@pytest.fixture
+async def hard_stub(migrated_url: str, models_dir: Path) -> AsyncIterator[Stub]:
+    """A service that trains on the bare labels (SOFT_LABELS=false): the same network whatever the
+    confidences sent, so only the bounds differ between requests."""
+    async with running(make_settings(migrated_url, models_dir, "torch", soft_labels=False)) as s:
+        yield s
+
+
+async def test_label_confidences_set_the_noise_each_threshold_allows_for(hard_stub: Stub) -> None:
     """Per-object label confidences: the bound of a threshold allows for 1 - q of the labels it is certified
     on (reported as their mean); equal confidences q give the same thresholds as label_noise = 1 - q; none
     sent (0) keeps the request's label_noise."""
+    stub = hard_stub
     data = sentences(40, seed=5)
 
     def objects(q: list[float]) -> list[inference_pb2.InferenceObject]:
@@ -510,7 +617,9 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     return out
 
 
-async def test_images_train_a_cnn_and_predict(stub: Stub, digits: list[tuple[str, str]]) -> None:
+async def test_images_train_a_cnn_at_their_own_side_and_predict(
+    stub: Stub, digits: list[tuple[str, str]], models_dir: Path
+) -> None:
     job = uuid.uuid4().hex
     cats = [str(d) for d in range(10)]
     train = [
@@ -519,6 +628,8 @@ async def test_images_train_a_cnn_and_predict(stub: Stub, digits: list[tuple[str
     ]
     mv = await stub.TrainModel(inference_pb2.TrainModelRequest(job_id=job, objects=train, categories=cats))
     assert mv.modality == "image" and mv.metrics.validation_accuracy >= 0.8
+    arch, _, _ = nets.load(models_dir / job / f"v{mv.version}.pt", torch.device("cpu"))
+    assert arch.input_shape == (3, 16, 16)  # the images' own 8 x 8, not the setting's 24
     test = [
         inference_pb2.InferenceObject(object_id=f"t{i}", image_uri=u) for i, (u, _) in enumerate(digits[450:])
     ]

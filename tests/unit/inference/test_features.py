@@ -38,3 +38,17 @@ def test_unreadable_images_name_the_object(tmp_path: Path) -> None:
         with pytest.raises(FeatureError) as info:
             loader.load(uris)
         assert info.value.index == index and f"objects[{index}]" in str(info.value)
+
+
+def test_native_side_is_the_median_longer_side_and_load_takes_a_side(tmp_path: Path) -> None:
+    uris = []
+    for i, (w, h) in enumerate([(8, 8), (10, 30), (100, 60)]):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(np.full((h, w), 128, np.uint8), mode="L").save(path)
+        uris.append(str(path))
+    loader = ImageLoader(32)
+    assert loader.native_side(uris) == 30
+    assert loader.load(uris, 16).shape == (3, 3, 16, 16)
+    assert loader.load(uris).shape == (3, 3, 32, 32)  # the same image at two sides: two cache entries
+    with pytest.raises(FeatureError, match=r"objects\[1\]"):
+        loader.native_side([uris[0], str(tmp_path / "missing.png")])

@@ -95,3 +95,31 @@ def test_min_steps_trains_a_tiny_set_longer() -> None:
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
     with torch.no_grad():
         assert loss(longer(xt), yt) < loss(short(xt), yt)
+
+
+def test_images_go_in_at_their_own_side_when_smaller_than_the_setting() -> None:
+    assert nets.input_side(8, 24) == 16  # 8 x 8 digits: the CNN's least side, not 24
+    assert nets.input_side(20, 32) == 24  # rounded up to a multiple of 8
+    assert nets.input_side(100, 24) == 24  # photos: the setting caps it
+    assert nets.input_side(3024, 512) == 512
+
+
+def test_soft_targets_put_the_confidence_on_the_label_and_spread_the_rest() -> None:
+    t = nets.soft_targets(np.array([0, 2, 1]), np.array([0.7, 0.0, 0.1]), 3)
+    np.testing.assert_allclose(t[0], [0.7, 0.15, 0.15], rtol=1e-6)
+    np.testing.assert_allclose(t[1], [0.0, 0.0, 1.0])  # unknown confidence: the label as given
+    np.testing.assert_allclose(t[2], [1 / 3, 1 / 3, 1 / 3], rtol=1e-6)  # never below uniform
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_a_network_trained_on_an_unsure_label_learns_its_confidence_not_certainty() -> None:
+    x = np.ones((64, 4), dtype=np.float32)
+    y = np.zeros(64, dtype=np.int64)
+    arch = nets.Arch("head", (4,), 2, hidden=0)
+    config = nets.TrainConfig(epochs=300, lr=0.05, weight_decay=0.0, augment=False)
+    cpu = torch.device("cpu")
+    soft = nets.train(arch, x, y, config, device=cpu, confidence=np.full(64, 0.7))
+    hard = nets.train(arch, x, y, config, device=cpu)
+    p_soft = torch.softmax(torch.as_tensor(nets.logits(soft, x[:1])), 1)[0, 0].item()
+    p_hard = torch.softmax(torch.as_tensor(nets.logits(hard, x[:1])), 1)[0, 0].item()
+    assert abs(p_soft - 0.7) < 0.03 and p_hard > 0.99

@@ -43,3 +43,15 @@ def test_selection_prefers_uncertain_and_spread_out_points() -> None:
     assert all(200 <= p < 230 for p in top_uncertain)  # the baseline this test guards against
     assert picks == select_informative(probs, emb, 10, seed=0)  # seeded
     assert select_informative(probs[:0], emb[:0], 5) == []
+
+
+def test_picks_are_distinct_when_only_duplicates_are_left() -> None:
+    # Three distinct points, each twice (a text set with repeated sentences), and a fourth already labelled:
+    # asking for all six must return each index once (a repeated pick once sent fewer objects to humans than
+    # the jobs service counted, and the job waited forever for the missing one).
+    x = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), 2, axis=0)
+    for labelled in (None, x[:1]):
+        picks = k_center_greedy(x, 6, labelled=labelled, seed=0)
+        assert sorted(picks) == list(range(6))
+    probs = np.tile([[0.5, 0.5]], (6, 1))
+    assert sorted(select_informative(probs, x, 6, labelled_embeddings=x[:2])) == list(range(6))

@@ -251,3 +251,103 @@ def test_evaluate_uses_label_confidences_only_when_sent() -> None:
     assert 0.0 <= each.validation_auto_label_noise < eps.mean()
     with pytest.raises(ValueError):
         evaluate(logits, human, k, label_confidence=np.ones(3), **common)  # type: ignore[arg-type]
+
+
+def test_earlier_draws_at_equal_weight_pool_with_every_candidate_set() -> None:
+    from quorum_inference.core.thresholds import EarlierCertified
+
+    rng = np.random.default_rng(5)
+    n = 300
+    pred = rng.integers(3, size=n)
+    conf = rng.uniform(0.4, 1.0, size=n)
+    truth = np.where(rng.random(n) < np.where(conf > 0.7, 0.97, 0.5), pred, (pred + 1) % 3)
+    agree = (rng.random(80) < 0.99).astype(np.float64)
+    earlier = EarlierCertified(agree, np.zeros(80), np.ones(80))
+    cut = pick_pooled_threshold(pred, conf, truth, 3, target_accuracy=0.9, earlier=earlier)[0]
+    assert cut.threshold is not None
+    above = conf >= cut.threshold
+    k = int(agree.sum()) + int((pred[above] == truth[above]).sum())
+    # The bound is the plain bound of the earlier draws and the candidate set's together.
+    assert cut.lower_bound == pytest.approx(float(clopper_pearson_lower(k, 80 + int(above.sum()), 0.95)))
+
+
+def test_earlier_machine_labels_above_the_target_admit_a_harder_set_and_the_whole_stays_above_it() -> None:
+    from quorum_inference.core.thresholds import EarlierCertified
+
+    # The remaining pool is hard: 90 % right at best, never certifiable at 0.95 on its own.
+    rng = np.random.default_rng(6)
+    n = 200
+    pred = rng.integers(4, size=n)
+    conf = rng.uniform(0.3, 1.0, size=n)
+    p_right = np.where(conf > 0.8, 0.9, 0.5)
+    truth = np.where(rng.random(n) < p_right, pred, (pred + 1) % 4)
+    alone = pick_pooled_threshold(pred, conf, truth, 4, target_accuracy=0.95)
+    assert alone[0].threshold is None
+    # An earlier version machine-labeled a large easy part, all 300 of its draws right.
+    perfect = EarlierCertified(np.ones(300), np.zeros(300), np.ones(300))
+    joint = pick_pooled_threshold(pred, conf, truth, 4, target_accuracy=0.95, earlier=perfect)[0]
+    assert joint.threshold is not None and joint.lower_bound >= 0.95
+    above = conf >= joint.threshold
+    assert 0.0 < (pred[above] == truth[above]).mean() < 0.95  # the new set alone is below the target...
+    whole = (300 + (pred[above] == truth[above]).sum()) / (300 + above.sum())
+    assert whole >= 0.95  # ...the machine labels together are not
+    # Earlier machine labels below the target admit nothing, however good the new set.
+    poor = EarlierCertified((rng.random(300) < 0.85).astype(np.float64), np.zeros(300), np.ones(300))
+    assert pick_pooled_threshold(pred, conf, pred, 4, earlier=poor)[0].threshold is None
+
+
+def test_earlier_draws_weigh_by_the_share_of_the_pool_they_stood_for() -> None:
+    from quorum_inference.core.thresholds import EarlierCertified, earlier_certified, noisy_lower_bound
+
+    # First batch: 100 of 1,000 objects (rate 0.1); version 1 drew 25 of 500 (0.05); version 2 drew 50 of 250.
+    rates = {0: 0.1, 1: 0.05, 2: 0.2}
+    draws = [(1, 0.01, 1), (0, 0.02, 2), (1, 0.0, 3)]
+    got = earlier_certified(draws, rates, 3)
+    assert got is not None and len(got) == 2  # version 3's own draw is not earlier than itself
+    # For version 3 the pool has been sampled at 0.35 in all: a draw certified by version 1 (sampled at 0.1)
+    # stands for 3.5 times as many objects as a draw of the current pool; one by version 2 (0.15) for 2.33.
+    assert got.weight == pytest.approx([0.35 / 0.1, 0.35 / 0.15])
+    assert earlier_certified(draws, {1: 0.05}, 3) is None  # the first batch's rate is needed
+    assert earlier_certified(draws, rates, 1) is None  # nothing before version 1
+    # Kish's effective sample size: one candidate draw (right) with the two earlier ones.
+    cut = pick_pooled_threshold(
+        np.array([0]), np.array([0.9]), np.array([0]), 2, target_accuracy=0.05, earlier=got
+    )[0]
+    w = np.concatenate([got.weight, [1.0]])
+    agree = np.array([1.0, 0.0, 1.0])
+    eps = np.array([0.01, 0.02, 0.0])
+    n_eff = w.sum() ** 2 / (w @ w)
+    expected = noisy_lower_bound((w @ agree) / w.sum() * n_eff, n_eff, 0.95, (w @ eps) / w.sum(), 2)
+    assert cut.lower_bound == pytest.approx(float(expected))
+    with pytest.raises(ValueError, match="weights"):
+        EarlierCertified(np.ones(1), np.zeros(1), np.zeros(1))
+
+
+def test_the_best_pooled_bound_says_how_close_a_model_came() -> None:
+    from quorum_inference.core.thresholds import pooled_certification
+
+    pred, conf, truth = _many_classes(seed=3)
+    _, (best, support) = pooled_certification(pred, conf, truth, 10)
+    assert 0.0 < best < 1.0 and 0 < support <= len(pred)
+    # A target just under the best bound certifies; one just over it does not.
+    under = pick_pooled_threshold(pred, conf, truth, 10, target_accuracy=best - 1e-6)[0]
+    assert under.threshold is not None and under.lower_bound <= best + 1e-12
+    assert (
+        pick_pooled_threshold(pred, conf, truth, 10, target_accuracy=min(0.999, best + 1e-3))[0].threshold
+        is None
+    )
+    assert pooled_certification(pred[:0], conf[:0], truth[:0], 10)[1] == (0.0, 0)
+
+
+def test_noise_credit_never_exceeds_the_disagreement_observed() -> None:
+    from quorum_inference.core.thresholds import noisy_lower_bound
+
+    # 18 of 18 agree with labels whose confidences say a quarter are wrong: no noise can be credited (the
+    # uncapped correction said 1.0).
+    assert noisy_lower_bound(18, 18, 0.95, 0.26, 10) == pytest.approx(
+        float(clopper_pearson_lower(18, 18, 0.95))
+    )
+    # 3 of 100 disagree, labels said 5 % wrong: only 3 % is credited.
+    capped = float(noisy_lower_bound(97, 100, 0.95, 0.05, 2))
+    assert capped == pytest.approx(float(noisy_lower_bound(97, 100, 0.95, 0.03, 2)))
+    assert float(clopper_pearson_lower(97, 100, 0.95)) < capped < 1.0

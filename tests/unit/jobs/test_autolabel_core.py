@@ -14,6 +14,7 @@ from quorum_jobs.core.autolabel import (
     decide,
     plan_first_batch,
     plan_loop,
+    scoring_sample,
     true_accuracy_estimate,
 )
 from quorum_jobs.core.spec import JobSpecInput, validate_spec
@@ -25,7 +26,7 @@ ON = AutoLabelSpec(enabled=True)
 
 def test_plan_scales_with_classes_and_size_and_respects_the_budget() -> None:
     plan = plan_loop(1797, 10)
-    assert (plan.first_batch_size, plan.batch_size, plan.max_iterations) == (100, 50, 20)
+    assert (plan.first_batch_size, plan.batch_size, plan.max_iterations) == (100, 50, 40)
     plan = plan_loop(10_000, 2)
     assert (plan.first_batch_size, plan.batch_size) == (200, 200)
     assert plan_loop(50, 10).first_batch_size == 50
@@ -50,6 +51,47 @@ def test_first_batch_is_seeded_random_and_disjoint() -> None:
 def test_decide_continues_with_a_batch_while_much_is_left() -> None:
     nxt = decide(1, remaining=1500, sent_to_humans=400, plan=PLAN, spec=ON)
     assert nxt.decision == Decision.CONTINUE and nxt.to_humans == PLAN.batch_size and nxt.to_fail == 0
+
+
+def test_batches_grow_with_the_human_labels_so_far() -> None:
+    # 10 % of what humans labeled, never below the base batch: 50 until 500 were sent, then growing.
+    assert PLAN.batch_after(0) == PLAN.batch_after(500) == 50
+    assert PLAN.batch_after(501) == 51 and PLAN.batch_after(1200) == 120
+    nxt = decide(9, remaining=1500, sent_to_humans=1200, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 120)
+    # Less than the grown batch and a base batch left: the rest goes to humans now, not in one more iteration.
+    nxt = decide(9, remaining=169, sent_to_humans=1200, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans) == (Decision.REST_TO_HUMANS, 169)
+    nxt = decide(9, remaining=170, sent_to_humans=1200, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 120)
+    # The budget still caps a grown batch.
+    spec = AutoLabelSpec(enabled=True, max_human_labeled=1250)
+    nxt = decide(9, remaining=1500, sent_to_humans=1200, plan=PLAN, spec=spec)
+    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 50)
+
+
+def test_a_dataset_is_used_up_well_before_the_iteration_cap() -> None:
+    # Even when the model never machine-labels anything, growing batches spend the pool in fewer iterations
+    # than the cap (the cap is a safety net, not what ends a normal job).
+    for n, k in [(1797, 10), (5952, 6), (10_662, 2), (100_000, 2)]:
+        plan = plan_loop(n, k)
+        sent, iteration = plan.first_batch_size, 1
+        while True:
+            nxt = decide(iteration, n - sent, sent, plan, ON)
+            sent += nxt.to_humans
+            if nxt.decision != Decision.CONTINUE:
+                break
+            iteration += 1
+        assert sent == n and iteration < plan.max_iterations, (n, k, iteration)
+
+
+def test_scoring_sample_is_seeded_uniform_and_keeps_order() -> None:
+    ids = list(range(10, 5010))
+    a = scoring_sample(ids, 300, seed=1)
+    assert a == scoring_sample(ids, 300, seed=1) and a != scoring_sample(ids, 300, seed=2)
+    assert len(set(a)) == 300 and set(a) <= set(ids) and a == sorted(a)
+    assert min(a) < 1000 and max(a) > 4000  # spread over the pool, not its head
+    assert scoring_sample(ids[:50], 300, seed=1) == ids[:50]
 
 
 def test_decide_sends_the_rest_to_humans_when_little_is_left_or_at_the_last_iteration() -> None:
@@ -149,3 +191,12 @@ def test_training_objects_carry_their_consolidated_confidence() -> None:
     image = loop_object(8, '{"source-ref": "s3://b/x.png"}', "cat", True, 1.2).proto()
     assert (image.image_uri, image.validation, image.label_confidence) == ("s3://b/x.png", True, 1.0)
     assert loop_object(9, '{"source": "x"}').proto().label_confidence == 0.0  # unknown / to score
+
+
+def test_a_pick_named_twice_never_keeps_an_object_from_humans() -> None:
+    from quorum_jobs.autolabeling import _split
+    from quorum_jobs.core.autolabel import Decision, Next
+
+    # The last iteration sends the whole rest; a model pick repeated must not push an object out of the batch.
+    to_humans, to_fail = _split(Next(Decision.REST_TO_HUMANS, 3, 0), [2, 2, 5], [1, 2, 5])
+    assert to_humans == [2, 5, 1] and to_fail == []

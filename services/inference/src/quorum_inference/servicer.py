@@ -54,6 +54,9 @@ def _version_pb(mv: ModelVersion, backend: str) -> inference_pb2.ModelVersion:
             finetune_steps=m.finetune_steps,
             finetune_capped=m.finetune_capped,
             validation_auto_label_noise=m.validation_auto_label_noise,
+            n_certified_earlier=m.n_certified_earlier,
+            best_lower_bound=m.best_lower_bound,
+            best_lower_bound_support=m.best_lower_bound_support,
             thresholds=[
                 inference_pb2.ClassThreshold(
                     category=mv.categories[t.class_index],
@@ -106,6 +109,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             objects,
             select_count=request.select_count,
             labeled=_objects(list(request.labeled)),
+            pool_size=request.pool_size,
         )
         cats = result.version.categories
         return inference_pb2.PredictResponse(
@@ -123,6 +127,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
                 for i, o in enumerate(objects)
             ],
             selected_object_ids=[objects[i].object_id for i in result.selected],
+            random_object_ids=[objects[i].object_id for i in result.random],
         )
 
     async def GetModelMetrics(  # noqa: N802 - gRPC method name

@@ -20,14 +20,17 @@ from quorum_jobs.adapters.inference import InferenceClient, InferenceError, Loop
 from quorum_jobs.adapters.store import JobRecord, JobStore
 from quorum_jobs.adapters.workforce import WorkforceClient, WorkforceError
 from quorum_jobs.core.autolabel import (
+    SELECTION_SAMPLE,
     Decision,
     Next,
     cost_saving_percent,
     decide,
     plan_loop,
+    scoring_sample,
     true_accuracy_estimate,
 )
 from quorum_jobs.core.batching import DataObject
+from quorum_jobs.core.model_annotator import model_labels
 from quorum_jobs.core.states import JobStatus
 from quorum_jobs.errors import FailedPrecondition
 from quorum_jobs.settings import JobsSettings
@@ -145,9 +148,11 @@ class AutoLabeler:
         has_validation = any(o.validation for o in train)
         machine: list[tuple[int, str, float]] = []
         selected: list[int] = []
+        predicted: dict[int, str] = {}
+        drawn: list[int] = []
         metrics: dict[str, object] = {}
         version, model_id = 0, ""
-        batch = plan.batch_size
+        batch = plan.batch_after(counts.sent)  # what `decide` will send when the loop goes on
         if spec.auto_labeling.max_human_labeled:
             batch = max(0, min(batch, spec.auto_labeling.max_human_labeled - counts.sent))
         if has_validation and len(train) > sum(o.validation for o in train) and unsent_objects:
@@ -156,7 +161,17 @@ class AutoLabeler:
                 model = await self.inference.train(
                     job.job_id, train, spec.categories, spec.auto_labeling.target_accuracy, label_noise=noise
                 )
-                scored = await self.inference.score(job.job_id, model.version, unsent_objects, batch, train)
+                to_score = unsent_objects
+                if not _certifies(model.metrics):
+                    # Nothing to machine-label: a uniform sample of the pool is enough to pick the batch from.
+                    sample = set(
+                        scoring_sample([o.object_id for o in unsent_objects], SELECTION_SAMPLE, iteration)
+                    )
+                    to_score = [o for o in unsent_objects if o.object_id in sample]
+                # The pool's size weighs the random draws in later bounds (a sample's draws are rarer).
+                scored = await self.inference.score(
+                    job.job_id, model.version, to_score, batch, train, pool_size=len(unsent_objects)
+                )
             except InferenceError as err:
                 if err.retryable:
                     raise
@@ -178,6 +193,7 @@ class AutoLabeler:
                 )
                 machine = [(m.object_id, m.label, m.confidence) for m in scored.machine_labels]
                 selected = scored.selected
+                predicted, drawn = scored.predicted, scored.random
         current = await self.store.get_job(job.job_id)
         if current is None or current.status != JobStatus.IN_PROGRESS:
             return  # stopped while the model trained: nothing more to label or send
@@ -187,6 +203,9 @@ class AutoLabeler:
         if not model_id and nxt.decision == Decision.CONTINUE:  # no model: nothing to iterate on
             nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
         to_humans, to_fail = _split(nxt, selected, rest)
+        # The model's opinion of each object it sends to humans (not of its random draws) goes with it: the
+        # consolidation counts it as one answer of a pseudo-worker whose reliability it learns.
+        annotated = model_labels(to_humans, predicted, drawn) if self.settings.model_annotator else {}
         committed = await self.loop.commit_iteration(
             job.job_id,
             IterationOutcome(
@@ -198,6 +217,7 @@ class AutoLabeler:
                 to_humans=to_humans,
                 to_fail=to_fail,
                 decision=nxt.decision.value,
+                model_labels=annotated,
             ),
         )
         if not committed:
@@ -210,6 +230,7 @@ class AutoLabeler:
             trained_on=len(train),
             machine_labeled=len(machine),
             to_humans=len(to_humans),
+            model_labeled=len(annotated),
             failed=len(to_fail),
             decision=nxt.decision.value,
         )
@@ -218,12 +239,12 @@ class AutoLabeler:
 
     async def _release(self, job: JobRecord, iteration: int) -> None:
         """Put the iteration's human batch into workforce (idempotent) and record that it is there."""
-        ids = await self.loop.sent_in(job.job_id, iteration)
-        lines = await self.loop.lines(job.job_id, ids)
         objects = []
-        for oid, line in lines:
+        # The model labels were stored with the iteration: a retried release sends the same ones.
+        for oid, line, model_label in await self.loop.sent_objects(job.job_id, iteration):
             data = json.loads(line)
-            objects.append(DataObject(oid, data.get("source") or "", data.get("source-ref") or "", "", ""))
+            source, ref = data.get("source") or "", data.get("source-ref") or ""
+            objects.append(DataObject(oid, source, ref, model_label=model_label))
         if objects:
             await self.workforce.put_objects(job.job_id, objects)
         await self.loop.mark_released(job.job_id, iteration)
@@ -240,12 +261,18 @@ class AutoLabeler:
         return AutoLabelReport(job, iterations, counts, human_answers)
 
 
+def _certifies(metrics: dict[str, object]) -> bool:
+    """Whether a trained version's metrics give any class a threshold (it may machine-label something)."""
+    thresholds = metrics.get("thresholds") or []
+    return any(isinstance(t, dict) and t.get("has_threshold") for t in thresholds)  # type: ignore[union-attr]
+
+
 def _split(nxt: Next, selected: list[int], rest: list[int]) -> tuple[list[int], list[int]]:
     """Which of `rest` go to humans (the model's picks first) and which fail."""
     if nxt.decision == Decision.DONE:
         return [], []
     rest_set = set(rest)
-    order = [oid for oid in selected if oid in rest_set]
+    order = list(dict.fromkeys(oid for oid in selected if oid in rest_set))  # each once, in pick order
     chosen = set(order)
     order += [oid for oid in rest if oid not in chosen]
     return order[: nxt.to_humans], order[nxt.to_humans : nxt.to_humans + nxt.to_fail]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,13 @@ from quorum_inference.core.backend import ModelKey, ScoringBackend
 from quorum_inference.core.calibration import apply_temperature
 from quorum_inference.core.metrics import ModelMetrics, evaluate
 from quorum_inference.core.selection import select_informative
-from quorum_inference.core.thresholds import auto_label_mask
+from quorum_inference.core.thresholds import (
+    MAX_OBJECT_NOISE,
+    EarlierCertified,
+    auto_label_mask,
+    earlier_certified,
+    object_noise_from_confidence,
+)
 from quorum_inference.core.types import InferenceObject, ModelVersion, Predictions, modality_of
 from quorum_inference.errors import FailedPrecondition, InvalidArgument, NotFound
 from quorum_inference.settings import InferenceSettings
@@ -29,6 +35,14 @@ log = get_logger(__name__)
 
 DEFAULT_TARGET_ACCURACY = 0.95
 MAX_LABEL_NOISE = 0.5
+
+
+@dataclass(frozen=True)
+class ScoredPredictions(Predictions):
+    """`Predictions` with, among `selected`, the indices drawn uniformly at random from the pool (they come
+    last in `selected`): they certify later versions' thresholds."""
+
+    random: list[int] = field(default_factory=list)
 
 
 class InferenceEngine:
@@ -66,10 +80,10 @@ class InferenceEngine:
             raise InvalidArgument(str(err), reason="object_content_invalid") from err
 
     def _features(
-        self, modality: str, objects: list[InferenceObject], encoder: str = ""
+        self, modality: str, objects: list[InferenceObject], encoder: str = "", image_side: int = 0
     ) -> NDArray[np.float32]:
         """Model inputs: text through frozen MiniLM, or through the fine-tuned encoder `encoder` (a path under
-        models_dir) of a version; images as tensors."""
+        models_dir) of a version; images as tensors of `image_side` (0: the setting)."""
         if modality == "text" and encoder:
             try:
                 return self._tuned.embed(encoder, [o.text for o in objects])
@@ -78,16 +92,26 @@ class InferenceEngine:
         if modality == "text":
             return self._embedder.embed([o.text for o in objects])
         try:
-            return self._images.load([o.image_uri for o in objects])
+            return self._images.load([o.image_uri for o in objects], image_side or None)
         except FeatureError as err:
             raise InvalidArgument(str(err), reason="image_unreadable") from err
 
-    def _arch(self, modality: str, n_classes: int) -> nets.Arch:
+    def _image_side(self, objects: list[InferenceObject]) -> int:
+        """The side a job's images go in at (nets.input_side), from a sample of their sizes."""
+        sample = objects[:: max(1, len(objects) // 200)]  # headers only, but a job may have thousands
+        try:
+            native = self._images.native_side([o.image_uri for o in sample])
+        except FeatureError as err:
+            raise InvalidArgument(str(err), reason="image_unreadable") from err
+        return nets.input_side(native, self._settings.image_size)
+
+    def _arch(self, modality: str, n_classes: int, image_side: int = 0) -> nets.Arch:
         if modality == "text":
             from quorum_inference.adapters.features import EMBEDDING_DIM  # noqa: PLC0415
 
             return nets.Arch("head", (EMBEDDING_DIM,), n_classes, self._settings.head_hidden)
-        return nets.Arch("cnn_wide", self._images.input_shape, n_classes, 0)
+        side = image_side or self._settings.image_size
+        return nets.Arch("cnn_wide", (3, side, side), n_classes, 0)
 
     # ----- train --------------------------------------------------------------------------------------
     async def train(
@@ -158,7 +182,12 @@ class InferenceEngine:
                 )
             init_state = (earlier, nets.Arch.from_json(earlier.arch))
 
-        arch = self._arch(modality, len(categories))
+        side = 0
+        if modality == "image":
+            # A warm start keeps its earlier version's input side; otherwise the images' own decides.
+            earlier_shape = tuple(init_state[1].input_shape) if init_state is not None else ()
+            side = int(earlier_shape[1]) if len(earlier_shape) == 3 else self._image_side(objects)
+        arch = self._arch(modality, len(categories), side)
         config = nets.TrainConfig(
             epochs=self._settings.head_epochs if modality == "text" else self._settings.cnn_epochs,
             seed=self._settings.seed,
@@ -174,15 +203,17 @@ class InferenceEngine:
         noise = label_noise or (None if self._settings.label_noise < 0 else self._settings.label_noise)
 
         tuned = modality == "text" and cross and self._settings.text_model == "finetune"
+        # Networks learn from each label's consolidated confidence (nets.soft_targets) when it is known.
+        soft = quality if self._settings.soft_labels and (quality > 0).any() else None
 
         def work() -> tuple[Any, Any, nets.Arch]:
             if tuned:
                 done = self._train_finetuned(
-                    job_id, objects, labels, arch, config, target, mode, noise, quality
+                    job_id, version, objects, labels, arch, config, target, mode, noise, quality, soft
                 )
                 if done is not None:
                     return done
-            x = self._features(modality, objects)
+            x = self._features(modality, objects, image_side=side)
             state = None
             if init_state is not None:
                 earlier, earlier_arch = init_state
@@ -212,12 +243,14 @@ class InferenceEngine:
                     folds=self._settings.folds,
                     init_state=state,
                     fold_init_state=None if same_job else state,
+                    confidence=soft,
                 )
                 excluded = self._ids(job_id, "excluded") or set()
                 drawn = self._drawn(job_id, objects)
                 certify = np.array(
                     [o.object_id in drawn and o.object_id not in excluded for o in objects], dtype=bool
                 )
+                earlier = self._earlier(job_id, version)
                 metrics = evaluate(
                     held_logits,
                     labels,
@@ -229,11 +262,20 @@ class InferenceEngine:
                     label_noise=noise,
                     certify=certify,
                     label_confidence=quality,
+                    earlier=earlier,
                 )
-                self._exclude_machine_labeled(job_id, excluded, objects, held_logits, metrics)
+                self._exclude_machine_labeled(
+                    job_id, version, excluded, objects, held_logits, labels, quality, certify, metrics
+                )
                 return model, metrics, arch
             model = nets.train(
-                arch, x[~is_val], labels[~is_val], config, device=self.device, init_state=state
+                arch,
+                x[~is_val],
+                labels[~is_val],
+                config,
+                device=self.device,
+                init_state=state,
+                confidence=None if soft is None else soft[~is_val],
             )
             val_logits = nets.logits(model, x[is_val])
             metrics = evaluate(
@@ -250,8 +292,8 @@ class InferenceEngine:
             return model, metrics, arch
 
         async with self._train_lock:
+            version = await self._store.next_version(job_id)  # work() needs it; the lock keeps it ours
             model, metrics, kept = await asyncio.to_thread(work)
-            version = await self._store.next_version(job_id)
             relative = f"{job_id}/v{version}.pt"
             await asyncio.to_thread(nets.save, self._settings.models_dir / relative, kept, model)
             recorded = await self._store.add(
@@ -273,6 +315,12 @@ class InferenceEngine:
             n_validation=metrics.n_validation,
             validation_accuracy=round(metrics.validation_accuracy, 4),
             temperature=round(metrics.temperature, 3),
+            n_certified=metrics.n_certified,
+            n_certified_earlier=metrics.n_certified_earlier,
+            best_lower_bound=round(metrics.best_lower_bound, 4),
+            best_lower_bound_support=metrics.best_lower_bound_support,
+            label_noise=round(metrics.label_noise, 4),
+            certified=any(t.threshold is not None for t in metrics.thresholds),
             backend=self.backend.name,
         )
         return recorded
@@ -288,6 +336,7 @@ class InferenceEngine:
     def _train_finetuned(
         self,
         job_id: str,
+        version: int,
         objects: list[InferenceObject],
         labels: NDArray[np.int64],
         arch: nets.Arch,
@@ -296,6 +345,7 @@ class InferenceEngine:
         mode: str,
         noise: float | None,
         quality: NDArray[np.float64],
+        soft: NDArray[np.float64] | None,
     ) -> tuple[Any, Any, nets.Arch] | None:
         """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
         object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
@@ -303,7 +353,8 @@ class InferenceEngine:
         have grown by finetune_growth, else reused; a head is trained on its embeddings of the same labels;
         C's logits fit the temperature (and the label-noise estimate) and certify the threshold, on the C
         objects no earlier version would have machine-labelled. Neither the encoder nor the head ever saw C,
-        so the bound is an honest held-out one. None (too few training labels yet): the frozen path runs."""
+        so the bound is an honest held-out one. `soft`: the confidences the head trains against (None: bare
+        labels). None (too few training labels yet): the frozen path runs."""
         s = self._settings
         drawn = self._drawn(job_id, objects)
         excluded = self._ids(job_id, "excluded") or set()
@@ -323,9 +374,17 @@ class InferenceEngine:
             key, stats = self._fine_tune(job_id, key, texts, labels[train_rows], arch)
             self._save_encoder_state(job_id, {"path": key, "n_train": int(len(train_rows))})
         x = self._tuned.embed(key, [o.text for o in objects])
-        head = nets.train(arch, x[train_rows], labels[train_rows], config, device=self.device)
+        head = nets.train(
+            arch,
+            x[train_rows],
+            labels[train_rows],
+            config,
+            device=self.device,
+            confidence=None if soft is None else soft[train_rows],
+        )
         c_rows = np.flatnonzero(is_c)
         held_logits = nets.logits(head, x[c_rows])
+        certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
         metrics = evaluate(
             held_logits,
             labels[c_rows],
@@ -335,8 +394,9 @@ class InferenceEngine:
             confidence_level=s.confidence_level,
             threshold_mode=mode,  # type: ignore[arg-type]  # checked by the caller
             label_noise=noise,
-            certify=np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool),
+            certify=certify,
             label_confidence=quality[c_rows],
+            earlier=self._earlier(job_id, version),
         )
         metrics = replace(
             metrics,
@@ -345,23 +405,69 @@ class InferenceEngine:
         )
         if len(c_rows):
             held = [objects[i] for i in c_rows]
-            self._exclude_machine_labeled(job_id, excluded, held, held_logits, metrics)
+            c_labels, c_quality = labels[c_rows], quality[c_rows]
+            self._exclude_machine_labeled(
+                job_id, version, excluded, held, held_logits, c_labels, c_quality, certify, metrics
+            )
         return head, metrics, replace(arch, encoder=key)
 
     def _exclude_machine_labeled(
         self,
         job_id: str,
+        version: int,
         excluded: set[str],
         held: list[InferenceObject],
         held_logits: NDArray[np.float32],
+        labels: NDArray[np.int64],
+        quality: NDArray[np.float64],
+        certified_on: NDArray[np.bool_],
         metrics: ModelMetrics,
     ) -> None:
         """Record the held-out objects this version's thresholds would machine-label: their like leaves the
-        pool, so later versions do not certify on them."""
+        pool, so later versions do not certify on them. Those of them this version certified on (random draws
+        still like the pool) stand for its machine-labeled set in later bounds: kept with its verdict on
+        them, their labels' error rates and the version (`_earlier`)."""
         probs = apply_temperature(held_logits, metrics.temperature)
-        now = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), metrics.thresholds)
+        predicted = probs.argmax(axis=1)
+        now = auto_label_mask(predicted, probs.max(axis=1), metrics.thresholds)
         now_ids = {o.object_id for o, a in zip(held, now, strict=True) if a}
         self._save_ids(job_id, "excluded", excluded | now_ids)
+        rows = np.flatnonzero(now & certified_on)
+        if not len(rows):
+            return
+        noise = object_noise_from_confidence(quality[rows], metrics.label_noise)
+        if noise is None:
+            noise = np.full(len(rows), min(metrics.label_noise, MAX_OBJECT_NOISE))
+        record = self._read_json(job_id, "certified") or {}
+        for i, eps in zip(rows.tolist(), noise.tolist(), strict=True):
+            record.setdefault(held[i].object_id, [int(predicted[i] == labels[i]), float(eps), version])
+        self._write_json(job_id, "certified", record)
+
+    def _earlier(self, job_id: str, version: int) -> EarlierCertified | None:
+        """The draws inside earlier versions' machine-labeled sets, weighted for version `version`'s bound
+        (core/thresholds.py: earlier_certified)."""
+        record = self._read_json(job_id, "certified")
+        rates = self._read_json(job_id, "sampling")
+        if not record or not rates:
+            return None
+        return earlier_certified(
+            [(int(a), float(e), int(v)) for a, e, v in record.values()],
+            {int(v): float(r) for v, r in rates.items()},
+            version,
+        )
+
+    def _record_sampling(
+        self, job_id: str, version: int, n_random: int, pool_left: float, pool_total: int, n_labeled: int
+    ) -> None:
+        """Record version `version`'s random draws' sampling rate (n_random of the `pool_left` objects it may
+        not machine-label), and at the job's first call the first batch's (its draws among the objects then:
+        the pool plus the labeled ones)."""
+        rates = self._read_json(job_id, "sampling") or {}
+        if "0" not in rates:
+            first = len(self._ids(job_id, "drawn") or set())
+            rates["0"] = first / max(1, pool_total + n_labeled)
+        rates[str(version)] = n_random / max(float(n_random), pool_left)
+        self._write_json(job_id, "sampling", rates)
 
     def _fine_tune(
         self, job_id: str, previous: str, texts: list[str], labels: NDArray[np.int64], arch: nets.Arch
@@ -485,9 +591,12 @@ class InferenceEngine:
         *,
         select_count: int = 0,
         labeled: list[InferenceObject] | None = None,
-    ) -> Predictions:
+        pool_size: int = 0,
+    ) -> ScoredPredictions:
         """Calibrated predictions; with `select_count`, also the indices of the objects (among those it may
-        not auto-label) that humans should label next, kept away from `labeled`."""
+        not auto-label) that humans should label next, kept away from `labeled` (`random`: those of them
+        the job's record holds as random draws of the pool). `pool_size`: the pool's size when `objects` are
+        a uniform sample of it (0: they are the whole pool); it sets the random draws' sampling rate."""
         mv = await self.version(job_id, version)
         modality = self._check_objects(objects)
         if modality != mv.modality:
@@ -497,6 +606,12 @@ class InferenceEngine:
             )
         if select_count < 0:
             raise InvalidArgument(f"select_count {select_count} must be >= 0", reason="select_count_invalid")
+        if pool_size and pool_size < len(objects):
+            raise InvalidArgument(
+                f"pool_size {pool_size} is smaller than the {len(objects)} objects sent "
+                "(0 = the objects are the pool)",
+                reason="pool_size_invalid",
+            )
         labeled = labeled or []
         if labeled and self._check_objects(labeled) != modality:
             raise InvalidArgument(
@@ -506,10 +621,12 @@ class InferenceEngine:
         key = ModelKey(job_id, mv.version)
 
         encoder = str(mv.arch.get("encoder", ""))
+        shape = mv.arch.get("input_shape", [])
+        side = int(shape[1]) if modality == "image" and len(shape) == 3 else 0  # the side it was trained at
 
         def work() -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
-            x = self._features(modality, objects, encoder)
-            seen = self._features(modality, labeled, encoder) if select_count and labeled else None
+            x = self._features(modality, objects, encoder, side)
+            seen = self._features(modality, labeled, encoder, side) if select_count and labeled else None
             return x, self.backend.logits(key, self._model(mv), x), seen
 
         x, logits, seen = await asyncio.to_thread(work)
@@ -518,6 +635,7 @@ class InferenceEngine:
         confidence = probs.max(axis=1)
         auto = auto_label_mask(predicted, confidence, mv.metrics.thresholds)
         selected: list[int] = []
+        random: list[int] = []
         if select_count:
             pool = np.flatnonzero(~auto)
             flat = x.reshape(len(x), -1)
@@ -526,6 +644,9 @@ class InferenceEngine:
             n_random = 0
             if self._settings.calibration == "cross_fit":
                 share = self._settings.finetune_random_share if encoder else self._settings.random_share
+                uncertified = all(t.threshold is None for t in mv.metrics.thresholds)
+                if uncertified and not self._read_json(job_id, "certified"):
+                    share = self._settings.random_share_uncertified  # only draws can start the bound
                 n_random = min(len(pool), int(round(share * select_count)))
             rng = np.random.default_rng([self._settings.seed, len(pool), len(labeled)])
             drawn = rng.permutation(len(pool))[:n_random]
@@ -539,18 +660,32 @@ class InferenceEngine:
                 seed=self._settings.seed,
             )
             selected = [int(pool[rest[i]]) for i in picks] + [int(pool[i]) for i in drawn]
+            recorded: set[str] = set()
             if n_random:
                 ids = {objects[int(pool[i])].object_id for i in drawn}
-                await asyncio.to_thread(
-                    lambda: self._save_ids(job_id, "drawn", (self._ids(job_id, "drawn") or set()) | ids)
-                )
-        return Predictions(
+
+                total = pool_size or len(objects)
+                left = total * len(pool) / len(objects)  # the pool's objects it may not machine-label
+
+                def record() -> set[str]:
+                    self._record_sampling(job_id, mv.version, n_random, left, total, len(labeled))
+                    every = (self._ids(job_id, "drawn") or set()) | ids
+                    self._save_ids(job_id, "drawn", every)
+                    return every
+
+                recorded = await asyncio.to_thread(record)
+            # Every selected object the job's record holds as a random draw: this call's, and those of an
+            # earlier call whose iteration was never committed (a retry after a crash or a timeout) that are
+            # picked again now: they certify later thresholds too.
+            random = [i for i in selected if objects[i].object_id in recorded]
+        return ScoredPredictions(
             version=mv,
             probabilities=probs,
             predicted=predicted,
             confidence=confidence,
             auto_label=auto,
             selected=selected,
+            random=random,
         )
 
     def close(self) -> None:

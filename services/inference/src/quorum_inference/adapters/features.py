@@ -119,24 +119,33 @@ class ImageLoader:
     """Decode with Pillow, convert to RGB, resize to size x size, scale to [0, 1], channels first."""
 
     def __init__(self, size: int = 32, *, cache_size: int = 50_000) -> None:
-        self.size = size
+        self.size = size  # the side when `load` is given none
         self._cache = LRU(cache_size)
 
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (3, self.size, self.size)
-
-    def load(self, uris: list[str]) -> NDArray[np.float32]:
-        out = np.zeros((len(uris), *self.input_shape), dtype=np.float32)
+    def native_side(self, uris: list[str]) -> int:
+        """The median of the images' longer sides, read from their headers (no pixel is decoded)."""
+        sides = []
         for i, uri in enumerate(uris):
-            cached = self._cache.get(uri)
+            try:
+                with Image.open(image_path(uri)) as img:
+                    sides.append(max(img.size))
+            except (OSError, ValueError, UnidentifiedImageError) as err:
+                raise FeatureError(i, f"objects[{i}].image_uri {uri!r}: {err}") from err
+        return int(np.median(sides)) if sides else self.size
+
+    def load(self, uris: list[str], size: int | None = None) -> NDArray[np.float32]:
+        side = size or self.size
+        out = np.zeros((len(uris), 3, side, side), dtype=np.float32)
+        for i, uri in enumerate(uris):
+            key = f"{side}:{uri}"
+            cached = self._cache.get(key)
             if cached is None:
                 try:
                     with Image.open(image_path(uri)) as img:
-                        rgb = img.convert("RGB").resize((self.size, self.size), Image.Resampling.BILINEAR)
+                        rgb = img.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
                 except (OSError, ValueError, UnidentifiedImageError) as err:
                     raise FeatureError(i, f"objects[{i}].image_uri {uri!r}: {err}") from err
                 cached = (np.asarray(rgb, dtype=np.float32) / 255.0).transpose(2, 0, 1).copy()
-                self._cache.put(uri, cached)
+                self._cache.put(key, cached)
             out[i] = cached
         return out

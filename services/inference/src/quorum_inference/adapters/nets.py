@@ -76,6 +76,16 @@ class WideCNN(nn.Module):
         return self.cnn(x) + self.linear(torch.flatten(self.pool(x), 1))
 
 
+MIN_IMAGE_SIDE = 16  # SmallCNN pools three times
+
+
+def input_side(native: int, largest: int) -> int:
+    """The side images go in at: `largest`, or their own (median) side rounded up to a multiple of 8 when
+    smaller (upscaling 8 x 8 digits to 32 x 32 costs 4x the compute and adds nothing); at least
+    MIN_IMAGE_SIDE."""
+    return max(MIN_IMAGE_SIDE, min(largest, -(-native // 8) * 8))
+
+
 def build(arch: Arch) -> nn.Module:
     if arch.kind == "head":
         dim = arch.input_shape[0]
@@ -132,6 +142,20 @@ def _augment(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return F.grid_sample(xb, grid, padding_mode="border", align_corners=False)
 
 
+def soft_targets(
+    y: NDArray[np.int64], confidence: NDArray[np.floating], n_classes: int
+) -> NDArray[np.float32]:
+    """Training targets from crowd labels and their consolidated confidences q: q on the label, the rest
+    spread evenly over the other classes (a label at q <= 0, unknown, is taken as certain). A wrong crowd
+    label mostly comes with a low q, so it pulls the network less: on the digit sets' crowd labels the CNN
+    gained 2.8 and 3.5 points of accuracy over the bare labels (bench/image_training.py)."""
+    q = np.asarray(confidence, dtype=np.float64)
+    q = np.where(q > 0.0, np.clip(q, 1.0 / n_classes, 1.0), 1.0)
+    out = np.repeat(((1.0 - q) / max(1, n_classes - 1))[:, None], n_classes, axis=1)
+    out[np.arange(len(y)), np.asarray(y, dtype=np.int64)] = q
+    return out.astype(np.float32)
+
+
 def train(
     arch: Arch,
     x: NDArray[np.float32],
@@ -140,8 +164,10 @@ def train(
     *,
     device: torch.device,
     init_state: dict[str, torch.Tensor] | None = None,
+    confidence: NDArray[np.floating] | None = None,
 ) -> nn.Module:
-    """Train a fresh network (or one warm-started from `init_state`) with Adam and cross-entropy."""
+    """Train a fresh network (or one warm-started from `init_state`) with Adam and cross-entropy; with each
+    label's `confidence`, against soft_targets."""
     torch.manual_seed(config.seed)
     model = build(arch)
     if init_state is not None:
@@ -149,7 +175,11 @@ def train(
     model.to(device).train()
     if len(x):
         xt = torch.as_tensor(x, dtype=torch.float32, device=device)
-        yt = torch.as_tensor(y, dtype=torch.int64, device=device)
+        yt = torch.as_tensor(
+            y if confidence is None else soft_targets(y, confidence, arch.n_classes),
+            dtype=torch.int64 if confidence is None else torch.float32,
+            device=device,
+        )
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         augment = config.augment and arch.kind != "head"
@@ -196,12 +226,14 @@ def cross_fit(
     folds: int = 5,
     init_state: dict[str, torch.Tensor] | None = None,
     fold_init_state: dict[str, torch.Tensor] | None = None,
+    confidence: NDArray[np.floating] | None = None,
 ) -> tuple[nn.Module, NDArray[np.float32]]:
     """Cross-fitting: out-of-fold logits for every row (`folds` networks, each trained without one fold)
     and the network trained on all rows, which is the one kept. Every human label then both trains the
     kept network and, once, is held out to calibrate and certify it; the kept network saw (folds-1)/folds
     of the data more, so held-out accuracy slightly understates its own. `init_state` starts the kept
-    network, `fold_init_state` the fold networks: never weights that saw these rows (a same-job version)."""
+    network, `fold_init_state` the fold networks: never weights that saw these rows (a same-job version).
+    `confidence`: each label's consolidated confidence (see `train`)."""
     folds = max(2, min(folds, len(y)))
     fold = fold_indices(y, folds, config.seed)
     oof = np.zeros((len(y), arch.n_classes), dtype=np.float32)
@@ -209,9 +241,17 @@ def cross_fit(
         held = fold == f
         if not held.any():
             continue
-        model = train(arch, x[~held], y[~held], config, device=device, init_state=fold_init_state)
+        model = train(
+            arch,
+            x[~held],
+            y[~held],
+            config,
+            device=device,
+            init_state=fold_init_state,
+            confidence=None if confidence is None else confidence[~held],
+        )
         oof[held] = logits(model, x[held])
-    return train(arch, x, y, config, device=device, init_state=init_state), oof
+    return train(arch, x, y, config, device=device, init_state=init_state, confidence=confidence), oof
 
 
 @torch.no_grad()

@@ -16,10 +16,11 @@ from quorum_inference.core.calibration import (
 )
 from quorum_inference.core.thresholds import (
     ClassThreshold,
+    EarlierCertified,
     auto_label_mask,
     object_noise_from_confidence,
-    pick_pooled_threshold,
     pick_thresholds,
+    pooled_certification,
 )
 
 # Estimating the human labels' error rate needs this many held-out labels; it is never taken above NOISE_CAP
@@ -60,6 +61,13 @@ class ModelMetrics:
     # Error rate of the human labels of the validation objects the thresholds auto-label (per object when
     # confidences are known, else `label_noise`): what corrects `validation_auto_accuracy` for label noise.
     validation_auto_label_noise: float = 0.0
+    # Pooled mode: draws inside earlier versions' machine-labeled sets that joined the bound (thresholds
+    # module: the bound is then that of all the job's machine labels together).
+    n_certified_earlier: int = 0
+    # Pooled mode: the highest lower bound any threshold reached and its certification set's size (how close
+    # a version that certified nothing came to the target).
+    best_lower_bound: float = 0.0
+    best_lower_bound_support: int = 0
 
 
 def evaluate(
@@ -74,6 +82,7 @@ def evaluate(
     label_noise: float | None = 0.0,
     certify: NDArray[np.bool_] | None = None,
     label_confidence: NDArray[np.floating] | None = None,
+    earlier: EarlierCertified | None = None,
 ) -> ModelMetrics:
     """Fit the temperature on the validation set, then pick thresholds on its calibrated confidences.
 
@@ -86,6 +95,8 @@ def evaluate(
     a candidate threshold's bound allows for the mean 1 - q_i of the objects above it (thresholds module
     docstring) instead of one rate for all; unknown ones count at the global rate. Over-confident q_i make
     the bound conservative, not optimistic.
+    `earlier`: the draws inside the sets earlier versions machine-labeled (pooled mode only): each candidate
+    threshold is bounded together with them, i.e. on all the job's machine labels.
     """
     val_logits = np.asarray(val_logits, dtype=np.float64).reshape(-1, n_classes)
     val_labels = np.asarray(val_labels, dtype=np.int64)
@@ -123,17 +134,32 @@ def evaluate(
         if len(q) != n_val:
             raise ValueError(f"label_confidence has {len(q)} values for {n_val} validation labels")
         object_noise = object_noise_from_confidence(q[sub], label_noise)
-    pick = pick_pooled_threshold if threshold_mode == "pooled" else pick_thresholds
-    thresholds = pick(
-        predicted[sub],
-        conf[sub],
-        val_labels[sub],
-        n_classes,
-        target_accuracy=target_accuracy,
-        confidence_level=confidence_level,
-        label_noise=label_noise,
-        object_noise=object_noise,
-    )
+    pooled = threshold_mode == "pooled"
+    prior = earlier if pooled and earlier is not None and len(earlier) else None
+    best = (0.0, 0)  # pooled mode also reports how close its best threshold came
+    if pooled:
+        thresholds, best = pooled_certification(
+            predicted[sub],
+            conf[sub],
+            val_labels[sub],
+            n_classes,
+            target_accuracy=target_accuracy,
+            confidence_level=confidence_level,
+            label_noise=label_noise,
+            object_noise=object_noise,
+            earlier=prior,
+        )
+    else:
+        thresholds = pick_thresholds(
+            predicted[sub],
+            conf[sub],
+            val_labels[sub],
+            n_classes,
+            target_accuracy=target_accuracy,
+            confidence_level=confidence_level,
+            label_noise=label_noise,
+            object_noise=object_noise,
+        )
     global_noise = float(label_noise)
     if object_noise is not None and len(object_noise):
         label_noise = float(object_noise.mean())
@@ -160,4 +186,7 @@ def evaluate(
         n_certified=int(sub.sum()),
         per_object_label_noise=object_noise is not None,
         validation_auto_label_noise=auto_noise,
+        n_certified_earlier=0 if prior is None else len(prior),
+        best_lower_bound=best[0],
+        best_lower_bound_support=best[1],
     )

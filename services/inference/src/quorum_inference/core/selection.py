@@ -34,7 +34,7 @@ def uncertainty(probs: NDArray[np.floating], kind: Uncertainty = "margin") -> ND
 def k_center_greedy(
     embeddings: NDArray[np.floating], k: int, *, labelled: NDArray[np.floating] | None = None, seed: int = 0
 ) -> list[int]:
-    """k indices of `embeddings`, each the point farthest from all chosen and `labelled` points."""
+    """k distinct indices of `embeddings`, each the point farthest from all chosen and `labelled` points."""
     x = np.asarray(embeddings, dtype=np.float64)
     k = min(k, len(x))
     if k <= 0:
@@ -46,10 +46,14 @@ def k_center_greedy(
         first = int(np.random.default_rng(seed).integers(len(x)))
         chosen = [first]
         dist = cdist(x, x[first : first + 1])[:, 0]
+    # A chosen point is never chosen again: once duplicates (identical texts) or points on top of labelled
+    # ones are all that is left, every distance is 0 and argmax would return a chosen point.
+    dist[chosen] = -np.inf
     while len(chosen) < k:
         nxt = int(np.argmax(dist))
         chosen.append(nxt)
-        dist = np.minimum(dist, cdist(x, x[nxt : nxt + 1])[:, 0])
+        dist = np.minimum(dist, cdist(x, x[nxt : nxt + 1])[:, 0])  # keeps -inf where chosen
+        dist[nxt] = -np.inf
     return chosen
 
 

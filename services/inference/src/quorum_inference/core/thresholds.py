@@ -12,7 +12,9 @@ at 1 - eps and refuse any target above it. With `label_noise` = eps (errors inde
 wrong label uniform over the other K - 1 classes), P(disagree) = e + eps - e * eps * K / (K - 1) for a model
 error rate e, so the bound is taken on the disagreement rate (Clopper-Pearson upper) and turned into an
 upper bound on e: (d_upper - eps) / (1 - eps * K / (K - 1)). eps = 0 is the plain bound. Overstating eps is
-optimistic (core/metrics.py caps its estimate): the accuracy bound rises with eps (for d < (K - 1) / K).
+optimistic (core/metrics.py caps its estimate): the accuracy bound rises with eps (for d < (K - 1) / K). So
+eps is never credited above the observed disagreement rate: a set that agrees with its labels more than eps
+allows shows that eps overstates its labels' errors there (or that the model shares them).
 
 Per-object label noise. Crowd errors cluster on hard objects, and a threshold certifies the model's most
 confident (easy) objects, whose human labels are right more often than average: subtracting the job's
@@ -25,6 +27,17 @@ if consolidation is over-confident (q_i too high), eps_S is too small and the bo
 under-confident q_i would make it optimistic. Residual optimism the formula still cannot see: model errors
 that fall on the objects whose human labels are also wrong (sum e_i eps_i above mean(e) sum eps_i), and
 wrong human labels that agree with a wrong model more often than uniformly.
+
+Earlier machine labels (pooled mode). The requester's target is about the job's machine labels as a whole,
+and an iteration's threshold adds to those that earlier versions already machine-labeled. Each earlier
+version's certified set S_j is represented by the random draws that fell in it (with that version's
+held-out verdict on them, `EarlierCertified`), so the bound of a candidate set S is taken on S_1 ∪ ... ∪ S_J
+∪ S: draws weighted by the share of the pool each one stands for (the inverse of the sampling rate
+accumulated before its set left the pool: early draws were rarer, each stands for more objects), the
+weighted agreement turned into Kish's effective sample size for the Clopper-Pearson bound (Korn and
+Graubard's bound for weighted samples). Earlier sets that are far above the target (typically 99 % and more)
+then let a later, harder set be admitted at a lower accuracy as long as all the machine labels together
+still clear the target with the same confidence.
 """
 
 from __future__ import annotations
@@ -47,6 +60,55 @@ class ClassThreshold:
     support: int  # validation predictions of this class at or above the threshold (0 if none)
     accuracy: float  # their point accuracy (0.0 if none)
     lower_bound: float  # their Clopper-Pearson lower bound (0.0 if none)
+
+
+@dataclass(frozen=True)
+class EarlierCertified:
+    """The random draws inside the sets earlier versions machine-labeled: per draw, whether the certifying
+    version's held-out prediction agreed with its human label, that label's error rate, and its weight
+    relative to the current candidate set's draws (>= 1: the share of the pool one draw stood for then,
+    over the share it stands for now)."""
+
+    agree: NDArray[np.float64]
+    noise: NDArray[np.float64]
+    weight: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        if not (len(self.agree) == len(self.noise) == len(self.weight)):
+            raise ValueError("agree, noise and weight must have the same length")
+        if len(self.weight) and not (np.all(np.isfinite(self.weight)) and np.all(self.weight > 0)):
+            raise ValueError("weights must be finite and > 0")
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+
+def earlier_certified(
+    draws: list[tuple[int, float, int]], rates: dict[int, float], version: int
+) -> EarlierCertified | None:
+    """The draws that certified versions before `version`, weighted for its bound.
+
+    `draws`: (agreed, label error rate, certifying version j) per draw; `rates`: the sampling rate of each
+    round of random draws, key 0 the first batch's (its share of the objects), key v version v's (its random
+    draws over the pool they were drawn from). A draw certified by version j was sampled at the accumulated
+    rate R_j = rates[0] + sum of rates[v] for 0 < v < j, so it stands for 1 / R_j objects, and a draw of the
+    current pool for 1 / R_version: its weight is R_version / R_j (>= 1: early draws were rarer). None when
+    there is none, or the rates it needs were not recorded."""
+    if 0 not in rates:
+        return None
+
+    def accumulated(j: int) -> float:
+        return rates[0] + sum(r for v, r in rates.items() if 0 < v < j)
+
+    now = accumulated(version)
+    rows = [(a, e, accumulated(j)) for a, e, j in draws if j < version]
+    if not rows or now <= 0 or any(r <= 0 for _, _, r in rows):
+        return None
+    return EarlierCertified(
+        agree=np.array([a for a, _, _ in rows], dtype=np.float64),
+        noise=np.array([e for _, e, _ in rows], dtype=np.float64),
+        weight=np.array([now / r for _, _, r in rows], dtype=np.float64),
+    )
 
 
 def clopper_pearson_lower(
@@ -74,6 +136,12 @@ def noisy_lower_bound(
     eps = np.broadcast_to(np.asarray(label_noise, dtype=np.float64), np.shape(lower))
     if not (eps > 0.0).any():
         return lower
+    # Never credit more label noise than the disagreement observed: a set that agrees with its labels more
+    # than their confidences allow (under-confident labels, or a model that shares their mistakes) would
+    # otherwise have its whole bound on the model's errors subtracted away (18 of 18 agreeing, eps 0.26: 1.0).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = 1.0 - np.asarray(successes, dtype=np.float64) / np.asarray(trials, dtype=np.float64)
+    eps = np.minimum(eps, np.nan_to_num(observed, nan=0.0))
     k = max(2, n_classes)
     shrink = 1.0 - eps * k / (k - 1)
     usable = (eps > 0.0) & (shrink > 0.0)  # elsewhere: the plain bound
@@ -103,18 +171,25 @@ def subset_noise(object_noise_sorted: NDArray[np.floating]) -> NDArray[np.float6
     return np.cumsum(eps) / np.arange(1, len(eps) + 1)
 
 
-def _lowest_cut(
+# Every top-confidence set, largest last: lowest confidence, correct, n, cuttable, lower bound.
+_Curve = tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64]
+]
+
+
+def _bound_curve(
     confidence: NDArray[np.float64],
     correct: NDArray[np.int64],
-    target: float,
     level: float,
     label_noise: float = 0.0,
     n_classes: int = 2,
     object_noise: NDArray[np.float64] | None = None,
-) -> tuple[float, int, int, float] | None:
-    """(threshold, correct, n, lower bound) of the largest top-confidence set whose bound clears `target`.
-    With `object_noise`, each set's bound allows for the mean rate of its own objects (eps_S), not
-    `label_noise`."""
+    earlier: EarlierCertified | None = None,
+) -> _Curve:
+    """Every top-confidence set, largest last: (its lowest confidence, correct, n, whether a threshold can
+    cut there, its lower bound). With `object_noise`, each set's bound allows for the mean rate of its own
+    objects (eps_S), not `label_noise`. With `earlier`, each set's bound is that of the earlier machine labels
+    and the set together."""
     order = np.argsort(-confidence, kind="stable")
     conf, ok_pred = confidence[order], correct[order]
     k = np.cumsum(ok_pred)
@@ -126,12 +201,40 @@ def _lowest_cut(
     eps: NDArray[np.float64] | float = label_noise
     if object_noise is not None:
         eps = subset_noise(np.clip(object_noise[order], 0.0, MAX_OBJECT_NOISE))
-    lower = noisy_lower_bound(k, n, level, eps, n_classes)
+    if earlier is not None and len(earlier):
+        # Earlier machine labels join every candidate set (module docstring): a weighted agreement, its
+        # weighted label noise, and Kish's effective sample size in place of the count.
+        w = earlier.weight
+        total = w.sum() + n
+        rate = (float(w @ earlier.agree) + k) / total
+        running = np.broadcast_to(np.asarray(eps, dtype=np.float64), n.shape) * n
+        eps = (float(w @ np.clip(earlier.noise, 0.0, MAX_OBJECT_NOISE)) + running) / total
+        n_eff = total**2 / (float(w @ w) + n)
+        lower = noisy_lower_bound(rate * n_eff, n_eff, level, eps, n_classes)
+    else:
+        lower = noisy_lower_bound(k, n, level, eps, n_classes)
+    return conf, k, n, valid, lower
+
+
+def _cut(curve: _Curve, target: float) -> tuple[float, int, int, float] | None:
+    """(threshold, correct, n, lower bound) of the largest top-confidence set of `curve` whose bound clears
+    `target` (None: none does)."""
+    conf, k, n, valid, lower = curve
     ok = np.flatnonzero(valid & (lower >= target))
     if len(ok) == 0:
         return None
     i = int(ok[-1])  # the largest accepted set = the lowest threshold
     return float(conf[i]), int(k[i]), int(n[i]), float(lower[i])
+
+
+def _best(curve: _Curve) -> tuple[float, int]:
+    """The highest lower bound any threshold of `curve` reaches and its set's size ((0.0, 0) when empty)."""
+    _, _, n, valid, lower = curve
+    if not len(n):
+        return 0.0, 0
+    scores = np.where(valid, lower, -np.inf)
+    i = int(np.argmax(scores))
+    return float(max(0.0, scores[i])), int(n[i])
 
 
 def _check(target_accuracy: float, confidence_level: float, *arrays: NDArray[np.generic]) -> None:
@@ -164,21 +267,72 @@ def pick_thresholds(
     out: list[ClassThreshold] = []
     for c in range(n_classes):
         mask = predicted == c
-        cut = _lowest_cut(
+        curve = _bound_curve(
             confidence[mask],
             (truth[mask] == c).astype(np.int64),
-            target_accuracy,
             confidence_level,
             label_noise,
             n_classes,
             None if eps is None else eps[mask],
         )
+        cut = _cut(curve, target_accuracy)
         if cut is None:
             out.append(ClassThreshold(c, None, 0, 0.0, 0.0))
         else:
             threshold, k, n, lower = cut
             out.append(ClassThreshold(c, threshold, n, k / n, lower))
     return out
+
+
+def pooled_certification(
+    predicted: NDArray[np.integer],
+    confidence: NDArray[np.floating],
+    truth: NDArray[np.integer],
+    n_classes: int,
+    *,
+    target_accuracy: float = 0.95,
+    confidence_level: float = 0.95,
+    label_noise: float = 0.0,
+    object_noise: NDArray[np.floating] | None = None,
+    earlier: EarlierCertified | None = None,
+) -> tuple[list[ClassThreshold], tuple[float, int]]:
+    """One threshold shared by every class, bounding the accuracy of *all* above-threshold predictions, and
+    the highest bound any such threshold reached with its set's size (how close a model that certified
+    nothing came to the target; (0.0, 0) without predictions).
+
+    Per-class bounds need about 59 all-correct validation predictions per class to clear 0.95 at 95%
+    confidence; with many classes and a small validation set no class ever qualifies. Pooling bounds the
+    overall accuracy of the machine labels instead (what a requester's target is about), with every class's
+    validation predictions counting towards one bound. `lower_bound` is the pooled bound for every class.
+    `object_noise`: each human label's own error rate (see the module docstring), instead of `label_noise`.
+    `earlier`: the draws inside earlier versions' machine-labeled sets; the bound (`lower_bound`) is then that
+    of every machine label of the job, earlier ones and this threshold's together.
+    """
+    predicted = np.asarray(predicted, dtype=np.int64)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.int64)
+    eps = None if object_noise is None else np.asarray(object_noise, dtype=np.float64)
+    _check(target_accuracy, confidence_level, predicted, confidence, truth, *(() if eps is None else (eps,)))
+    curve = _bound_curve(
+        confidence,
+        (predicted == truth).astype(np.int64),
+        confidence_level,
+        label_noise,
+        n_classes,
+        eps,
+        earlier,
+    )
+    best, cut = _best(curve), _cut(curve, target_accuracy)
+    if cut is None:
+        return [ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)], best
+    threshold, _, _, lower = cut
+    out = []
+    for c in range(n_classes):
+        above = (predicted == c) & (confidence >= threshold)
+        n = int(above.sum())
+        acc = float((truth[above] == c).mean()) if n else 0.0
+        out.append(ClassThreshold(c, threshold, n, acc, lower))
+    return out, best
 
 
 def pick_pooled_threshold(
@@ -191,39 +345,21 @@ def pick_pooled_threshold(
     confidence_level: float = 0.95,
     label_noise: float = 0.0,
     object_noise: NDArray[np.floating] | None = None,
+    earlier: EarlierCertified | None = None,
 ) -> list[ClassThreshold]:
-    """One threshold shared by every class, bounding the accuracy of *all* above-threshold predictions.
-
-    Per-class bounds need about 59 all-correct validation predictions per class to clear 0.95 at 95%
-    confidence; with many classes and a small validation set no class ever qualifies. Pooling bounds the
-    overall accuracy of the machine labels instead (what a requester's target is about), with every class's
-    validation predictions counting towards one bound. `lower_bound` is the pooled bound for every class.
-    `object_noise`: each human label's own error rate (see the module docstring), instead of `label_noise`.
-    """
-    predicted = np.asarray(predicted, dtype=np.int64)
-    confidence = np.asarray(confidence, dtype=np.float64)
-    truth = np.asarray(truth, dtype=np.int64)
-    eps = None if object_noise is None else np.asarray(object_noise, dtype=np.float64)
-    _check(target_accuracy, confidence_level, predicted, confidence, truth, *(() if eps is None else (eps,)))
-    cut = _lowest_cut(
+    """The thresholds of `pooled_certification`, without its best bound."""
+    thresholds, _ = pooled_certification(
+        predicted,
         confidence,
-        (predicted == truth).astype(np.int64),
-        target_accuracy,
-        confidence_level,
-        label_noise,
+        truth,
         n_classes,
-        eps,
+        target_accuracy=target_accuracy,
+        confidence_level=confidence_level,
+        label_noise=label_noise,
+        object_noise=object_noise,
+        earlier=earlier,
     )
-    if cut is None:
-        return [ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)]
-    threshold, _, _, lower = cut
-    out = []
-    for c in range(n_classes):
-        above = (predicted == c) & (confidence >= threshold)
-        n = int(above.sum())
-        acc = float((truth[above] == c).mean()) if n else 0.0
-        out.append(ClassThreshold(c, threshold, n, acc, lower))
-    return out
+    return thresholds
 
 
 def auto_label_mask(

@@ -3,12 +3,12 @@ transaction per iteration (machine labels, objects sent to humans, budget failur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, func, select
+from sqlalchemy import BigInteger, Text, any_, bindparam, column, func, select, values
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
@@ -62,6 +62,9 @@ class IterationOutcome:
     to_humans: Sequence[int]
     to_fail: Sequence[int]
     decision: str
+    # Objects of `to_humans` -> the model's predicted class, stored with them and sent with them to workforce
+    # (core/model_annotator.py).
+    model_labels: Mapping[int, str] = field(default_factory=dict)
 
 
 def _ids(ids: Sequence[int]) -> Any:
@@ -127,15 +130,20 @@ class AutoLabelStore:
             )
             return [(r.object_id, r.line) for r in rows]
 
-    async def lines(self, job_id: str, object_ids: Sequence[int]) -> list[tuple[int, str]]:
+    async def sent_objects(self, job_id: str, iteration: int) -> list[tuple[int, str, str]]:
+        """(object id, line, model label) of the objects the iteration sent to humans, by object id."""
         t = job_objects
         async with self.sessions() as s:
             rows = await s.execute(
-                select(t.c.object_id, t.c.line)
-                .where(t.c.job_id == job_id, t.c.object_id == _ids(object_ids))
+                select(t.c.object_id, t.c.line, t.c.model_label)
+                .where(
+                    t.c.job_id == job_id,
+                    t.c.auto_iteration == iteration,
+                    t.c.human_annotated.is_distinct_from(False),
+                )
                 .order_by(t.c.object_id)
             )
-            return [(r.object_id, r.line) for r in rows]
+            return [(r.object_id, r.line, r.model_label) for r in rows]
 
     async def last_iteration(self, job_id: str) -> IterationRow | None:
         rows = await self.iterations(job_id, last_only=True)
@@ -151,20 +159,6 @@ class AutoLabelStore:
                 IterationRow(**{k: v for k, v in r._mapping.items() if k != "job_id"})  # type: ignore[arg-type]
                 for r in rows
             ]
-
-    async def sent_in(self, job_id: str, iteration: int) -> list[int]:
-        t = job_objects
-        async with self.sessions() as s:
-            rows = await s.execute(
-                select(t.c.object_id)
-                .where(
-                    t.c.job_id == job_id,
-                    t.c.auto_iteration == iteration,
-                    t.c.human_annotated.is_distinct_from(False),
-                )
-                .order_by(t.c.object_id)
-            )
-            return list(rows.scalars())
 
     async def mark_released(self, job_id: str, iteration: int) -> None:
         t = autolabel_iterations
@@ -226,6 +220,21 @@ class AutoLabelStore:
                             t.c.auto_iteration.is_(None),
                         )
                         .values(auto_iteration=outcome.iteration)
+                    )
+                predicted = [(oid, label) for oid, label in outcome.model_labels.items() if label]
+                if outcome.to_humans and predicted:
+                    v = values(
+                        column("object_id", BigInteger), column("model_label", Text), name="model_labels"
+                    ).data(predicted)
+                    await s.execute(
+                        t.update()
+                        .where(
+                            t.c.job_id == job_id,
+                            t.c.object_id == v.c.object_id,
+                            t.c.auto_iteration == outcome.iteration,
+                            t.c.label.is_(None),
+                        )
+                        .values(model_label=v.c.model_label)
                     )
                 totals = (
                     await s.execute(

@@ -4,7 +4,7 @@ the rest (and pick what humans label next). Errors are InferenceError (adapters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -60,6 +60,9 @@ class MachineLabel:
 class Scored:
     machine_labels: list[MachineLabel]  # objects whose prediction clears its class threshold
     selected: list[int]  # object ids for humans next, most informative first
+    # Every scored object's predicted class (object id -> label), and those of `selected` drawn at random.
+    predicted: dict[int, str] = field(default_factory=dict)
+    random: list[int] = field(default_factory=list)
 
 
 class InferenceClient:
@@ -100,6 +103,7 @@ class InferenceClient:
         objects: Sequence[LoopObject],
         select_count: int,
         labeled: Sequence[LoopObject] = (),
+        pool_size: int = 0,
     ) -> Scored:
         request = inference_pb2.PredictRequest(
             job_id=job_id,
@@ -107,6 +111,7 @@ class InferenceClient:
             objects=[o.proto() for o in objects],
             select_count=select_count,
             labeled=[LoopObject(o.object_id, o.text, o.image_uri).proto() for o in labeled],
+            pool_size=pool_size,
         )
         try:
             resp = await self._stub.Predict(request, timeout=self.timeout_s)
@@ -115,7 +120,12 @@ class InferenceClient:
         machine = [
             MachineLabel(int(p.object_id), p.label, p.confidence) for p in resp.predictions if p.auto_label
         ]
-        return Scored(machine, [int(i) for i in resp.selected_object_ids])
+        return Scored(
+            machine,
+            [int(i) for i in resp.selected_object_ids],
+            {int(p.object_id): p.label for p in resp.predictions},
+            [int(i) for i in resp.random_object_ids],
+        )
 
     async def close(self) -> None:
         await self._channel.close()

@@ -98,25 +98,44 @@ class LoopPlan:
 
     validation_size: int  # of the first batch: held out by inference's `holdout` calibration only
     first_train_size: int  # the rest of the random first batch
-    batch_size: int  # objects sent to humans per later iteration
+    batch_size: int  # objects sent to humans per later iteration, at least
     max_iterations: int  # model iterations; after the last one what is left goes to humans
+    batch_growth: float = 0.0  # later batches are at least this share of the objects sent to humans so far
 
     @property
     def first_batch_size(self) -> int:
         return self.validation_size + self.first_train_size
 
+    def batch_after(self, sent_to_humans: int) -> int:
+        """The next batch for humans once `sent_to_humans` objects went to them: `batch_size`, or
+        `batch_growth` times that when larger (before the budget and what is left cap it)."""
+        return max(self.batch_size, math.ceil(self.batch_growth * max(0, sent_to_humans)))
 
-MAX_ITERATIONS = 20
+
+#: Model iterations at most: a safety net on a job's latency. The loop normally ends earlier, when the pool is
+#: used up: batches grow with the human labels (BATCH_GROWTH), so the pool is spent in a few dozen iterations.
+MAX_ITERATIONS = 40
+#: Later batches are at least this share of the objects humans labeled so far. Another iteration never costs
+#: human labels (what it sends would otherwise all go to humans at the end) but costs a training; batches that
+#: grow with the labels keep the number of trainings logarithmic in the dataset's size while a model that
+#: certifies late still gets the chance to.
+BATCH_GROWTH = 0.1
+#: Iterations whose model certified nothing score at most this many unlabeled objects (a seeded uniform
+#: sample): there is nothing to machine-label, only a batch to pick, and scoring a large pool (e.g. embedding
+#: 10,000 texts with a freshly fine-tuned encoder) would dominate the iteration's time.
+SELECTION_SAMPLE = 3000
 
 
 def plan_loop(n_objects: int, n_classes: int, max_human_labeled: int = 0) -> LoopPlan:
-    """Sizes from the dataset's size and class count (measured with bench/autolabel_offline.py).
+    """Sizes from the dataset's size and class count (measured with bench/autolabel_offline.py and
+    `quorum autolabel-bench`).
 
     The inference service cross-fits (every human label trains the model and is held out once), so no
     validation set is spent: the random first batch, max(10 K, 2 % of the objects), is enough per class to
     learn and certify a first threshold. Later batches, max(5 K, 2 %), are small so that few human labels go
-    to objects the next model would have machine-labeled. Half of the first batch is marked validation for
-    the `holdout` calibration, which ignores nothing else. A human-label budget caps the first batch.
+    to objects the next model would have machine-labeled, and grow with the human labels (BATCH_GROWTH). Half
+    of the first batch is marked validation for the `holdout` calibration, which ignores nothing else. A
+    human-label budget caps the first batch.
     """
     k = max(2, n_classes)
     first = min(n_objects, max(10 * k, math.ceil(0.02 * n_objects)))
@@ -124,7 +143,17 @@ def plan_loop(n_objects: int, n_classes: int, max_human_labeled: int = 0) -> Loo
         first = min(first, max_human_labeled)
     batch = min(n_objects, max(5 * k, math.ceil(0.02 * n_objects)))
     validation = first // 2
-    return LoopPlan(validation, first - validation, batch, MAX_ITERATIONS)
+    return LoopPlan(validation, first - validation, batch, MAX_ITERATIONS, BATCH_GROWTH)
+
+
+def scoring_sample(object_ids: list[int], size: int, seed: int) -> list[int]:
+    """A seeded uniform sample of `size` of `object_ids` (all of them when there are no more), in their order:
+    what an iteration whose model certified nothing scores to pick its batch. Uniform, so the batch's random
+    draws are still uniform draws of the whole pool."""
+    if len(object_ids) <= size:
+        return list(object_ids)
+    keep = np.sort(np.random.default_rng(seed).choice(len(object_ids), size, replace=False))
+    return [object_ids[i] for i in keep.tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +198,14 @@ def decide(iteration: int, remaining: int, sent_to_humans: int, plan: LoopPlan, 
         budget = max(0, spec.max_human_labeled - sent_to_humans)
         if budget == 0:
             return Next(Decision.BUDGET_SPENT, 0, remaining)
-    if iteration >= plan.max_iterations or remaining <= plan.batch_size:
+    batch = plan.batch_after(sent_to_humans)
+    # Less than a base batch would be left after this one: not worth another training, humans take it all now.
+    if iteration >= plan.max_iterations or remaining < batch + plan.batch_size:
         send = min(remaining, budget)
         if send < remaining:
             return Next(Decision.BUDGET_SPENT, send, remaining - send)
         return Next(Decision.REST_TO_HUMANS, send, 0)
-    return Next(Decision.CONTINUE, min(plan.batch_size, budget), 0)
+    return Next(Decision.CONTINUE, min(batch, budget), 0)
 
 
 def cost_saving_percent(cost: float, all_human_cost: float) -> float:
