@@ -149,6 +149,7 @@ def test_empty_answers() -> None:
         ({"search": "random"}, "search must be"),
         ({"max_selection_answers": 10}, "max_selection_answers"),
         ({"n_iter": 0}, "n_iter must be >= 1"),
+        ({"bootstrap": -1}, "bootstrap and max_bootstrap_work"),
     ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:
@@ -219,17 +220,21 @@ def test_the_same_answers_in_another_order_give_the_same_model() -> None:
     np.testing.assert_allclose(x.probas_, y.probas_, atol=1e-9)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared datasets are not present")
-def test_correlated_answers_on_real_data_lower_the_calibration_error() -> None:
-    """On `face` a crowd's unanimous answers are wrong one time in ten: the measured correlation of answers
-    (gold-free) tempers them, which the held-out temperature alone cannot (ECE 0.24 there)."""
+def face_with_truth() -> tuple[Answers, np.ndarray, np.ndarray]:
+    """The real `face` answers, the rows of its gold objects and their true classes (skips when absent)."""
     if not (SHARED / "face" / "labels.csv").is_file():
         pytest.skip("face is not present")
     answers, gold = load_shared("face")
     index = {o: i for i, o in enumerate(answers.object_ids.tolist())}
     cat = {c: i for i, c in enumerate(answers.categories)}
-    rows = np.array([index[o] for o in gold])
-    truth = np.array([cat[gold[o]] for o in gold])
+    return answers, np.array([index[o] for o in gold]), np.array([cat[gold[o]] for o in gold])
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared datasets are not present")
+def test_correlated_answers_on_real_data_lower_the_calibration_error() -> None:
+    """On `face` a crowd's unanimous answers are wrong one time in ten: the measured correlation of answers
+    (gold-free) tempers them, which the held-out temperature alone cannot (ECE 0.24 there)."""
+    answers, rows, truth = face_with_truth()
     with_rho = AutoDawidSkene().fit(answers)
     without = AutoDawidSkene(correlation=False).fit(answers)
     assert with_rho.probas_ is not None and without.probas_ is not None and with_rho.labels_ is not None
@@ -238,3 +243,40 @@ def test_correlated_answers_on_real_data_lower_the_calibration_error() -> None:
     before = ece(without.probas_[rows], without.labels_[rows], truth, bins=15)
     after = ece(with_rho.probas_[rows], with_rho.labels_[rows], truth, bins=15)
     assert after < before - 0.05, (before, after)
+
+
+def test_matching_temperature_recovers_a_known_softening() -> None:
+    from quorum_consolidation.core.auto import _matching_temperature, _temper
+
+    point = np.random.default_rng(0).dirichlet(np.full(4, 0.3), size=500)
+    assert _matching_temperature(point, _temper(point, 2.5)) == pytest.approx(2.5, rel=1e-3)
+    assert _matching_temperature(point, point) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("name", ["sparse_many_classes", "spammers"])
+def test_the_bootstrap_barely_tempers_a_well_specified_crowd_and_never_moves_labels(name: str) -> None:
+    """Simulated answers follow Dawid-Skene exactly: the fitted confusions' own uncertainty softens the
+    posteriors a little (their calibration stays), and labels never change."""
+    crowd = regime(name)
+    boot = AutoDawidSkene().fit(crowd.answers)
+    plain = AutoDawidSkene(bootstrap=0).fit(crowd.answers)
+    assert boot.probas_ is not None and plain.probas_ is not None and boot.labels_ is not None
+    assert plain.chosen_["bootstrap_temperature"] == 1.0
+    assert 1.0 < boot.chosen_["bootstrap_temperature"] < 1.15
+    np.testing.assert_array_equal(boot.labels_, plain.labels_)
+    before = ece(plain.probas_, plain.labels_, crowd.truth)
+    assert ece(boot.probas_, boot.labels_, crowd.truth) <= before + 0.005
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared datasets are not present")
+def test_the_bootstrap_lowers_the_calibration_error_on_real_data() -> None:
+    """On `face` (27 workers, 9 answers per object) the plug-in confusion matrices are far surer than their
+    estimates allow; averaging over refits on resampled objects tempers the posteriors further (gold-free)."""
+    answers, rows, truth = face_with_truth()
+    boot = AutoDawidSkene().fit(answers)
+    plain = AutoDawidSkene(bootstrap=0).fit(answers)
+    assert boot.probas_ is not None and plain.probas_ is not None and boot.labels_ is not None
+    np.testing.assert_array_equal(boot.labels_, plain.labels_)
+    before = ece(plain.probas_[rows], plain.labels_[rows], truth, bins=15)
+    after = ece(boot.probas_[rows], boot.labels_[rows], truth, bins=15)
+    assert boot.chosen_["bootstrap_temperature"] > 1.1 and after < before - 0.03, (before, after)

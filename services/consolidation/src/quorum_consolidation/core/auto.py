@@ -3,6 +3,7 @@ per job, without gold, by how well the model predicts held-out answers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Self
 
@@ -87,21 +88,27 @@ def _best_temperature(log_post: np.ndarray, column: np.ndarray, max_answers: int
     scores = [_predictive_ll(log_post, column, t) for t in grid]
     i = int(np.argmax(scores))
     lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
+    best, best_score = _golden_max(
+        lambda log_t: _predictive_ll(log_post, column, float(np.exp(log_t))), lo, hi, 14
+    )
+    return float(np.exp(best)) if best_score >= scores[i] else float(grid[i])
+
+
+def _golden_max(f: Callable[[float], float], lo: float, hi: float, steps: int) -> tuple[float, float]:
+    """Golden-section search for the maximum of a unimodal `f` on [lo, hi]: (its argument, its value)."""
     ratio = (np.sqrt(5) - 1) / 2
     a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa = _predictive_ll(log_post, column, float(np.exp(a)))
-    fb = _predictive_ll(log_post, column, float(np.exp(b)))
-    for _ in range(14):
+    fa, fb = f(a), f(b)
+    for _ in range(steps):
         if fa >= fb:
             hi, b, fb = b, a, fa
             a = hi - ratio * (hi - lo)
-            fa = _predictive_ll(log_post, column, float(np.exp(a)))
+            fa = f(a)
         else:
             lo, a, fa = a, b, fb
             b = lo + ratio * (hi - lo)
-            fb = _predictive_ll(log_post, column, float(np.exp(b)))
-    best, best_score = (a, fa) if fa >= fb else (b, fb)
-    return float(np.exp(best)) if best_score >= scores[i] else float(grid[i])
+            fb = f(b)
+    return (a, fa) if fa >= fb else (b, fb)
 
 
 def _temper(probas: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
@@ -112,6 +119,22 @@ def _temper(probas: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
     out = np.exp(logp)
     out /= out.sum(axis=1, keepdims=True)
     return out
+
+
+def _matching_temperature(point: np.ndarray, target: np.ndarray) -> float:
+    """The temperature in [1, 20] whose tempered `point` posteriors are closest to `target` (least
+    cross-entropy of the tempered rows against the target rows): one number that carries the target's
+    softening, so that a model that stores a temperature (the streaming WorkerModel) reproduces it."""
+    log_point = np.log(np.maximum(point, 1e-300))
+
+    def score(log_t: float) -> float:  # minus the cross-entropy
+        z = log_point / np.exp(log_t)
+        z -= z.max(axis=1, keepdims=True)
+        log_q = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float((target * log_q).sum())
+
+    best, best_score = _golden_max(score, np.log(_T_LOW), np.log(_T_HIGH), 30)
+    return float(np.exp(best)) if best_score > score(np.log(_T_LOW)) else _T_LOW
 
 
 @dataclass
@@ -196,6 +219,15 @@ class AutoDawidSkene(BaseClassificationAggregator):
     """Convergence tolerance of the cross-validation fits (warm-started, so they need few iterations)."""
     dtype: DType = "auto"
     seed: int = 0
+    bootstrap: int = 20
+    """Fits on objects resampled with replacement: every object's posterior averaged over them (from each
+    fit's confusion matrices and class prior) carries the uncertainty of the estimated confusion matrices,
+    which one plug-in fit ignores (workers with few answers). The temperature that brings the plug-in
+    posteriors closest to those averages multiplies the held-out one (`chosen_["bootstrap_temperature"]`),
+    so a stored model's single temperature reproduces it. 0 = off."""
+    max_bootstrap_work: int = 2_000_000
+    """Skip the bootstrap when answers x `bootstrap` exceeds this (its cost; a job that large has many answers
+    per worker, whose confusion matrices are then well estimated)."""
     min_known_for_calibration: int = 20
     """Known-answer objects needed before they also calibrate the confidences (see the class docstring)."""
     calibration_ridge: float = 1.0
@@ -226,6 +258,8 @@ class AutoDawidSkene(BaseClassificationAggregator):
         )  # validates
         if self.selection_n_iter < 1:
             raise ValueError(f"selection_n_iter must be >= 1, got {self.selection_n_iter}")
+        if self.bootstrap < 0 or self.max_bootstrap_work < 0:
+            raise ValueError("bootstrap and max_bootstrap_work must be >= 0")
         if self.min_known_for_calibration < 2:
             raise ValueError(f"min_known_for_calibration must be >= 2, got {self.min_known_for_calibration}")
         TopLabelCalibrator(ridge=self.calibration_ridge)  # validates it
@@ -251,6 +285,49 @@ class AutoDawidSkene(BaseClassificationAggregator):
             objects, workers, classes = objects[mask], workers[mask], classes[mask]
         rho, _ = answer_correlation(objects, workers, classes, probas, confusions)
         return rho
+
+    def _bagged(
+        self,
+        answers: Answers,
+        matrix: AnswerMatrix,
+        model: DawidSkene,
+        known: KnownLabels | None,
+        extra: np.ndarray | None,
+        start: np.ndarray,
+        dtype: type[np.floating],
+    ) -> np.ndarray:
+        """Every object's posterior averaged over `bootstrap` fits on objects resampled with replacement (each
+        warm-started from the full fit's posteriors `start`; known objects stay clamped where drawn)."""
+        n = answers.n_objects
+        order = np.argsort(answers.objects, kind="stable")
+        counts = np.bincount(answers.objects, minlength=n)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        known_class = np.full(n, -1, dtype=np.int64)
+        if known is not None:
+            known_class[known.objects] = known.classes
+        rng = np.random.default_rng(self.seed + 2)
+        total = np.zeros((n, answers.n_classes), dtype=np.float64)
+        for _ in range(self.bootstrap):
+            pick = rng.integers(0, n, size=n)
+            lengths = counts[pick]
+            # The answers of each drawn object, in draw order (a drawn object twice: its answers twice).
+            offsets = np.repeat(starts[pick] - (np.cumsum(lengths) - lengths), lengths)
+            rows = order[offsets + np.arange(int(lengths.sum()))]
+            sample = Answers(
+                np.repeat(np.arange(n), lengths),
+                answers.workers[rows],
+                answers.classes[rows],
+                answers.object_ids,  # positions only: the resampled objects are not the originals
+                answers.worker_ids,
+                answers.categories,
+            )
+            drawn_known = np.flatnonzero(known_class[pick] >= 0)
+            clamp = KnownLabels(drawn_known, known_class[pick][drawn_known]) if len(drawn_known) else None
+            fitted, _ = model.run(AnswerMatrix.build(sample, dtype=dtype), clamp, extra, start[pick])
+            logits = matrix.logits(fitted.log_confusions, fitted.log_prior)
+            row_softmax_(logits)
+            total += logits
+        return total / self.bootstrap
 
     def fit(
         self, answers: Answers, known: KnownLabels | None = None, prior: ConfusionPrior | None = None
@@ -333,6 +410,14 @@ class AutoDawidSkene(BaseClassificationAggregator):
         matrix = AnswerMatrix.build(answers, dtype=dtype)
         result, population = model.run(matrix, known, extra)
         probas = result.probas
+        spread = 1.0
+        affordable = answers.n_answers * self.bootstrap <= self.max_bootstrap_work
+        # Enough known-answer objects calibrate from the truth (below); the bootstrap is for jobs without.
+        gold_calibrated = known is not None and known.objects.shape[0] >= self.min_known_for_calibration
+        if self.calibrate and self.bootstrap and affordable and not gold_calibrated:
+            bagged = self._bagged(answers, matrix, model, known, extra, result.probas, dtype)
+            spread = _matching_temperature(result.probas, bagged)
+            temperature *= spread
         rho = 0.0
         if self.calibrate and self.correlation:
             rho = self._correlation(matrix, result.probas, np.exp(result.log_confusions))
@@ -342,7 +427,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
         if temperature != 1.0 or rho > 0.0:
             probas = _temper(probas, tau)
         calibration: dict[str, float] = {}
-        if known is not None and known.objects.shape[0] >= self.min_known_for_calibration:
+        if gold_calibrated:
             # The known objects' posteriors from a fit that never saw their labels: a fit that clamped them
             # has confusion matrices bent toward them, and they would look more often right than others.
             unclamped, _ = model.run(matrix, None, extra, result.probas)
@@ -371,6 +456,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
             "population_prior": float(s),
             "spam_prior": float(u),
             "temperature": temperature,
+            "bootstrap_temperature": spread,
             "correlation": rho,
             **calibration,
         }
