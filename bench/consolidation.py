@@ -501,7 +501,7 @@ def print_tables(table: dict[str, Any]) -> None:
         out.write(f"| {name} | " + " | ".join(cells) + " |\n")
     out.write("\n## auto vs the best crowd-kit number (README) and the best crowd-kit method here\n\n")
     out.write(
-        "| dataset | auto | README best | auto - README best | best ck here | chosen (s, u, T, rho) |\n"
+        "| dataset | auto | README best | auto - README best | best ck here | chosen (s, u, T, rho, slope) |\n"
     )
     out.write("|---|---|---|---|---|---|\n")
     autos, bests = [], []
@@ -512,7 +512,7 @@ def print_tables(table: dict[str, Any]) -> None:
         ch = auto.get("chosen", {})
         chosen = (
             f"{ch.get('population_prior')}, {ch.get('spam_prior')}, {ch.get('temperature', 0):.2f}, "
-            f"{ch.get('correlation', 0):.3f}"
+            f"{ch.get('correlation', 0):.3f}, {ch.get('count_slope', 0):.2f}"
         )
         diff = "" if readme is None else f"{auto['accuracy'] - readme:+.2f}"
         out.write(

@@ -18,7 +18,12 @@ from quorum_consolidation.core.adaptive import (
 )
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.dawid_skene import DawidSkene
-from quorum_consolidation.core.simulate import random_confusions, simulate, simulate_lured
+from quorum_consolidation.core.simulate import (
+    random_confusions,
+    simulate,
+    simulate_adaptive_hard,
+    simulate_lured,
+)
 
 CATS = ("neg", "pos")
 
@@ -314,3 +319,23 @@ def test_streamed_posteriors_temper_like_the_batch_fit_with_correlated_answers()
     np.testing.assert_allclose(posteriors(model, answers), auto.probas_, atol=1e-3)
     untempered = WorkerModel.from_dawid_skene(auto.model_, answers, auto.chosen_["temperature"])
     assert np.abs(posteriors(untempered, answers) - auto.probas_).max() > 0.02
+
+
+def test_streamed_posteriors_temper_by_the_answer_count_slope_like_the_batch_fit() -> None:
+    """Adaptively collected answers make `auto` temper objects by their answer count (count_slope); a job's
+    cached model applies the same per-object temperature (to EM's convergence: 0.02), without which it would
+    be far off."""
+    import dataclasses
+
+    from quorum_consolidation.core.auto import AutoDawidSkene
+
+    crowd = simulate_adaptive_hard(np.random.default_rng(2), 1500, 30)
+    auto = AutoDawidSkene().fit(crowd.answers)
+    assert auto.chosen_["count_slope"] > 0.3 and auto.probas_ is not None
+    model = WorkerModel.from_auto(auto, crowd.answers)
+    assert model.count_slope == auto.chosen_["count_slope"]
+    np.testing.assert_allclose(posteriors(model, crowd.answers), auto.probas_, atol=0.02)
+    flat = dataclasses.replace(model, count_slope=0.0)
+    assert np.abs(posteriors(flat, crowd.answers) - auto.probas_).max() > 0.2
+    with pytest.raises(ValueError, match="count_slope"):
+        dataclasses.replace(model, count_slope=-0.1)

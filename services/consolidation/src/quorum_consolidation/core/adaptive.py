@@ -22,7 +22,7 @@ import numpy as np
 
 from quorum_consolidation.core._sparse import AnswerMatrix
 from quorum_consolidation.core.answers import Answers
-from quorum_consolidation.core.auto import AutoDawidSkene
+from quorum_consolidation.core.auto import AutoDawidSkene, object_temperatures
 from quorum_consolidation.core.calibration import TopLabelCalibrator
 from quorum_consolidation.core.dawid_skene import DawidSkene, resolve_dtype
 from quorum_consolidation.core.majority_vote import MajorityVote
@@ -130,6 +130,9 @@ class WorkerModel:
     # Intra-object correlation of the answers (`AutoDawidSkene.chosen_["correlation"]`): an object with n
     # answers is further tempered by 1 + (n - 1) * correlation, as the batch fit does.
     correlation: float = 0.0
+    # How the held-out answers had the temperature grow with an object's answer count n
+    # (`AutoDawidSkene.chosen_["count_slope"]`): a further factor 1 + (n - 1) * count_slope.
+    count_slope: float = 0.0
     # Known-answer calibration of the top label (`AutoDawidSkene.chosen_["calibration_slope"]` and
     # `["calibration_intercept"]`, fitted when the job had enough known-answer objects): applied after the
     # tempering, as the batch fit does. (1, 0) = none.
@@ -150,6 +153,8 @@ class WorkerModel:
             raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
         if not (np.isfinite(self.correlation) and 0.0 <= self.correlation < 1.0):
             raise ValueError(f"correlation must be in [0, 1), got {self.correlation}")
+        if not (np.isfinite(self.count_slope) and self.count_slope >= 0.0):
+            raise ValueError(f"count_slope must be a finite number >= 0, got {self.count_slope}")
         if not (np.isfinite(self.calibration_slope) and np.isfinite(self.calibration_intercept)):
             raise ValueError("calibration_slope and calibration_intercept must be finite")
 
@@ -243,6 +248,7 @@ class WorkerModel:
             "auto",
             model.n_answers,
             float(auto.chosen_.get("correlation", 0.0)),
+            float(auto.chosen_.get("count_slope", 0.0)),
             float(auto.chosen_.get("calibration_slope", 1.0)),
             float(auto.chosen_.get("calibration_intercept", 0.0)),
         )
@@ -380,9 +386,10 @@ def posteriors(model: WorkerModel, answers: Answers, *, temper: bool = True) -> 
     for c in range(k):
         logits[:, c] = np.bincount(answers.objects, weights=columns[:, c], minlength=n)
     logits += model.log_prior
-    if temper and model.correlation > 0.0:
+    if temper and (model.correlation > 0.0 or model.count_slope > 0.0):
         per_object = np.bincount(answers.objects, minlength=n)
-        logits /= (model.temperature * (1.0 + (np.maximum(per_object, 1) - 1) * model.correlation))[:, None]
+        tau = object_temperatures(model.temperature, per_object, model.correlation, model.count_slope)
+        logits /= tau[:, None]
     elif temper and model.temperature != 1.0:
         logits /= model.temperature
     logits -= logits.max(axis=1, keepdims=True)

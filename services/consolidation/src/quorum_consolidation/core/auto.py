@@ -22,6 +22,11 @@ from quorum_consolidation.core.side_info import ConfusionPrior, KnownLabels
 #: between two such workers came out above 0.9 at T = 0.5).
 _T_LOW, _T_HIGH = 1.0, 20.0
 
+#: Held-out answers needed from objects whose answer count is not the commonest one before a slope is fitted.
+_MIN_OTHER_COUNTS = 100
+#: Values of the answer-count slope of the temperature tried (`_count_shape`).
+_COUNT_SHAPE_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0)
+
 
 def answer_folds(answers: Answers, n_folds: int, seed: int) -> np.ndarray:
     """Fold of each answer, spread within objects: an object's answers go to consecutive folds from a random
@@ -66,10 +71,11 @@ def _heldout_terms(
     return log_post, column
 
 
-def _predictive_ll(log_post: np.ndarray, column: np.ndarray, temperature: float = 1.0) -> float:
+def _predictive_ll(log_post: np.ndarray, column: np.ndarray, temperature: float | np.ndarray = 1.0) -> float:
     """Mean over held-out answers of ``log sum_c softmax(log_post / temperature)_c * column_c`` (column loops:
     K is small and numpy's row reductions over a short axis are slow)."""
-    z = log_post * (1.0 / temperature)
+    t = np.asarray(temperature, dtype=np.float64)
+    z = log_post * (1.0 / (t[:, None] if t.ndim else t))
     row_softmax_(z)
     pred = z[:, 0] * column[:, 0]
     for c in range(1, z.shape[1]):
@@ -92,6 +98,36 @@ def _best_temperature(log_post: np.ndarray, column: np.ndarray, max_answers: int
         lambda log_t: _predictive_ll(log_post, column, float(np.exp(log_t))), lo, hi, 14
     )
     return float(np.exp(best)) if best_score >= scores[i] else float(grid[i])
+
+
+def _count_shape(
+    log_post: np.ndarray, column: np.ndarray, n_train: np.ndarray, max_answers: int, seed: int
+) -> tuple[float, float]:
+    """How the held-out answers want the temperature to grow with an object's answer count: the `rho` of
+    ``tau_i = T0 (1 + (n_i - 1) rho)`` (``n_i`` the object's answers in the fit that predicted the held-out
+    one), chosen with T0 in [_T_LOW, _T_HIGH] by the held-out predictive log-likelihood; and the mean of
+    ``log(1 + (n_i - 1) rho)`` over those held-out answers (where the scalar held-out temperature was
+    measured). (0, 0) when fewer than _MIN_OTHER_COUNTS held-out answers come from objects with another count
+    than the commonest (too little to tell a slope from a scale: a small job where most objects have 2 answers
+    and one has 4 would otherwise let that one object set it)."""
+    if log_post.shape[0] > max_answers:
+        pick = np.random.default_rng(seed).choice(log_post.shape[0], max_answers, replace=False)
+        log_post, column, n_train = log_post[pick], column[pick], n_train[pick]
+    extra = np.maximum(n_train.astype(np.float64), 1.0) - 1.0
+    if extra.shape[0] == 0 or extra.shape[0] - np.bincount(extra.astype(np.int64)).max() < _MIN_OTHER_COUNTS:
+        return 0.0, 0.0
+    best_rho, best_score = 0.0, -np.inf
+    for rho in _COUNT_SHAPE_GRID:
+        growth = 1.0 + extra * rho
+        _, score = _golden_max(
+            lambda log_t, g=growth: _predictive_ll(log_post, column, np.exp(log_t) * g),
+            np.log(_T_LOW),
+            np.log(_T_HIGH),
+            14,
+        )
+        if score > best_score + 1e-9:  # ties keep the smaller rho
+            best_rho, best_score = rho, score
+    return best_rho, float(np.log1p(extra * best_rho).mean())
 
 
 def _golden_max(f: Callable[[float], float], lo: float, hi: float, steps: int) -> tuple[float, float]:
@@ -119,6 +155,16 @@ def _temper(probas: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
     out = np.exp(logp)
     out /= out.sum(axis=1, keepdims=True)
     return out
+
+
+def object_temperatures(
+    temperature: float, answer_counts: np.ndarray, correlation: float = 0.0, count_slope: float = 0.0
+) -> np.ndarray:
+    """Each object's temperature from its answer count n: ``T (1 + (n - 1) rho) (1 + (n - 1) slope)``, never
+    below _T_LOW (tempering only softens). The batch fit and the streaming WorkerModel both temper by it."""
+    beyond_one = np.maximum(np.asarray(answer_counts, dtype=np.float64), 1.0) - 1.0
+    tau = temperature * (1.0 + beyond_one * correlation) * (1.0 + beyond_one * count_slope)
+    return np.maximum(tau, _T_LOW)
 
 
 def _matching_temperature(point: np.ndarray, target: np.ndarray) -> float:
@@ -178,6 +224,16 @@ class AutoDawidSkene(BaseClassificationAggregator):
     :math:`\rho` is measured on the same share of objects as the selection (at most about
     `max_selection_answers` answers).
 
+    Answer counts: where answers were asked adaptively (until they agree), many answers mean a hard object,
+    on which workers are less reliable than their confusion matrices say, so Dawid-Skene is surest exactly
+    where it should doubt most. The held-out answers also choose how the temperature grows with an object's
+    answer count n, :math:`\tau_i \propto 1 + (n_i - 1)\,\text{slope}` (`count_shape`, the slope from a
+    grid with its own best T0, by the same held-out log-likelihood; `chosen_["count_slope"]`), and the scalar
+    temperature, which was measured on posteriors from the training folds' answers, is carried over to the
+    full counts along it. A crowd whose counts say nothing of difficulty gets a slope near 0. Each object's
+    temperature, :math:`T (1 + (n - 1)\rho)(1 + (n - 1)\,\text{slope})`, is never below 1
+    (:func:`object_temperatures`).
+
     Gold-free tempering removes only the part of the over-confidence that shows in the answers. When crowds
     err together (subjective items: on the real `face` and `adult` sets even unanimous answers are wrong about
     one time in ten), no answer-only statistic can tell, and known-answer objects are the remedy: with at
@@ -210,6 +266,9 @@ class AutoDawidSkene(BaseClassificationAggregator):
     calibrate: bool = True
     correlation: bool = True
     """Also temper each object by the answers' measured intra-object correlation (see the class docstring)."""
+    count_shape: bool = True
+    """Let the held-out answers also choose how the temperature grows with an object's answer count (see the
+    class docstring)."""
     max_selection_answers: int = 50_000
     n_iter: int = 100
     tol: float = 1e-5
@@ -236,7 +295,8 @@ class AutoDawidSkene(BaseClassificationAggregator):
     model_: DawidSkene | None = field(init=False, default=None, repr=False)
     """The final fitted Dawid-Skene (its confusion matrices, class prior, population matrix)."""
     chosen_: dict[str, float] = field(init=False, default_factory=dict)
-    """Chosen population_prior, spam_prior, temperature (held-out), correlation (intra-object, see above)."""
+    """Chosen population_prior, spam_prior, temperature (held-out x bootstrap), bootstrap_temperature,
+    correlation (intra-object) and count_slope (answer count), see above."""
     scores_: dict[tuple[float, float], float] = field(init=False, default_factory=dict, repr=False)
     """Held-out log-likelihood per answer of each (s, u) tried."""
 
@@ -363,7 +423,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
             if key in self.scores_:
                 return self.scores_[key]
             model = self._model(key[0], key[1], self.selection_n_iter, self.selection_tol)
-            posts, cols, fold_probas = [], [], []
+            posts, cols, counts, fold_probas = [], [], [], []
             warm: list[np.ndarray] | None = best.get("fold_probas")  # type: ignore[assignment]
             for f in range(self.n_folds):
                 # Warm start from the best configuration so far on the same training answers (no leak).
@@ -371,12 +431,20 @@ class AutoDawidSkene(BaseClassificationAggregator):
                 log_post, column = _heldout_terms(held[f], result.probas, np.exp(result.log_confusions))
                 posts.append(log_post)
                 cols.append(column)
+                counts.append(np.bincount(train[f].objects, minlength=train[f].n_objects)[held[f].objects])
                 fold_probas.append(result.probas)
             log_post, column = np.concatenate(posts), np.concatenate(cols)
             score = _predictive_ll(log_post, column)
             self.scores_[key] = score
             if not best or score > best["score"]:  # type: ignore[operator]
-                best.update(score=score, key=key, log_post=log_post, column=column, fold_probas=fold_probas)
+                best.update(
+                    score=score,
+                    key=key,
+                    log_post=log_post,
+                    column=column,
+                    n_train=np.concatenate(counts),
+                    fold_probas=fold_probas,
+                )
             return score
 
         if self.search == "grid":
@@ -397,7 +465,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
                 at, current = top, top_score
 
         s, u = best["key"]  # type: ignore[misc]
-        temperature = 1.0
+        temperature, count_slope = 1.0, 0.0
         if self.calibrate:
             temperature = _best_temperature(
                 best["log_post"],
@@ -405,6 +473,17 @@ class AutoDawidSkene(BaseClassificationAggregator):
                 self.max_selection_answers // 3,
                 self.seed,  # type: ignore[arg-type]
             )
+            if self.count_shape:
+                count_slope, measured_at = _count_shape(
+                    best["log_post"],  # type: ignore[arg-type]
+                    best["column"],  # type: ignore[arg-type]
+                    best["n_train"],  # type: ignore[arg-type]
+                    self.max_selection_answers // 8,  # two numbers need fewer answers than one curve
+                    self.seed,
+                )
+                # The scalar temperature was measured on posteriors from the training folds' answers; the
+                # final posteriors use all of them: carry it over along the held-out answers' own slope.
+                temperature /= float(np.exp(measured_at))
 
         model = self._model(s, u, self.n_iter, self.tol)
         matrix = AnswerMatrix.build(answers, dtype=dtype)
@@ -422,9 +501,9 @@ class AutoDawidSkene(BaseClassificationAggregator):
         if self.calibrate and self.correlation:
             rho = self._correlation(matrix, result.probas, np.exp(result.log_confusions))
         tau: float | np.ndarray = temperature
-        if rho > 0.0:
-            tau = temperature * (1.0 + (answers.answer_counts() - 1.0) * rho)
-        if temperature != 1.0 or rho > 0.0:
+        if rho > 0.0 or count_slope > 0.0:
+            tau = object_temperatures(temperature, answers.answer_counts(), rho, count_slope)
+        if temperature != 1.0 or rho > 0.0 or count_slope > 0.0:
             probas = _temper(probas, tau)
         calibration: dict[str, float] = {}
         if gold_calibrated:
@@ -458,6 +537,7 @@ class AutoDawidSkene(BaseClassificationAggregator):
             "temperature": temperature,
             "bootstrap_temperature": spread,
             "correlation": rho,
+            "count_slope": count_slope,
             **calibration,
         }
         return self

@@ -119,3 +119,52 @@ def simulate_lured(
         tuple("abcdefghijklmnopqrstuvwxyz"[i] if k <= 26 else f"c{i}" for i in range(k)),
     )
     return SimulatedCrowd(answers, truth.astype(np.int64), confusions)
+
+
+def simulate_adaptive_hard(
+    rng: np.random.Generator,
+    n_objects: int,
+    n_workers: int,
+    *,
+    n_classes: int = 4,
+    hard_share: float = 0.3,
+    max_answers: int = 7,
+    accuracy: tuple[float, float] = (0.7, 0.95),
+    hard_accuracy: float = 0.3,
+) -> SimulatedCrowd:
+    """A crowd asked adaptively, as redundancy-saving platforms do: each object gets answers one at a time,
+    from distinct random workers, until two of them agree (at most `max_answers`). On a `hard_share` of the
+    objects every worker is right only with probability `hard_accuracy` (else a uniformly wrong class), so
+    hard objects are the ones that collect many answers, and workers look surer on them than they are: a
+    model of item-independent skill is over-confident exactly where an object has many answers. `confusions`
+    are the workers' behaviour on easy objects."""
+    n, w, k, m = n_objects, n_workers, n_classes, max_answers
+    if not 2 <= m <= w:
+        raise ValueError(f"max_answers must be in [2, {w}], got {m}")
+    truth = rng.integers(0, k, n)
+    hard = rng.random(n) < hard_share
+    skill = rng.uniform(*accuracy, w)
+    # Every object's first m workers (distinct) and their would-be answers; the stopping rule then keeps a
+    # prefix of them.
+    workers = np.argsort(rng.random((n, w)), axis=1)[:, :m]
+    p_right = np.where(hard[:, None], hard_accuracy, skill[workers])
+    wrong = (truth[:, None] + rng.integers(1, k, (n, m))) % k
+    classes = np.where(rng.random((n, m)) < p_right, truth[:, None], wrong)
+    # Stop after answer j (0-based, j >= 1) when it repeats an earlier answer of the object.
+    repeats = (classes[:, :, None] == classes[:, None, :]) & np.tri(m, k=-1, dtype=bool)[None]
+    stops = repeats.any(axis=2)
+    stops[:, 0] = False
+    stops[:, -1] = True
+    count = stops.argmax(axis=1) + 1
+    keep = np.arange(m)[None, :] < count[:, None]
+    confusions = np.repeat(((1.0 - skill) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+    confusions[:, np.arange(k), np.arange(k)] = skill[:, None]
+    answers = Answers(
+        np.repeat(np.arange(n), m)[keep.ravel()].astype(np.int64),
+        workers[keep].astype(np.int64),
+        classes[keep].astype(np.int64),
+        np.arange(n),
+        np.arange(w),
+        tuple("abcdefghijklmnopqrstuvwxyz"[i] if k <= 26 else f"c{i}" for i in range(k)),
+    )
+    return SimulatedCrowd(answers, truth.astype(np.int64), confusions)
