@@ -501,7 +501,8 @@ def print_tables(table: dict[str, Any]) -> None:
         out.write(f"| {name} | " + " | ".join(cells) + " |\n")
     out.write("\n## auto vs the best crowd-kit number (README) and the best crowd-kit method here\n\n")
     out.write(
-        "| dataset | auto | README best | auto - README best | best ck here | chosen (s, u, T, rho, slope) |\n"
+        "| dataset | auto | README best | auto - README best | best ck here "
+        "| chosen (s, u, T, rho, slope) |\n"
     )
     out.write("|---|---|---|---|---|---|\n")
     autos, bests = [], []
