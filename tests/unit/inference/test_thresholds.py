@@ -4,8 +4,8 @@ import pytest
 from quorum_inference.core.thresholds import (
     auto_label_mask,
     clopper_pearson_lower,
-    pick_pooled_threshold,
     pick_thresholds,
+    pooled_certification,
 )
 
 
@@ -93,7 +93,7 @@ def test_pooled_threshold_qualifies_where_per_class_cannot() -> None:
     val = _many_classes(seed=0)
     per_class = pick_thresholds(*val, 10, target_accuracy=0.95)
     assert all(t.threshold is None for t in per_class)  # ~28 above-threshold predictions per class: too few
-    pooled = pick_pooled_threshold(*val, 10, target_accuracy=0.95)
+    pooled = pooled_certification(*val, 10, target_accuracy=0.95)[0]
     assert len({t.threshold for t in pooled}) == 1 and pooled[0].threshold is not None
     pred, conf, truth = val
     above = conf >= pooled[0].threshold
@@ -107,7 +107,7 @@ def test_pooled_threshold_qualifies_where_per_class_cannot() -> None:
 def test_pooled_threshold_refuses_a_bad_model() -> None:
     pred, conf, _ = _many_classes(seed=2)
     wrong = (pred + 1) % 10
-    assert all(t.threshold is None for t in pick_pooled_threshold(pred, conf, wrong, 10))
+    assert all(t.threshold is None for t in pooled_certification(pred, conf, wrong, 10)[0])
 
 
 def test_noisy_bound_is_the_plain_bound_without_noise_and_credits_known_noise() -> None:
@@ -131,8 +131,8 @@ def test_pooled_threshold_with_known_label_noise_keeps_true_accuracy() -> None:
     right = rng.random(n) < np.where(conf >= 0.8, 0.99, 0.6)
     pred = np.where(right, truth, (truth + rng.integers(1, k, size=n)) % k)
     noisy = np.where(rng.random(n) < 0.05, (truth + rng.integers(1, k, size=n)) % k, truth)
-    assert pick_pooled_threshold(pred, conf, noisy, k, target_accuracy=0.95)[0].threshold is None
-    th = pick_pooled_threshold(pred, conf, noisy, k, target_accuracy=0.95, label_noise=0.05)
+    assert pooled_certification(pred, conf, noisy, k, target_accuracy=0.95)[0][0].threshold is None
+    th = pooled_certification(pred, conf, noisy, k, target_accuracy=0.95, label_noise=0.05)[0]
     mask = auto_label_mask(pred, conf, th)
     assert mask.mean() > 0.3 and (pred[mask] == truth[mask]).mean() >= 0.95
 
@@ -149,7 +149,7 @@ def test_per_object_noise_with_equal_confidences_is_the_global_bound() -> None:
     )
     np.testing.assert_allclose(subset_noise(np.full(5, 0.04)), 0.04)
     pred, conf, truth = _many_classes(seed=4, n_per_class=120)
-    for pick in (pick_pooled_threshold, pick_thresholds):
+    for pick in (lambda *a, **kw: pooled_certification(*a, **kw)[0], pick_thresholds):
         flat = pick(pred, conf, truth, 10, target_accuracy=0.9, label_noise=0.05)
         each = pick(pred, conf, truth, 10, target_accuracy=0.9, object_noise=np.full(len(pred), 0.05))
         assert [(t.threshold, t.support, t.accuracy) for t in each] == [
@@ -179,10 +179,10 @@ def test_a_confidently_labelled_subset_gets_a_smaller_correction_than_the_averag
     0.95; each label's own rate (mean over the set, ~0.5%) does not."""
     pred, conf, human, truth, eps, k = _clustered(seed=5)
     global_eps = float(eps.mean())
-    optimistic = pick_pooled_threshold(pred, conf, human, k, target_accuracy=0.95, label_noise=global_eps)
+    optimistic = pooled_certification(pred, conf, human, k, target_accuracy=0.95, label_noise=global_eps)[0]
     mask = auto_label_mask(pred, conf, optimistic)
     assert mask.sum() > 500 and (pred[mask] == truth[mask]).mean() < 0.95  # the problem
-    honest = pick_pooled_threshold(pred, conf, human, k, target_accuracy=0.95, object_noise=eps)
+    honest = pooled_certification(pred, conf, human, k, target_accuracy=0.95, object_noise=eps)[0]
     mask = auto_label_mask(pred, conf, honest)
     assert not mask.any() or (pred[mask] == truth[mask]).mean() >= 0.95
     # At the same set (the global choice's), the per-object bound is lower: a smaller correction.
@@ -214,9 +214,9 @@ def test_per_object_bound_is_monotone_in_the_label_confidences() -> None:
     # A pooled threshold never gets lower when every label is more confident.
     pred, conf, human, _, eps, k = _clustered(seed=7)
     cuts = [
-        pick_pooled_threshold(
+        pooled_certification(
             pred, conf, human, k, target_accuracy=0.9, object_noise=np.clip(eps * s, 0, 0.5)
-        )[0].threshold
+        )[0][0].threshold
         for s in (2.0, 1.0, 0.5, 0.0)
     ]
     assert all(c is not None for c in cuts) and cuts == sorted(cuts)  # type: ignore[type-var]
@@ -263,7 +263,7 @@ def test_earlier_draws_at_equal_weight_pool_with_every_candidate_set() -> None:
     truth = np.where(rng.random(n) < np.where(conf > 0.7, 0.97, 0.5), pred, (pred + 1) % 3)
     agree = (rng.random(80) < 0.99).astype(np.float64)
     earlier = EarlierCertified(agree, np.zeros(80), np.ones(80))
-    cut = pick_pooled_threshold(pred, conf, truth, 3, target_accuracy=0.9, earlier=earlier)[0]
+    cut = pooled_certification(pred, conf, truth, 3, target_accuracy=0.9, earlier=earlier)[0][0]
     assert cut.threshold is not None
     above = conf >= cut.threshold
     k = int(agree.sum()) + int((pred[above] == truth[above]).sum())
@@ -281,11 +281,11 @@ def test_earlier_machine_labels_above_the_target_admit_a_harder_set_and_the_whol
     conf = rng.uniform(0.3, 1.0, size=n)
     p_right = np.where(conf > 0.8, 0.9, 0.5)
     truth = np.where(rng.random(n) < p_right, pred, (pred + 1) % 4)
-    alone = pick_pooled_threshold(pred, conf, truth, 4, target_accuracy=0.95)
+    alone = pooled_certification(pred, conf, truth, 4, target_accuracy=0.95)[0]
     assert alone[0].threshold is None
     # An earlier version machine-labeled a large easy part, all 300 of its draws right.
     perfect = EarlierCertified(np.ones(300), np.zeros(300), np.ones(300))
-    joint = pick_pooled_threshold(pred, conf, truth, 4, target_accuracy=0.95, earlier=perfect)[0]
+    joint = pooled_certification(pred, conf, truth, 4, target_accuracy=0.95, earlier=perfect)[0][0]
     assert joint.threshold is not None and joint.lower_bound >= 0.95
     above = conf >= joint.threshold
     assert 0.0 < (pred[above] == truth[above]).mean() < 0.95  # the new set alone is below the target...
@@ -293,7 +293,7 @@ def test_earlier_machine_labels_above_the_target_admit_a_harder_set_and_the_whol
     assert whole >= 0.95  # ...the machine labels together are not
     # Earlier machine labels below the target admit nothing, however good the new set.
     poor = EarlierCertified((rng.random(300) < 0.85).astype(np.float64), np.zeros(300), np.ones(300))
-    assert pick_pooled_threshold(pred, conf, pred, 4, earlier=poor)[0].threshold is None
+    assert pooled_certification(pred, conf, pred, 4, earlier=poor)[0][0].threshold is None
 
 
 def test_earlier_draws_weigh_by_the_share_of_the_pool_they_stood_for() -> None:
@@ -310,9 +310,9 @@ def test_earlier_draws_weigh_by_the_share_of_the_pool_they_stood_for() -> None:
     assert earlier_certified(draws, {1: 0.05}, 3) is None  # the first batch's rate is needed
     assert earlier_certified(draws, rates, 1) is None  # nothing before version 1
     # Kish's effective sample size: one candidate draw (right) with the two earlier ones.
-    cut = pick_pooled_threshold(
+    cut = pooled_certification(
         np.array([0]), np.array([0.9]), np.array([0]), 2, target_accuracy=0.05, earlier=got
-    )[0]
+    )[0][0]
     w = np.concatenate([got.weight, [1.0]])
     agree = np.array([1.0, 0.0, 1.0])
     eps = np.array([0.01, 0.02, 0.0])
@@ -324,16 +324,15 @@ def test_earlier_draws_weigh_by_the_share_of_the_pool_they_stood_for() -> None:
 
 
 def test_the_best_pooled_bound_says_how_close_a_model_came() -> None:
-    from quorum_inference.core.thresholds import pooled_certification
 
     pred, conf, truth = _many_classes(seed=3)
     _, (best, support) = pooled_certification(pred, conf, truth, 10)
     assert 0.0 < best < 1.0 and 0 < support <= len(pred)
     # A target just under the best bound certifies; one just over it does not.
-    under = pick_pooled_threshold(pred, conf, truth, 10, target_accuracy=best - 1e-6)[0]
+    under = pooled_certification(pred, conf, truth, 10, target_accuracy=best - 1e-6)[0][0]
     assert under.threshold is not None and under.lower_bound <= best + 1e-12
     assert (
-        pick_pooled_threshold(pred, conf, truth, 10, target_accuracy=min(0.999, best + 1e-3))[0].threshold
+        pooled_certification(pred, conf, truth, 10, target_accuracy=min(0.999, best + 1e-3))[0][0].threshold
         is None
     )
     assert pooled_certification(pred[:0], conf[:0], truth[:0], 10)[1] == (0.0, 0)

@@ -335,33 +335,6 @@ def pooled_certification(
     return out, best
 
 
-def pick_pooled_threshold(
-    predicted: NDArray[np.integer],
-    confidence: NDArray[np.floating],
-    truth: NDArray[np.integer],
-    n_classes: int,
-    *,
-    target_accuracy: float = 0.95,
-    confidence_level: float = 0.95,
-    label_noise: float = 0.0,
-    object_noise: NDArray[np.floating] | None = None,
-    earlier: EarlierCertified | None = None,
-) -> list[ClassThreshold]:
-    """The thresholds of `pooled_certification`, without its best bound."""
-    thresholds, _ = pooled_certification(
-        predicted,
-        confidence,
-        truth,
-        n_classes,
-        target_accuracy=target_accuracy,
-        confidence_level=confidence_level,
-        label_noise=label_noise,
-        object_noise=object_noise,
-        earlier=earlier,
-    )
-    return thresholds
-
-
 def auto_label_mask(
     predicted: NDArray[np.integer], confidence: NDArray[np.floating], thresholds: list[ClassThreshold]
 ) -> NDArray[np.bool_]:
