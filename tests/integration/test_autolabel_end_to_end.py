@@ -166,6 +166,47 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     assert workers and not any("quorum-model" in (w or []) for (w,) in workers)
 
 
+def test_an_adaptive_auto_labeling_jobs_random_draws_get_every_answer(
+    platform: Platform, requester_key: str
+) -> None:
+    """Adaptive redundancy (1 to 3 answers) with automated labeling: the random draws, whose labels certify
+    the models (the first batch and inference's record of later ones), get all three answers, however early
+    their posterior reaches the target (test_workforce_service checks the early stop of the others)."""
+    data = topic_dataset(300, 6, seed=7)
+    auto = {"enabled": True, "target_accuracy": 0.8, "min_dataset_size": 100}
+    result = asyncio.run(
+        run_labeling_job(
+            platform.api_url,
+            requester_key,
+            data,
+            workers_per_object=3,
+            target_confidence=0.9,
+            min_workers_per_object=1,
+            seed=7,
+            auto_labeling=auto,
+            timeout_s=600,
+        )
+    )
+    job = result.job
+    assert job["status"] == "completed", job
+    job_id = job["job_id"]
+    sent = _sql(
+        platform,
+        "SELECT object_id, auto_iteration, full_redundancy FROM jobs.job_objects WHERE job_id = %s"
+        " AND auto_iteration IS NOT NULL AND human_annotated IS DISTINCT FROM false",
+        job_id,
+    )
+    drawn = {
+        int(i)
+        for i in json.loads((Path(platform.extra_env["MODELS_DIR"]) / job_id / "drawn.json").read_text())
+    }
+    draws = {oid for oid, it, _ in sent if it == 0 or oid in drawn}
+    assert {oid for oid, _, full in sent if full} == draws
+    answers = asyncio.run(fetch_answers(platform.api_url, requester_key, job_id))
+    per_object = Counter(int(a["object_id"]) for a in answers)
+    assert draws and all(per_object[oid] == 3 for oid in draws), sorted(per_object[o] for o in draws)
+
+
 def _sql(platform: Platform, query: str, *args: object) -> list[tuple[Any, ...]]:
     """Rows of a query on the platform's database (the services' schemas)."""
     assert platform.database_url

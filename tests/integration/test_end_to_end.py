@@ -295,9 +295,7 @@ def test_adaptive_job_asks_fewer_answers_and_labels_every_object(
     assert len(per_object) == n_items and max(per_object.values()) <= max_workers
     assert job["answers"] == len(answers)
     assert len(answers) < 0.8 * max_workers * n_items, (len(answers), sorted(Counter(per_object.values())))
-    predictions = {
-        line["item"]: line[f"{attribute}-metadata"]["class-name"] for line in result.output_lines
-    }
+    predictions = {line["item"]: line[f"{attribute}-metadata"]["class-name"] for line in result.output_lines}
     correct = sum(predictions[item] == gold[item] for item in items) / n_items
     print(  # noqa: T201 - the figure the test exists for, shown with -s
         f"adaptive: {len(answers)} answers for {n_items} objects "

@@ -745,6 +745,50 @@ async def test_a_late_objects_model_label_goes_with_its_answer_events_and_never_
 # ---- adaptive redundancy ---------------------------------------------------------------------------------
 
 
+async def test_an_adaptive_jobs_full_redundancy_object_takes_every_worker_at_once_and_waits_for_all(
+    stub: Stub, kafka_bootstrap: str
+) -> None:
+    """min 1, max 3: an ordinary object takes one worker beyond the minimum at a time; an object put with
+    full_redundancy (an automated-labeling loop's random draw) takes all three at once, and its answer
+    events (replays too) tell consolidation to wait for all three (min_answers = 3)."""
+    job = await make_job(stub, objects=1, n=3, workers=3, task_type="text-classification")
+    draw = common_pb2.DataObject(object_id=1, source="a random draw", full_redundancy=True)
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=[draw]))
+    spec = pb.JobSpec(
+        job_id=job.job_id,
+        owner_id=job.owner,
+        team_id=job.team,
+        name="pets",
+        task_type="text-classification",
+        categories=CATS,
+        workers_per_object=3,
+        task_time_limit_s=60,
+        object_count=2,
+        target_confidence=0.9,
+        min_workers_per_object=1,
+    )
+    await stub.OpenJob(pb.OpenJobRequest(spec=spec))
+    w0, w1, w2 = job.workers
+    a0, a1 = await next_task(stub, w0, job.job_id), await next_task(stub, w1, job.job_id)
+    assert a0 is not None and a1 is not None and a0.object_id == a1.object_id == 0  # the second is gated
+    tasks = {w2: await next_task(stub, w2, job.job_id)}  # object 0 has its one gated lease out
+    tasks[w0] = await next_task(stub, w0, job.job_id)
+    tasks[w1] = await next_task(stub, w1, job.job_id)
+    assert {w: t.object_id if t else None for w, t in tasks.items()} == {w0: 1, w1: 1, w2: 1}
+    assert await next_task(stub, w2, job.job_id) is None  # object 0 still gated, object 1 full
+    for w, t in tasks.items():
+        await submit(stub, w, t)
+    await submit(stub, w0, a0)
+    events = await consume_answers(kafka_bootstrap, job.job_id, 4)
+    mins = {(e.answer_submitted.answer.object_id, e.answer_submitted.min_answers) for _, e in events}
+    assert mins == {(0, 1), (1, 3)}
+    await stub.ReplayAnswers(pb.ReplayAnswersRequest(job_id=job.job_id, object_ids=[1]))
+    events = await consume_answers(kafka_bootstrap, job.job_id, 7)
+    assert Counter(
+        e.answer_submitted.min_answers for _, e in events if e.answer_submitted.answer.object_id == 1
+    ) == {3: 6}
+
+
 async def test_a_label_stops_dispatch_of_an_adaptive_jobs_object(
     stub: Stub, migrated: str, redis_url: str, kafka_bootstrap: str
 ) -> None:

@@ -82,6 +82,7 @@ def lured_crowd(seed: int) -> tuple[Answers, np.ndarray]:
     crowd = simulate_lured(np.random.default_rng(seed), 2000, 30, 5, hard_share=0.4, lure_prob=0.55)
     return crowd.answers, crowd.truth
 
+
 def test_auto_calibrates_from_known_answers() -> None:
     answers, truth = lured_crowd(11)
     others = np.arange(150, answers.n_objects)

@@ -150,7 +150,14 @@ class JobsApp:
         await self._open(
             job,
             [
-                _data_object(o, previous.get(o.object_id), custom=custom, known=spec.known_answer_attribute)
+                _data_object(
+                    o,
+                    previous.get(o.object_id),
+                    custom=custom,
+                    known=spec.known_answer_attribute,
+                    # An adaptive job's random first batch certifies the loop's models: every answer.
+                    full_redundancy=sent is not None and spec.adaptive,
+                )
                 for o in manifest.objects
                 if sent is None or o.object_id in sent
             ],
@@ -429,7 +436,7 @@ class JobsApp:
         sent_only: bool = False,
         known: str = "",
     ) -> AsyncIterator[DataObject]:
-        async for object_id, line in self.store.object_lines(job_id, sent_only=sent_only):
+        async for object_id, line, full_redundancy in self.store.object_lines(job_id, sent_only=sent_only):
             data = json.loads(line)
             prev = previous_label(data, source_label_attribute)[0] if source_label_attribute else None
             yield DataObject(
@@ -439,6 +446,7 @@ class JobsApp:
                 canonical_json(prev.as_dict()) if prev is not None else "",
                 canonical_json(data) if custom else "",
                 known_label(data, known),
+                full_redundancy=full_redundancy,
             )
 
     async def _open(self, job: JobRecord, objects: Sequence[DataObject]) -> None:
@@ -540,14 +548,25 @@ def resolve_manifest_path(raw: str, root: Path | None) -> Path:
 
 
 def _data_object(
-    obj: ManifestObject, previous: Previous | None = None, *, custom: bool = False, known: str = ""
+    obj: ManifestObject,
+    previous: Previous | None = None,
+    *,
+    custom: bool = False,
+    known: str = "",
+    full_redundancy: bool = False,
 ) -> DataObject:
     """The object as workforce stores it; a custom task's input is the whole manifest line; `known`: the
     job's known-answer attribute (the object's known class goes along, for consolidation only)."""
     prev = canonical_json(previous.as_dict()) if previous is not None else ""
     line = canonical_json(obj.data) if custom else ""
     return DataObject(
-        obj.object_id, obj.source or "", obj.source_ref or "", prev, line, known_label(obj.data, known)
+        obj.object_id,
+        obj.source or "",
+        obj.source_ref or "",
+        prev,
+        line,
+        known_label(obj.data, known),
+        full_redundancy=full_redundancy,
     )
 
 

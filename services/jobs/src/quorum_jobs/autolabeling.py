@@ -218,6 +218,8 @@ class AutoLabeler:
                 to_fail=to_fail,
                 decision=nxt.decision.value,
                 model_labels=annotated,
+                # An adaptive job's random draws certify later models: they get every answer it allows.
+                full_redundancy=sorted(set(to_humans) & set(drawn)) if spec.adaptive else (),
             ),
         )
         if not committed:
@@ -241,10 +243,10 @@ class AutoLabeler:
         """Put the iteration's human batch into workforce (idempotent) and record that it is there."""
         objects = []
         # The model labels were stored with the iteration: a retried release sends the same ones.
-        for oid, line, model_label in await self.loop.sent_objects(job.job_id, iteration):
+        for oid, line, model_label, full in await self.loop.sent_objects(job.job_id, iteration):
             data = json.loads(line)
             source, ref = data.get("source") or "", data.get("source-ref") or ""
-            objects.append(DataObject(oid, source, ref, model_label=model_label))
+            objects.append(DataObject(oid, source, ref, model_label=model_label, full_redundancy=full))
         if objects:
             await self.workforce.put_objects(job.job_id, objects)
         await self.loop.mark_released(job.job_id, iteration)

@@ -119,6 +119,7 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
                 o.input_json,
                 o.known_label,
                 o.model_label,
+                o.full_redundancy,
             )
             for o in request.objects
         ]

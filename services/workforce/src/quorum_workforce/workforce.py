@@ -22,7 +22,16 @@ from quorum_workforce.adapters.repository import Repository
 from quorum_workforce.core.answers import normalize_answer
 from quorum_workforce.core.dispatch import SubmitCheck
 from quorum_workforce.core.jobs import JobSpec, validate_job_spec
-from quorum_workforce.core.models import Answer, DataObject, JobProgress, SubmitResult, Task, Team, Worker
+from quorum_workforce.core.models import (
+    Answer,
+    DataObject,
+    JobProgress,
+    ObjectExtras,
+    SubmitResult,
+    Task,
+    Team,
+    Worker,
+)
 from quorum_workforce.core.task_answers import (
     MASK_TYPES,
     NEEDS_OBJECT,
@@ -139,7 +148,8 @@ class Workforce:
                 raise InvalidArgument(f"object_id {o.object_id} is negative", reason="object_id_invalid")
         unique = list({o.object_id: o for o in objects}.values())
         new_ids = set(await self.repo.put_objects(job_id, unique))
-        if any(o.known_label or o.model_label for o in unique) and job_id in self._known_jobs:
+        carries = any(o.known_label or o.model_label or o.full_redundancy for o in unique)
+        if carries and job_id in self._known_jobs:
             self._known_jobs[job_id] = (True, time.monotonic())
         meta = await self.dispatch.job_meta(job_id)
         if new_ids and meta is not None and meta.built:
@@ -341,10 +351,10 @@ class Workforce:
                 submitted_at_ms=now,
                 time_spent_s=max(0.0, (now - ticket.accepted_at_ms) / 1000),
             )
-            known, model_label = "", ""
+            extras = ObjectExtras()
             if task_type in CLASSIFICATION_TYPES and await self._has_object_labels(ticket.job_id):
                 found = await self.repo.object_labels(ticket.job_id, [ticket.object_id])
-                known, model_label = found.get(ticket.object_id, ("", ""))
+                extras = found.get(ticket.object_id, extras)
             inserted = await self.repo.insert_answer(
                 answer,
                 answer_submitted(
@@ -355,9 +365,8 @@ class Workforce:
                     min_answers,
                     target,
                     context.previous_json,
-                    known,
                     team,
-                    model_label,
+                    extras,
                 ),
             )
         except BaseException:
@@ -406,10 +415,10 @@ class Workforce:
         )
 
     async def _has_object_labels(self, job_id: str) -> bool:
-        """Whether the job has objects with a known class or a model label. Cached: a job's known-answer
-        objects are all stored before it is opened; an automated-labeling job's model-labeled objects come
-        later, through put_objects (which sets the flag here) or another replica (a "no" is read again after
-        _NO_OBJECT_LABELS_RECHECK_S)."""
+        """Whether the job has objects with a known class, a model label or full redundancy (ObjectExtras).
+        Cached: a job's known-answer objects are all stored before it is opened; an automated-labeling job's
+        model-labeled objects and random draws come later, through put_objects (which sets the flag here) or
+        another replica (a "no" is read again after _NO_OBJECT_LABELS_RECHECK_S)."""
         cached = self._known_jobs.get(job_id)
         now = time.monotonic()
         if cached is None or (not cached[0] and now - cached[1] > _NO_OBJECT_LABELS_RECHECK_S):
@@ -498,12 +507,12 @@ class Workforce:
         count = 0
         async for batch in self.repo.stream_answers(job_id, object_ids):
             previous: dict[int, str] = {}
-            labels: dict[int, tuple[str, str]] = {}  # object id -> (known class, model label)
+            extras: dict[int, ObjectExtras] = {}
             if spec.task_type == ADJUSTMENT:  # consolidation compares the adjusted labels with these
                 found = await self.repo.objects_by_id(job_id, sorted({a.object_id for a in batch}))
                 previous = {o.object_id: o.previous_json for o in found}
             elif spec.task_type in CLASSIFICATION_TYPES:  # not the hot path: read, whatever the cache says
-                labels = await self.repo.object_labels(job_id, sorted({a.object_id for a in batch}))
+                extras = await self.repo.object_labels(job_id, sorted({a.object_id for a in batch}))
             await self.repo.add_events(
                 [
                     answer_submitted(
@@ -514,9 +523,8 @@ class Workforce:
                         spec.min_workers,
                         spec.target_confidence,
                         previous.get(a.object_id, ""),
-                        labels.get(a.object_id, ("", ""))[0],
                         spec.team_id,
-                        labels.get(a.object_id, ("", ""))[1],
+                        extras.get(a.object_id, ObjectExtras()),
                     )
                     for a in batch
                 ]

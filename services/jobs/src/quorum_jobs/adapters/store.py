@@ -144,7 +144,10 @@ def _job_record(row: Row) -> JobRecord:
     )
 
 
-async def _mark_first_batch(session: AsyncSession, job_id: str, batch: FirstBatch, total: int) -> None:
+async def _mark_first_batch(
+    session: AsyncSession, job_id: str, batch: FirstBatch, total: int, *, full_redundancy: bool
+) -> None:
+    """`full_redundancy`: an adaptive job's first batch (all random draws) gets every answer it allows."""
     t = job_objects
     for ids, validation in ((batch.validation, True), (batch.training, False)):
         if ids:
@@ -154,7 +157,7 @@ async def _mark_first_batch(session: AsyncSession, job_id: str, batch: FirstBatc
                     t.c.job_id == job_id,
                     t.c.object_id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))),
                 )
-                .values(auto_iteration=0, auto_validation=validation)
+                .values(auto_iteration=0, auto_validation=validation, full_redundancy=full_redundancy)
             )
     sent = len(batch.validation) + len(batch.training)
     await session.execute(
@@ -281,7 +284,9 @@ class JobStore:
                         ],
                     )
                 if first_batch is not None:
-                    await _mark_first_batch(s, job_id, first_batch, len(objects))
+                    await _mark_first_batch(
+                        s, job_id, first_batch, len(objects), full_redundancy=spec.adaptive
+                    )
                 await self.outbox.add_events(s, [status_event(job_id, JobStatus.INITIALIZING)])
         except IntegrityError as err:
             if "uq_jobs_requester_name" in str(err.orig):
@@ -384,13 +389,14 @@ class JobStore:
 
     async def object_lines(
         self, job_id: str, batch: int = 5000, *, sent_only: bool = False
-    ) -> AsyncIterator[tuple[int, str]]:
-        """(object_id, line) in object order, read in keyset pages (no long-lived transaction); with
-        `sent_only`, only the objects an automated-labeling loop has sent to humans."""
+    ) -> AsyncIterator[tuple[int, str, bool]]:
+        """(object_id, line, full redundancy) in object order, read in keyset pages (no long-lived
+        transaction); with `sent_only`, only the objects an automated-labeling loop has sent to humans."""
         after = -1
+        t = job_objects
         while True:
-            query = select(job_objects.c.object_id, job_objects.c.line).where(
-                job_objects.c.job_id == job_id, job_objects.c.object_id > after
+            query = select(t.c.object_id, t.c.line, t.c.full_redundancy).where(
+                t.c.job_id == job_id, t.c.object_id > after
             )
             if sent_only:
                 query = query.where(
@@ -400,7 +406,7 @@ class JobStore:
             async with self.sessions() as s:
                 rows = (await s.execute(query.order_by(job_objects.c.object_id).limit(batch))).all()
             for row in rows:
-                yield row.object_id, row.line
+                yield row.object_id, row.line, row.full_redundancy
             if len(rows) < batch:
                 return
             after = rows[-1].object_id

@@ -112,6 +112,9 @@ job_objects = Table(
     # humans ("" for the random draws, without a model, or with MODEL_ANNOTATOR off); it goes to workforce
     # with the object and consolidation counts it as the pseudo-worker's answer.
     Column("model_label", Text, nullable=False, server_default=""),
+    # Adaptive automated-labeling jobs (migration 0009): a random draw of the loop, sent to workforce with
+    # full redundancy (every answer the job allows) because its label certifies the model.
+    Column("full_redundancy", Boolean, nullable=False, server_default="false"),
     # The automated-labeling loop asks "is anything still with humans?" every few seconds.
     Index(
         "ix_job_objects_auto_pending",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from quorum.common.v1 import common_pb2
 from quorum.events.v1 import events_pb2
 from quorum_common.events import ANSWERS_TOPIC, envelope, object_key
-from quorum_workforce.core.models import Answer
+from quorum_workforce.core.models import Answer, ObjectExtras
 
 Event = tuple[str, bytes | None, events_pb2.EventEnvelope]
 
@@ -34,11 +34,12 @@ def answer_submitted(
     min_answers: int = 0,
     target_confidence: float = 0.0,
     previous_json: str = "",
-    known_label: str = "",
     team_id: str = "",
-    model_label: str = "",
+    extras: ObjectExtras = ObjectExtras(),
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
+    if extras.full_redundancy:
+        min_answers = required_answers  # no early stop: consolidation waits for every answer
     env = envelope(
         answer_submitted=events_pb2.AnswerSubmitted(
             answer=answer_to_proto(answer),
@@ -48,9 +49,9 @@ def answer_submitted(
             min_answers=min_answers if target_confidence > 0 else 0,
             target_confidence=target_confidence,
             previous_json=previous_json,
-            known_label=known_label,
+            known_label=extras.known_label,
             team_id=team_id,
-            model_label=model_label,
+            model_label=extras.model_label,
         )
     )
     return ANSWERS_TOPIC, object_key(answer.job_id, answer.object_id), env

@@ -29,7 +29,7 @@ from quorum_workforce.adapters.tables import (
     workers,
 )
 from quorum_workforce.core.jobs import JobSpec
-from quorum_workforce.core.models import Answer, DataObject, Team, Worker
+from quorum_workforce.core.models import Answer, DataObject, ObjectExtras, Team, Worker
 from quorum_workforce.errors import AlreadyExists, NotFound
 
 Event = tuple[str, bytes | None, events_pb2.EventEnvelope]
@@ -40,6 +40,11 @@ _INSERT_CHUNK = 2000
 
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _carries_extras(o: Any) -> Any:
+    """Objects whose answer events carry more than the answer (ObjectExtras)."""
+    return (o.c.known_label != "") | (o.c.model_label != "") | o.c.full_redundancy
 
 
 def _job_from_row(row: Any) -> JobSpec:
@@ -250,6 +255,7 @@ class Repository:
                                 "input_json": o.input_json,
                                 "known_label": o.known_label,
                                 "model_label": o.model_label,
+                                "full_redundancy": o.full_redundancy,
                             }
                             for o in chunk
                         ]
@@ -325,7 +331,12 @@ class Repository:
             async with self._sessions() as s:
                 rows = (
                     await s.execute(
-                        select(job_objects.c.object_id, job_objects.c.source, job_objects.c.source_ref)
+                        select(
+                            job_objects.c.object_id,
+                            job_objects.c.source,
+                            job_objects.c.source_ref,
+                            job_objects.c.full_redundancy,
+                        )
                         .where(job_objects.c.job_id == job_id, job_objects.c.object_id > after)
                         .order_by(job_objects.c.object_id)
                         .limit(batch)
@@ -333,7 +344,12 @@ class Repository:
                 ).all()
             if not rows:
                 return
-            yield [DataObject(r.object_id, r.source, r.source_ref) for r in rows]
+            batch_objects = []
+            for r in rows:
+                batch_objects.append(
+                    DataObject(r.object_id, r.source, r.source_ref, full_redundancy=r.full_redundancy)
+                )
+            yield batch_objects
             after = rows[-1].object_id
 
     async def object_ids(self, job_id: str) -> list[int]:
@@ -356,6 +372,7 @@ class Repository:
                     job_objects.c.input_json,
                     job_objects.c.known_label,
                     job_objects.c.model_label,
+                    job_objects.c.full_redundancy,
                 ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
             return [
@@ -367,35 +384,37 @@ class Repository:
                     r.input_json,
                     r.known_label,
                     r.model_label,
+                    r.full_redundancy,
                 )
                 for r in rows
             ]
 
     async def has_object_labels(self, job_id: str) -> bool:
-        """Whether any object of the job carries a known class or a model label."""
+        """Whether any object of the job carries a known class, a model label or full redundancy."""
         o = job_objects
         async with self._sessions() as s:
             found = await s.execute(
-                select(o.c.object_id)
-                .where(o.c.job_id == job_id, (o.c.known_label != "") | (o.c.model_label != ""))
-                .limit(1)
+                select(o.c.object_id).where(o.c.job_id == job_id, _carries_extras(o)).limit(1)
             )
             return found.first() is not None
 
-    async def object_labels(self, job_id: str, object_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """(known class, model label) of those of these objects that carry either."""
+    async def object_labels(self, job_id: str, object_ids: Sequence[int]) -> dict[int, ObjectExtras]:
+        """The known class, model label and full-redundancy flag of those of these objects that carry any."""
         if not object_ids:
             return {}
         o = job_objects
         async with self._sessions() as s:
             rows = await s.execute(
-                select(o.c.object_id, o.c.known_label, o.c.model_label).where(
+                select(o.c.object_id, o.c.known_label, o.c.model_label, o.c.full_redundancy).where(
                     o.c.job_id == job_id,
                     o.c.object_id.in_(list(object_ids)),
-                    (o.c.known_label != "") | (o.c.model_label != ""),
+                    _carries_extras(o),
                 )
             )
-            return {int(r.object_id): (str(r.known_label), str(r.model_label)) for r in rows}
+            return {
+                int(r.object_id): ObjectExtras(r.known_label, r.model_label, bool(r.full_redundancy))
+                for r in rows
+            }
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
         async with self._sessions() as s:

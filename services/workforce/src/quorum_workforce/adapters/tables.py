@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -95,6 +96,9 @@ job_objects = Table(
     # Automated-labeling jobs: the model's predicted class when the object was sent to humans, "" otherwise
     # (migration 0006). Travels to consolidation in the answer events only; never in a task.
     Column("model_label", Text, nullable=False, server_default=""),
+    # Adaptive jobs: the object gets every answer the job allows, no early stop (migration 0007): the
+    # automated-labeling loop's random draws, whose labels certify its model.
+    Column("full_redundancy", Boolean, nullable=False, server_default="false"),
 )
 
 answers = Table(

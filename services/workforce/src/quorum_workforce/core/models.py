@@ -37,6 +37,17 @@ class DataObject:
     # to consolidation with every answer event of the object (one answer of a pseudo-worker there); never
     # into a Task.
     model_label: str = ""
+    # Adaptive jobs: no early stop for this object; its answer events carry min_answers = the job's maximum.
+    full_redundancy: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectExtras:
+    """What an object's answer events carry beyond the answer (DataObject's fields of the same names)."""
+
+    known_label: str = ""
+    model_label: str = ""
+    full_redundancy: bool = False
 
 
 @dataclass(frozen=True)

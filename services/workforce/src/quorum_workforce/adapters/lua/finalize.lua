@@ -17,7 +17,7 @@ if n > 0 then  -- else the job's state is gone: a rebuild counts the answer from
   else
     local a = redis.call('HMGET', J .. ':m', 'ad', 'min', 'vw')
     local mn = tonumber(a[2] or '') or n
-    if a[1] == '1' and mn < n and c >= mn then
+    if a[1] == '1' and mn < n and c >= mn and redis.call('SISMEMBER', J .. ':full', f[2]) == 0 then
       -- Adaptive job, an answer at or beyond the minimum: consolidation may label (close) the object now;
       -- give it `vw` ms before the next worker is sent (through `reopen`: it may lie below cursors).
       local vw = tonumber(a[3] or '0')

@@ -1,0 +1,23 @@
+"""adaptive jobs: objects that get every answer the job allows (the automated-labeling loop's random draws)
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "job_objects", sa.Column("full_redundancy", sa.Boolean, nullable=False, server_default="false")
+    )
+
+
+def downgrade() -> None:
+    op.drop_column("job_objects", "full_redundancy")
