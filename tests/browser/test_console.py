@@ -415,6 +415,7 @@ def test_requester_creates_an_auto_labeling_job_and_follows_its_iterations(
         "target_accuracy": 0.8,
         "min_dataset_size": 100,
         "max_human_labeled": 0,
+        "validation_workers_per_object": 0,
     }
 
     # The jobs list links its automated-labeling page: iteration 0, the random first batch sent to humans.

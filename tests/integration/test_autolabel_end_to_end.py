@@ -88,7 +88,7 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     job = result.job
     c = job["counters"]
     assert job["status"] == "completed", job
-    assert job["auto_labeling"] == {**auto, "max_human_labeled": 0}
+    assert job["auto_labeling"] == {**auto, "max_human_labeled": 0, "validation_workers_per_object": 0}
     assert c["machine_labeled"] > 0 and c["human_labeled"] > 0
     assert c["human_labeled"] + c["machine_labeled"] + c["failed"] == 400 and c["unlabeled"] == 0
 
@@ -146,7 +146,10 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     assert all(label == "" for _, it, label, _ in sent if it == 0)
     assert later and all((label == "") == (oid in drawn) for oid, label in later)
     model_labeled = {oid: label for oid, label in later if label}
-    assert model_labeled and set(model_labeled.values()) <= set(data.categories)
+    per_iteration = Counter((it, oid in drawn) for oid, it, _, _ in sent)  # shown if this fails
+    assert model_labeled and set(model_labeled.values()) <= set(data.categories), sorted(
+        per_iteration.items()
+    )
     # ... which consolidation counted once per object as the pseudo-worker's answer, ...
     pseudo = _sql(
         platform,
@@ -166,14 +169,20 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     assert workers and not any("quorum-model" in (w or []) for (w,) in workers)
 
 
-def test_an_adaptive_auto_labeling_jobs_random_draws_get_every_answer(
+def test_an_adaptive_auto_labeling_jobs_random_draws_get_their_own_answer_count(
     platform: Platform, requester_key: str
 ) -> None:
-    """Adaptive redundancy (1 to 3 answers) with automated labeling: the random draws, whose labels certify
-    the models (the first batch and inference's record of later ones), get all three answers, however early
-    their posterior reaches the target (test_workforce_service checks the early stop of the others)."""
+    """Adaptive redundancy (1 to 3 answers) with automated labeling and validation_workers_per_object 4: the
+    random draws, whose labels certify the models (the first batch and inference's record of later ones), get
+    all four answers however early their posterior reaches the target (test_workforce_service checks the
+    early stop of the others)."""
     data = topic_dataset(300, 6, seed=7)
-    auto = {"enabled": True, "target_accuracy": 0.8, "min_dataset_size": 100}
+    auto = {
+        "enabled": True,
+        "target_accuracy": 0.8,
+        "min_dataset_size": 100,
+        "validation_workers_per_object": 4,
+    }
     result = asyncio.run(
         run_labeling_job(
             platform.api_url,
@@ -189,10 +198,11 @@ def test_an_adaptive_auto_labeling_jobs_random_draws_get_every_answer(
     )
     job = result.job
     assert job["status"] == "completed", job
+    assert job["auto_labeling"] == {**auto, "max_human_labeled": 0}
     job_id = job["job_id"]
     sent = _sql(
         platform,
-        "SELECT object_id, auto_iteration, full_redundancy FROM jobs.job_objects WHERE job_id = %s"
+        "SELECT object_id, auto_iteration, required_answers FROM jobs.job_objects WHERE job_id = %s"
         " AND auto_iteration IS NOT NULL AND human_annotated IS DISTINCT FROM false",
         job_id,
     )
@@ -201,10 +211,11 @@ def test_an_adaptive_auto_labeling_jobs_random_draws_get_every_answer(
         for i in json.loads((Path(platform.extra_env["MODELS_DIR"]) / job_id / "drawn.json").read_text())
     }
     draws = {oid for oid, it, _ in sent if it == 0 or oid in drawn}
-    assert {oid for oid, _, full in sent if full} == draws
+    assert {oid: n for oid, _, n in sent if n} == dict.fromkeys(draws, 4)
     answers = asyncio.run(fetch_answers(platform.api_url, requester_key, job_id))
     per_object = Counter(int(a["object_id"]) for a in answers)
-    assert draws and all(per_object[oid] == 3 for oid in draws), sorted(per_object[o] for o in draws)
+    assert draws and all(per_object[oid] == 4 for oid in draws), sorted(per_object[o] for o in draws)
+    assert all(per_object[oid] <= 3 for oid, _, _ in sent if oid not in draws)
 
 
 def _sql(platform: Platform, query: str, *args: object) -> list[tuple[Any, ...]]:
@@ -239,6 +250,13 @@ def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: s
     assert r.status_code == 422 and "target_accuracy" in r.text
     r = create(auto_labeling={"enabled": True, "min_dataset_size": 10})
     assert r.status_code == 400 and "at least 100" in r.text
+    r = create(workers_per_object=3, auto_labeling={"enabled": True, "min_dataset_size": 100,
+                                                   "validation_workers_per_object": 2})  # fmt: skip
+    assert r.status_code == 400
+    assert (
+        "validation_workers_per_object must be 0 (workers_per_object) or between workers_per_object (3)"
+        in r.text
+    )
     listed = httpx.get(f"{platform.api_url}/v1/jobs", headers=headers).json()["data"]
     assert not any(j["name"] == "auto-check" for j in listed)  # nothing was created
     # The CLI uploads the manifest as multipart, with the settings as a JSON form field.
@@ -249,7 +267,8 @@ def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: s
         app,
         ["job", "create", "--name", "auto-cli", "--task-type", "text-classification", "--categories", "a,b",
          "--team", team["team_id"], "--manifest", str(manifest), "--auto-label", "--target-accuracy", "0.9",
-         "--min-dataset-size", "100", "--max-human-labeled", "120", "--json", *cli],
+         "--min-dataset-size", "100", "--max-human-labeled", "120", "--validation-workers", "4", "--json",
+         *cli],
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     job = json.loads(created.stdout)
@@ -258,6 +277,7 @@ def test_auto_labeling_settings_are_checked(platform: Platform, requester_key: s
         "target_accuracy": 0.9,
         "min_dataset_size": 100,
         "max_human_labeled": 120,
+        "validation_workers_per_object": 4,
     }
     shown = CliRunner().invoke(app, ["job", "auto-labeling", job["job_id"], "--json", *cli])
     assert shown.exit_code == 0, shown.output

@@ -745,15 +745,19 @@ async def test_a_late_objects_model_label_goes_with_its_answer_events_and_never_
 # ---- adaptive redundancy ---------------------------------------------------------------------------------
 
 
-async def test_an_adaptive_jobs_full_redundancy_object_takes_every_worker_at_once_and_waits_for_all(
+async def test_objects_with_their_own_answer_count_take_that_many_workers_at_once_and_wait_for_all(
     stub: Stub, kafka_bootstrap: str
 ) -> None:
-    """min 1, max 3: an ordinary object takes one worker beyond the minimum at a time; an object put with
-    full_redundancy (an automated-labeling loop's random draw) takes all three at once, and its answer
-    events (replays too) tell consolidation to wait for all three (min_answers = 3)."""
-    job = await make_job(stub, objects=1, n=3, workers=3, task_type="text-classification")
-    draw = common_pb2.DataObject(object_id=1, source="a random draw", full_redundancy=True)
-    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=[draw]))
+    """Adaptive job, min 1, max 3: an ordinary object takes one worker beyond the minimum at a time; objects
+    put with required_answers (an automated-labeling loop's random draws) take that many workers at once, 3
+    or 4 (more than the job's 3), and their answer events (replays too) tell consolidation to wait for all of
+    them (required_answers = min_answers = their count)."""
+    job = await make_job(stub, objects=1, n=3, workers=4, task_type="text-classification")
+    draws = [
+        common_pb2.DataObject(object_id=1, source="a random draw", required_answers=3),
+        common_pb2.DataObject(object_id=2, source="another draw", required_answers=4),
+    ]
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=draws))
     spec = pb.JobSpec(
         job_id=job.job_id,
         owner_id=job.owner,
@@ -763,30 +767,52 @@ async def test_an_adaptive_jobs_full_redundancy_object_takes_every_worker_at_onc
         categories=CATS,
         workers_per_object=3,
         task_time_limit_s=60,
-        object_count=2,
+        object_count=3,
         target_confidence=0.9,
         min_workers_per_object=1,
     )
     await stub.OpenJob(pb.OpenJobRequest(spec=spec))
-    w0, w1, w2 = job.workers
-    a0, a1 = await next_task(stub, w0, job.job_id), await next_task(stub, w1, job.job_id)
-    assert a0 is not None and a1 is not None and a0.object_id == a1.object_id == 0  # the second is gated
-    tasks = {w2: await next_task(stub, w2, job.job_id)}  # object 0 has its one gated lease out
-    tasks[w0] = await next_task(stub, w0, job.job_id)
-    tasks[w1] = await next_task(stub, w1, job.job_id)
-    assert {w: t.object_id if t else None for w, t in tasks.items()} == {w0: 1, w1: 1, w2: 1}
-    assert await next_task(stub, w2, job.job_id) is None  # object 0 still gated, object 1 full
-    for w, t in tasks.items():
-        await submit(stub, w, t)
-    await submit(stub, w0, a0)
-    events = await consume_answers(kafka_bootstrap, job.job_id, 4)
-    mins = {(e.answer_submitted.answer.object_id, e.answer_submitted.min_answers) for _, e in events}
-    assert mins == {(0, 1), (1, 3)}
-    await stub.ReplayAnswers(pb.ReplayAnswersRequest(job_id=job.job_id, object_ids=[1]))
-    events = await consume_answers(kafka_bootstrap, job.job_id, 7)
-    assert Counter(
-        e.answer_submitted.min_answers for _, e in events if e.answer_submitted.answer.object_id == 1
-    ) == {3: 6}
+    w0, w1, w2, w3 = job.workers
+    tasks: list[tuple[str, pb.Task]] = []
+    for w, want in ((w0, 0), (w1, 0), (w2, 1), (w0, 1), (w1, 1), (w3, 2), (w2, 2), (w0, 2), (w1, 2)):
+        task = await next_task(stub, w, job.job_id)  # object 0's second taker is gated: no third at once
+        assert task is not None and task.object_id == want, (w, want, task)
+        tasks.append((w, task))
+    assert await next_task(stub, w3, job.job_id) is None  # object 0 gated, 1 and 2 have all their takers
+    for w, task in tasks:
+        await submit(stub, w, task)
+    events = await consume_answers(kafka_bootstrap, job.job_id, len(tasks))
+    counts = {
+        (
+            e.answer_submitted.answer.object_id,
+            e.answer_submitted.required_answers,
+            e.answer_submitted.min_answers,
+        )
+        for _, e in events
+    }
+    assert counts == {(0, 3, 1), (1, 3, 3), (2, 4, 4)}
+    progress = await stub.GetJobProgress(pb.GetJobProgressRequest(job_id=job.job_id))
+    assert list(progress.complete_object_ids) == [1, 2]  # object 0 has 2 of its 3
+    await stub.ReplayAnswers(pb.ReplayAnswersRequest(job_id=job.job_id, object_ids=[2]))
+    events = await consume_answers(kafka_bootstrap, job.job_id, len(tasks) + 4)
+    replayed = [e.answer_submitted for _, e in events if e.answer_submitted.answer.object_id == 2]
+    assert {(a.required_answers, a.min_answers) for a in replayed} == {(4, 4)} and len(replayed) == 8
+
+
+async def test_an_answer_count_out_of_range_is_refused_naming_the_object_and_stores_nothing(
+    stub: Stub,
+) -> None:
+    job = await make_job(stub, objects=1, n=3, workers=1, task_type="text-classification")
+    objects = [
+        common_pb2.DataObject(object_id=7, source="fine", required_answers=2),
+        common_pb2.DataObject(object_id=8, source="too many", required_answers=11),
+    ]
+    err = await rpc_error(stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=objects)))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_from_rpc_error(err) == "required_answers_invalid"
+    assert "object 8" in (err.details() or "") and "between 1 and 10" in (err.details() or "")
+    seen = [await next_task(stub, job.workers[0], job.job_id) for _ in range(2)]
+    assert [t.object_id for t in seen if t is not None] == [0]  # object 7 was not stored either
 
 
 async def test_a_label_stops_dispatch_of_an_adaptive_jobs_object(

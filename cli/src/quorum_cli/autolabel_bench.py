@@ -197,6 +197,13 @@ def autolabel_bench(
     target_confidence: float = typer.Option(
         0.0, "--target-confidence", min=0.0, max=0.999, help="Adaptive redundancy target (0 = off)."
     ),
+    validation_workers: int = typer.Option(
+        0,
+        "--validation-workers",
+        min=0,
+        max=10,
+        help="Answers per random draw, the labels that certify the model (0 = --workers-per-object).",
+    ),
     workers: int = typer.Option(10, "--workers", min=1, max=200, help="Simulated workers."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Run the frozen reference (text)."),
     api: str | None = typer.Option(None, "--api", envvar="QUORUM_API", help="Use this running platform."),
@@ -243,6 +250,7 @@ def autolabel_bench(
         "enabled": True,
         "target_accuracy": target_accuracy,
         "min_dataset_size": min(1250, len(data.items)),
+        "validation_workers_per_object": validation_workers,
     }
     if len(data.items) < 100:
         console.print("[red]Automated labeling needs at least 100 objects.[/]")
@@ -278,7 +286,12 @@ def autolabel_bench(
         iterations[-1]["true_machine_accuracy"] = final["machine_accuracy"]
     (out / "output.manifest").write_text("".join(json.dumps(line) + "\n" for line in result.output_lines))
     summary = _summary(data, result, report, answers, iterations, workers_per_object)
-    summary.update(target_accuracy=target_accuracy, target_confidence=target_confidence, seed=seed)
+    summary.update(
+        target_accuracy=target_accuracy,
+        target_confidence=target_confidence,
+        validation_workers=validation_workers or workers_per_object,
+        seed=seed,
+    )
     if baseline and data.task_type == "text-classification":
         console.print("Frozen MiniLM reference…")
         texts = [data.contents[i]["source"] for i in data.items]

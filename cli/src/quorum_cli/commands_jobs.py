@@ -178,6 +178,15 @@ def create(
             "--max-human-labeled", min=0, help="--auto-label: human-labeled objects at most (0 = any)."
         ),
     ] = 0,
+    validation_workers: Annotated[
+        int,
+        typer.Option(
+            "--validation-workers",
+            min=0,
+            help="--auto-label: answers per random draw, the labels that certify the model "
+            "(0 = --workers-per-object).",
+        ),
+    ] = 0,
     api: ApiOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -214,6 +223,7 @@ def create(
                 "target_accuracy": target_accuracy,
                 "min_dataset_size": min_dataset_size,
                 "max_human_labeled": max_human_labeled,
+                "validation_workers_per_object": validation_workers,
             }
             if auto_label
             else None,

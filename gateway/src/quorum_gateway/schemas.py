@@ -126,6 +126,13 @@ class AutoLabelingFields(BaseModel):
         description="Send at most this many objects to humans; what the model cannot label then ends failed "
         "(0 = no limit).",
     )
+    validation_workers_per_object: int = Field(
+        0,
+        ge=0,
+        description="Answers per random draw, the human-labeled objects that certify the model: cleaner "
+        "labels there certify sooner (0 = workers_per_object; else workers_per_object to 10; all of them, "
+        "also in an adaptive job).",
+    )
 
     def proto(self) -> jobs_pb2.AutoLabeling:
         return jobs_pb2.AutoLabeling(
@@ -133,6 +140,7 @@ class AutoLabelingFields(BaseModel):
             target_accuracy=self.target_accuracy,
             min_dataset_size=self.min_dataset_size,
             max_human_labeled=self.max_human_labeled,
+            validation_workers_per_object=self.validation_workers_per_object,
         )
 
     @classmethod
@@ -142,6 +150,7 @@ class AutoLabelingFields(BaseModel):
             target_accuracy=auto.target_accuracy,
             min_dataset_size=auto.min_dataset_size,
             max_human_labeled=auto.max_human_labeled,
+            validation_workers_per_object=auto.validation_workers_per_object,
         )
 
 

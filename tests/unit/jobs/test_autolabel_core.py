@@ -12,6 +12,7 @@ from quorum_jobs.core.autolabel import (
     auto_label_spec,
     dataset_size_error,
     decide,
+    draw_answers,
     plan_first_batch,
     plan_loop,
     scoring_sample,
@@ -155,6 +156,42 @@ def test_job_spec_carries_auto_labeling_and_rejects_it_on_other_task_types() -> 
     assert spec.auto_labeling == AutoLabelSpec(True, 0.9, GT_MIN_DATASET_SIZE, 0)
     with pytest.raises(InvalidArgument, match="auto_labeling is for"):
         validate_spec(JobSpecInput(task_type="image-classification-multilabel", auto_labeling=True, **base))
+
+
+@pytest.mark.parametrize(
+    ("validation_workers", "ok"), [(0, True), (3, True), (5, True), (10, True), (2, False), (11, False)]
+)
+def test_validation_workers_are_zero_or_from_the_jobs_count_to_ten(validation_workers: int, ok: bool) -> None:
+    errors = auto_label_errors("text-classification", True, 0.0, 0, 0, validation_workers, 3)
+    if ok:
+        assert errors == []
+    else:
+        assert errors == [
+            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
+            f"workers_per_object (3) and 10, got {validation_workers}"
+        ]
+
+
+def test_random_draws_get_the_validation_count_and_all_of_it_in_an_adaptive_job() -> None:
+    assert draw_answers(ON, 3, adaptive=False) == 0  # the job's own rule: 3 answers
+    assert draw_answers(ON, 3, adaptive=True) == 3  # 3, not stopped early
+    five = AutoLabelSpec(enabled=True, validation_workers=5)
+    assert draw_answers(five, 3, adaptive=False) == draw_answers(five, 3, adaptive=True) == 5
+    assert draw_answers(AutoLabelSpec(enabled=True, validation_workers=3), 3, adaptive=False) == 0
+    spec = validate_spec(
+        JobSpecInput(
+            task_type="text-classification",
+            name="reviews",
+            categories=["a", "b"],
+            workers_per_object=3,
+            task_time_limit_s=60,
+            price_per_task_usd=0.01,
+            team_id="t",
+            auto_labeling=True,
+            auto_validation_workers=5,
+        )
+    )
+    assert spec.auto_labeling.validation_workers == 5
 
 
 def test_too_small_a_dataset_is_refused_with_its_size() -> None:

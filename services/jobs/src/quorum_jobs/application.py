@@ -23,7 +23,7 @@ from quorum_common.task_types import CUSTOM
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
 from quorum_jobs.autolabeling import AutoLabeler, AutoLabelReport
-from quorum_jobs.core.autolabel import plan_first_batch, plan_loop
+from quorum_jobs.core.autolabel import draw_answers, plan_first_batch, plan_loop
 from quorum_jobs.core.batching import DataObject
 from quorum_jobs.core.content import image_ref, mask_ref
 from quorum_jobs.core.known import known_label
@@ -147,6 +147,7 @@ class JobsApp:
         previous = previous_labels(spec, manifest)
         custom = spec.task_type == CUSTOM
         sent = None if first_batch is None else set(first_batch.validation) | set(first_batch.training)
+        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
         await self._open(
             job,
             [
@@ -155,8 +156,8 @@ class JobsApp:
                     previous.get(o.object_id),
                     custom=custom,
                     known=spec.known_answer_attribute,
-                    # An adaptive job's random first batch certifies the loop's models: every answer.
-                    full_redundancy=sent is not None and spec.adaptive,
+                    # The random first batch certifies the loop's models (core/autolabel.draw_answers).
+                    required_answers=draws if sent is not None else 0,
                 )
                 for o in manifest.objects
                 if sent is None or o.object_id in sent
@@ -436,7 +437,7 @@ class JobsApp:
         sent_only: bool = False,
         known: str = "",
     ) -> AsyncIterator[DataObject]:
-        async for object_id, line, full_redundancy in self.store.object_lines(job_id, sent_only=sent_only):
+        async for object_id, line, required in self.store.object_lines(job_id, sent_only=sent_only):
             data = json.loads(line)
             prev = previous_label(data, source_label_attribute)[0] if source_label_attribute else None
             yield DataObject(
@@ -446,7 +447,7 @@ class JobsApp:
                 canonical_json(prev.as_dict()) if prev is not None else "",
                 canonical_json(data) if custom else "",
                 known_label(data, known),
-                full_redundancy=full_redundancy,
+                required_answers=required,
             )
 
     async def _open(self, job: JobRecord, objects: Sequence[DataObject]) -> None:
@@ -553,7 +554,7 @@ def _data_object(
     *,
     custom: bool = False,
     known: str = "",
-    full_redundancy: bool = False,
+    required_answers: int = 0,
 ) -> DataObject:
     """The object as workforce stores it; a custom task's input is the whole manifest line; `known`: the
     job's known-answer attribute (the object's known class goes along, for consolidation only)."""
@@ -566,7 +567,7 @@ def _data_object(
         prev,
         line,
         known_label(obj.data, known),
-        full_redundancy=full_redundancy,
+        required_answers=required_answers,
     )
 
 

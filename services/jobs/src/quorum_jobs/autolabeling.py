@@ -25,6 +25,7 @@ from quorum_jobs.core.autolabel import (
     Next,
     cost_saving_percent,
     decide,
+    draw_answers,
     plan_loop,
     scoring_sample,
     true_accuracy_estimate,
@@ -218,8 +219,9 @@ class AutoLabeler:
                 to_fail=to_fail,
                 decision=nxt.decision.value,
                 model_labels=annotated,
-                # An adaptive job's random draws certify later models: they get every answer it allows.
-                full_redundancy=sorted(set(to_humans) & set(drawn)) if spec.adaptive else (),
+                # The random draws certify later models: their own answer count (core/autolabel.draw_answers).
+                draws=drawn,
+                draw_answers=draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive),
             ),
         )
         if not committed:
@@ -243,10 +245,10 @@ class AutoLabeler:
         """Put the iteration's human batch into workforce (idempotent) and record that it is there."""
         objects = []
         # The model labels were stored with the iteration: a retried release sends the same ones.
-        for oid, line, model_label, full in await self.loop.sent_objects(job.job_id, iteration):
+        for oid, line, model_label, required in await self.loop.sent_objects(job.job_id, iteration):
             data = json.loads(line)
             source, ref = data.get("source") or "", data.get("source-ref") or ""
-            objects.append(DataObject(oid, source, ref, model_label=model_label, full_redundancy=full))
+            objects.append(DataObject(oid, source, ref, model_label=model_label, required_answers=required))
         if objects:
             await self.workforce.put_objects(job.job_id, objects)
         await self.loop.mark_released(job.job_id, iteration)

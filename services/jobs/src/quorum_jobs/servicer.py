@@ -61,6 +61,7 @@ def _auto_labeling_pb(auto: AutoLabelSpec) -> jobs_pb2.AutoLabeling | None:
         target_accuracy=auto.target_accuracy,
         min_dataset_size=auto.min_dataset_size,
         max_human_labeled=auto.max_human_labeled,
+        validation_workers_per_object=auto.validation_workers,
     )
 
 
@@ -160,6 +161,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServiceServicer):
             auto_target_accuracy=request.auto_labeling.target_accuracy,
             auto_min_dataset_size=request.auto_labeling.min_dataset_size,
             auto_max_human_labeled=request.auto_labeling.max_human_labeled,
+            auto_validation_workers=request.auto_labeling.validation_workers_per_object,
             known_answer_attribute=request.known_answer_attribute,
         )
         return job_to_proto(await self._app.create_job(request.requester_id, spec, source))

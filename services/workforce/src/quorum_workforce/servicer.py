@@ -119,7 +119,7 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
                 o.input_json,
                 o.known_label,
                 o.model_label,
-                o.full_redundancy,
+                o.required_answers,
             )
             for o in request.objects
         ]

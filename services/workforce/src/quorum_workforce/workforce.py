@@ -21,7 +21,7 @@ from quorum_workforce.adapters.events import answer_submitted
 from quorum_workforce.adapters.repository import Repository
 from quorum_workforce.core.answers import normalize_answer
 from quorum_workforce.core.dispatch import SubmitCheck
-from quorum_workforce.core.jobs import JobSpec, validate_job_spec
+from quorum_workforce.core.jobs import MAX_WORKERS_PER_OBJECT, JobSpec, validate_job_spec
 from quorum_workforce.core.models import (
     Answer,
     DataObject,
@@ -146,9 +146,15 @@ class Workforce:
         for o in objects:
             if o.object_id < 0:
                 raise InvalidArgument(f"object_id {o.object_id} is negative", reason="object_id_invalid")
+            if not 0 <= o.required_answers <= MAX_WORKERS_PER_OBJECT:
+                raise InvalidArgument(
+                    f"object {o.object_id}: required_answers must be 0 (the job's rule) or between 1 and "
+                    f"{MAX_WORKERS_PER_OBJECT}, not {o.required_answers}",
+                    reason="required_answers_invalid",
+                )
         unique = list({o.object_id: o for o in objects}.values())
         new_ids = set(await self.repo.put_objects(job_id, unique))
-        carries = any(o.known_label or o.model_label or o.full_redundancy for o in unique)
+        carries = any(o.known_label or o.model_label or o.required_answers for o in unique)
         if carries and job_id in self._known_jobs:
             self._known_jobs[job_id] = (True, time.monotonic())
         meta = await self.dispatch.job_meta(job_id)
@@ -415,7 +421,7 @@ class Workforce:
         )
 
     async def _has_object_labels(self, job_id: str) -> bool:
-        """Whether the job has objects with a known class, a model label or full redundancy (ObjectExtras).
+        """Whether the job has objects with a known class, a model label or an answer count (ObjectExtras).
         Cached: a job's known-answer objects are all stored before it is opened; an automated-labeling job's
         model-labeled objects and random draws come later, through put_objects (which sets the flag here) or
         another replica (a "no" is read again after _NO_OBJECT_LABELS_RECHECK_S)."""

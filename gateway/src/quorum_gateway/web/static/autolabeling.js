@@ -200,7 +200,8 @@ export async function showAutoLabeling(api, main, jobId, refresh) {
   clear(main).append(...top,
     h("p", { "data-testid": "auto-labeling-settings" }, `${job.task_type} · ${job.status} · target accuracy ${dec2(target)}` +
       `${set.target_accuracy ? "" : " (default)"} · minimum dataset size ${set.min_dataset_size || DEFAULT_MIN_SIZE} · ` +
-      `maximum human-labeled objects: ${set.max_human_labeled || "no limit"}`),
+      `maximum human-labeled objects: ${set.max_human_labeled || "no limit"} · ` +
+      `answers per validation object: ${set.validation_workers_per_object || job.workers_per_object}`),
     h("section", { class: "stats", "aria-label": "Summary", "data-testid": "auto-labeling-summary" },
       stat("Human-labeled", report.human_labeled, share(report.human_labeled)),
       stat("Machine-labeled", report.machine_labeled, share(report.machine_labeled)),

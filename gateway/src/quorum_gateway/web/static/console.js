@@ -137,6 +137,7 @@ async function showCreateJob(pane) {
   const autoTarget = h("input", { type: "number", value: "0.95", min: "0.51", max: "0.99", step: "0.01", required: true });
   const autoMin = h("input", { type: "number", min: 100, step: 1, placeholder: "1250" });
   const autoMax = h("input", { type: "number", min: 0, step: 1, placeholder: "no limit" });
+  const autoDraw = h("input", { type: "number", min: 1, max: 10, step: 1, placeholder: "workers per object" });
   const autoRows = h("fieldset", { "data-testid": "auto-labeling-fields" }, h("legend", {}, "Automated labeling"),
     h("label", { for: autoOn.id, class: "inline" }, autoOn, " Enable automated labeling"),
     h("p", { class: "muted" }, "Humans label a random first batch; a model trained on their labels labels the objects it is sure of " +
@@ -144,8 +145,10 @@ async function showCreateJob(pane) {
     h("div", { class: "form-grid" },
       field("f-auto-target", "Target accuracy", autoTarget, "Machine labels must reach it (0.5 < t < 1)."),
       field("f-auto-min", "Minimum dataset size", autoMin, "Smaller jobs are refused (empty: 1,250; at least 100)."),
-      field("f-auto-max", "Maximum human-labeled objects", autoMax, "Empty: no limit; what the model cannot label then fails.")));
-  const syncAuto = () => { [autoTarget, autoMin, autoMax].forEach((el) => { el.disabled = !autoOn.checked; }); };
+      field("f-auto-max", "Maximum human-labeled objects", autoMax, "Empty: no limit; what the model cannot label then fails."),
+      field("f-auto-draw", "Answers per validation object", autoDraw,
+        "The random draws whose labels certify the model (empty: workers per object); cleaner labels there certify sooner.")));
+  const syncAuto = () => { [autoTarget, autoMin, autoMax, autoDraw].forEach((el) => { el.disabled = !autoOn.checked; }); };
   autoOn.addEventListener("change", syncAuto);
   syncAuto();
   const syncSource = () => {
@@ -191,7 +194,8 @@ async function showCreateJob(pane) {
     String(data.get("categories") || "").split("\n").map((c) => c.trim()).filter(Boolean).forEach((c) => body.append("categories", c));
     if (autoOn.checked && AUTO_TYPES.includes(String(data.get("task_type")))) {
       body.append("auto_labeling", JSON.stringify({ enabled: true, target_accuracy: Number(autoTarget.value),
-        min_dataset_size: Number(autoMin.value || 0), max_human_labeled: Number(autoMax.value || 0) }));
+        min_dataset_size: Number(autoMin.value || 0), max_human_labeled: Number(autoMax.value || 0),
+        validation_workers_per_object: Number(autoDraw.value || 0) }));
     }
     try {
       const job = await api.post("/v1/jobs", { body });

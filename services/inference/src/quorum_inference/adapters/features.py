@@ -72,15 +72,17 @@ class TextEmbedder:
         return cached_embed(
             self._cache,
             texts,
-            lambda missing: self._load()
-            .encode(
-                missing,
-                batch_size=self._batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-            .astype(np.float32),
+            lambda missing: (
+                self._load()
+                .encode(
+                    missing,
+                    batch_size=self._batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+                .astype(np.float32)
+            ),
         )
 
 

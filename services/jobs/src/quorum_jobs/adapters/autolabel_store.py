@@ -65,8 +65,10 @@ class IterationOutcome:
     # Objects of `to_humans` -> the model's predicted class, stored with them and sent with them to workforce
     # (core/model_annotator.py).
     model_labels: Mapping[int, str] = field(default_factory=dict)
-    # Objects of `to_humans` that go to workforce with full redundancy (an adaptive job's random draws).
-    full_redundancy: Sequence[int] = ()
+    # The random draws among `to_humans` and the answers each gets (0 = the job's rule: core/autolabel.py,
+    # draw_answers), stored with them and sent with them to workforce.
+    draws: Sequence[int] = ()
+    draw_answers: int = 0
 
 
 def _ids(ids: Sequence[int]) -> Any:
@@ -132,13 +134,13 @@ class AutoLabelStore:
             )
             return [(r.object_id, r.line) for r in rows]
 
-    async def sent_objects(self, job_id: str, iteration: int) -> list[tuple[int, str, str, bool]]:
-        """(object id, line, model label, full redundancy) of the objects the iteration sent to humans, by
-        object id."""
+    async def sent_objects(self, job_id: str, iteration: int) -> list[tuple[int, str, str, int]]:
+        """(object id, line, model label, own answer count or 0) of the objects the iteration sent to humans,
+        by object id."""
         t = job_objects
         async with self.sessions() as s:
             rows = await s.execute(
-                select(t.c.object_id, t.c.line, t.c.model_label, t.c.full_redundancy)
+                select(t.c.object_id, t.c.line, t.c.model_label, t.c.required_answers)
                 .where(
                     t.c.job_id == job_id,
                     t.c.auto_iteration == iteration,
@@ -146,7 +148,7 @@ class AutoLabelStore:
                 )
                 .order_by(t.c.object_id)
             )
-            return [(r.object_id, r.line, r.model_label, r.full_redundancy) for r in rows]
+            return [(r.object_id, r.line, r.model_label, r.required_answers) for r in rows]
 
     async def last_iteration(self, job_id: str) -> IterationRow | None:
         rows = await self.iterations(job_id, last_only=True)
@@ -224,17 +226,17 @@ class AutoLabelStore:
                         )
                         .values(auto_iteration=outcome.iteration)
                     )
-                full = sorted(set(outcome.full_redundancy) & set(outcome.to_humans))
-                if full:
+                draws = sorted(set(outcome.draws) & set(outcome.to_humans)) if outcome.draw_answers else []
+                if draws:
                     await s.execute(
                         t.update()
                         .where(
                             t.c.job_id == job_id,
-                            t.c.object_id == _ids(full),
+                            t.c.object_id == _ids(draws),
                             t.c.auto_iteration == outcome.iteration,
                             t.c.label.is_(None),
                         )
-                        .values(full_redundancy=True)
+                        .values(required_answers=outcome.draw_answers)
                     )
                 predicted = [(oid, label) for oid, label in outcome.model_labels.items() if label]
                 if outcome.to_humans and predicted:

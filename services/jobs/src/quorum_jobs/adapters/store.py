@@ -25,7 +25,7 @@ from quorum_common.events import JOB_STATUS_TOPIC, envelope
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
 from quorum_jobs.adapters.tables import autolabel_iterations, job_objects, jobs, requesters
-from quorum_jobs.core.autolabel import OFF, AutoLabelSpec, FirstBatch
+from quorum_jobs.core.autolabel import OFF, AutoLabelSpec, FirstBatch, draw_answers
 from quorum_jobs.core.manifest import ManifestObject
 from quorum_jobs.core.paging import Cursor
 from quorum_jobs.core.spec import JobSpec
@@ -129,6 +129,7 @@ def _job_record(row: Row) -> JobRecord:
                 target_accuracy=m["auto_target_accuracy"],
                 min_dataset_size=m["auto_min_dataset_size"],
                 max_human_labeled=m["auto_max_human_labeled"],
+                validation_workers=m["auto_validation_workers"],
             )
             if m["auto_labeling"]
             else OFF,
@@ -145,9 +146,9 @@ def _job_record(row: Row) -> JobRecord:
 
 
 async def _mark_first_batch(
-    session: AsyncSession, job_id: str, batch: FirstBatch, total: int, *, full_redundancy: bool
+    session: AsyncSession, job_id: str, batch: FirstBatch, total: int, *, required_answers: int
 ) -> None:
-    """`full_redundancy`: an adaptive job's first batch (all random draws) gets every answer it allows."""
+    """`required_answers`: each object's own answer count (random draws: core/autolabel.draw_answers)."""
     t = job_objects
     for ids, validation in ((batch.validation, True), (batch.training, False)):
         if ids:
@@ -157,7 +158,7 @@ async def _mark_first_batch(
                     t.c.job_id == job_id,
                     t.c.object_id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))),
                 )
-                .values(auto_iteration=0, auto_validation=validation, full_redundancy=full_redundancy)
+                .values(auto_iteration=0, auto_validation=validation, required_answers=required_answers)
             )
     sent = len(batch.validation) + len(batch.training)
     await session.execute(
@@ -268,6 +269,7 @@ class JobStore:
                         auto_target_accuracy=auto.target_accuracy if auto.enabled else 0.0,
                         auto_min_dataset_size=auto.min_dataset_size if auto.enabled else 0,
                         auto_max_human_labeled=auto.max_human_labeled,
+                        auto_validation_workers=auto.validation_workers,
                         known_answer_attribute=spec.known_answer_attribute,
                         status=JobStatus.INITIALIZING.value,
                         total=len(objects),
@@ -285,7 +287,11 @@ class JobStore:
                     )
                 if first_batch is not None:
                     await _mark_first_batch(
-                        s, job_id, first_batch, len(objects), full_redundancy=spec.adaptive
+                        s,
+                        job_id,
+                        first_batch,
+                        len(objects),
+                        required_answers=draw_answers(auto, spec.workers_per_object, spec.adaptive),
                     )
                 await self.outbox.add_events(s, [status_event(job_id, JobStatus.INITIALIZING)])
         except IntegrityError as err:
@@ -389,13 +395,13 @@ class JobStore:
 
     async def object_lines(
         self, job_id: str, batch: int = 5000, *, sent_only: bool = False
-    ) -> AsyncIterator[tuple[int, str, bool]]:
-        """(object_id, line, full redundancy) in object order, read in keyset pages (no long-lived
+    ) -> AsyncIterator[tuple[int, str, int]]:
+        """(object_id, line, its own answer count or 0) in object order, read in keyset pages (no long-lived
         transaction); with `sent_only`, only the objects an automated-labeling loop has sent to humans."""
         after = -1
         t = job_objects
         while True:
-            query = select(t.c.object_id, t.c.line, t.c.full_redundancy).where(
+            query = select(t.c.object_id, t.c.line, t.c.required_answers).where(
                 t.c.job_id == job_id, t.c.object_id > after
             )
             if sent_only:
@@ -406,7 +412,7 @@ class JobStore:
             async with self.sessions() as s:
                 rows = (await s.execute(query.order_by(job_objects.c.object_id).limit(batch))).all()
             for row in rows:
-                yield row.object_id, row.line, row.full_redundancy
+                yield row.object_id, row.line, row.required_answers
             if len(rows) < batch:
                 return
             after = rows[-1].object_id

@@ -61,6 +61,7 @@ jobs = Table(
     Column("auto_target_accuracy", Double, nullable=False, server_default="0"),
     Column("auto_min_dataset_size", Integer, nullable=False, server_default="0"),
     Column("auto_max_human_labeled", BigInteger, nullable=False, server_default="0"),
+    Column("auto_validation_workers", Integer, nullable=False, server_default="0"),  # migration 0009
     # Classification jobs: the manifest attribute marking known-answer objects, "" = none (migration 0007).
     Column("known_answer_attribute", Text, nullable=False, server_default=""),
     Column("status", String(20), nullable=False),
@@ -112,9 +113,9 @@ job_objects = Table(
     # humans ("" for the random draws, without a model, or with MODEL_ANNOTATOR off); it goes to workforce
     # with the object and consolidation counts it as the pseudo-worker's answer.
     Column("model_label", Text, nullable=False, server_default=""),
-    # Adaptive automated-labeling jobs (migration 0009): a random draw of the loop, sent to workforce with
-    # full redundancy (every answer the job allows) because its label certifies the model.
-    Column("full_redundancy", Boolean, nullable=False, server_default="false"),
+    # Automated-labeling jobs (migration 0009): a random draw's own answer count (its label certifies the
+    # model; core/autolabel.py: draw_answers), 0 = the job's rule; workforce gets it with the object.
+    Column("required_answers", Integer, nullable=False, server_default="0"),
     # The automated-labeling loop asks "is anything still with humans?" every few seconds.
     Index(
         "ix_job_objects_auto_pending",

@@ -84,7 +84,7 @@ class WorkforceClient:
                             input_json=o.input_json,
                             known_label=o.known_label,
                             model_label=o.model_label,
-                            full_redundancy=o.full_redundancy,
+                            required_answers=o.required_answers,
                         )
                         for o in batch
                     ],

@@ -24,6 +24,7 @@ DEFAULT_TARGET_ACCURACY = 0.95
 GT_MIN_DATASET_SIZE = 1250  # Ground Truth refuses automated labeling below this
 MIN_DATASET_SIZE_FLOOR = 100  # below it a validation set cannot certify anything
 MIN_TARGET_ACCURACY, MAX_TARGET_ACCURACY = 0.5, 1.0  # exclusive
+MAX_VALIDATION_WORKERS = 10  # workforce's most answers per object
 AUTO_LABELING_TASK_TYPES = (TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION)
 
 
@@ -35,13 +36,21 @@ class AutoLabelSpec:
     target_accuracy: float = DEFAULT_TARGET_ACCURACY
     min_dataset_size: int = GT_MIN_DATASET_SIZE
     max_human_labeled: int = 0  # 0 = no limit
+    # Answers per random draw (the human labels that certify thresholds); 0 = the job's workers_per_object.
+    validation_workers: int = 0
 
 
 OFF = AutoLabelSpec()
 
 
 def auto_label_errors(
-    task_type: str, enabled: bool, target_accuracy: float, min_dataset_size: int, max_human_labeled: int
+    task_type: str,
+    enabled: bool,
+    target_accuracy: float,
+    min_dataset_size: int,
+    max_human_labeled: int,
+    validation_workers: int = 0,
+    workers_per_object: int = 1,
 ) -> list[str]:
     """Every problem with the settings, each naming its field and the allowed values."""
     if not enabled:
@@ -65,11 +74,17 @@ def auto_label_errors(
         errors.append(
             f"auto_labeling.max_human_labeled must be 0 (no limit) or more, got {max_human_labeled}"
         )
+    if validation_workers != 0 and not workers_per_object <= validation_workers <= MAX_VALIDATION_WORKERS:
+        errors.append(
+            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
+            f"workers_per_object ({workers_per_object}) and {MAX_VALIDATION_WORKERS}, "
+            f"got {validation_workers}"
+        )
     return errors
 
 
 def auto_label_spec(
-    enabled: bool, target_accuracy: float, min_dataset_size: int, max_human: int
+    enabled: bool, target_accuracy: float, min_dataset_size: int, max_human: int, validation_workers: int = 0
 ) -> AutoLabelSpec:
     """Settings with defaults applied (call after auto_label_errors found nothing)."""
     if not enabled:
@@ -79,7 +94,16 @@ def auto_label_spec(
         target_accuracy=target_accuracy or DEFAULT_TARGET_ACCURACY,
         min_dataset_size=min_dataset_size or GT_MIN_DATASET_SIZE,
         max_human_labeled=max_human,
+        validation_workers=validation_workers,
     )
+
+
+def draw_answers(auto: AutoLabelSpec, workers_per_object: int, adaptive: bool) -> int:
+    """Answers each random draw of the loop gets (DataObject.required_answers; 0 = the job's own rule). The
+    draws' labels certify the thresholds: they get `validation_workers` (default the job's count), all of them
+    even in an adaptive job, where noisier early-stopped labels would need many more draws for one bound."""
+    answers = auto.validation_workers or workers_per_object
+    return answers if adaptive or answers != workers_per_object else 0
 
 
 def dataset_size_error(spec: AutoLabelSpec, n_objects: int) -> str | None:

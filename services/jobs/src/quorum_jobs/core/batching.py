@@ -23,9 +23,9 @@ class DataObject:
     # Automated-labeling jobs: the loop's model's predicted class when it sent the object to humans (never
     # shown to workers; consolidation counts it as a pseudo-worker's answer; see core/model_annotator.py).
     model_label: str = ""
-    # Adaptive automated-labeling jobs: the loop's random draws get every answer the job allows (no early
-    # stop): their labels certify the model, and noisier labels would need many more draws for one bound.
-    full_redundancy: bool = False
+    # Automated-labeling jobs: the answers a random draw of the loop gets, all of them (0 = the job's rule;
+    # core/autolabel.py: draw_answers).
+    required_answers: int = 0
 
     def approx_bytes(self) -> int:
         return (

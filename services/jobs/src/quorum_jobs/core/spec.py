@@ -81,6 +81,7 @@ class JobSpecInput:
     auto_target_accuracy: float = 0.0
     auto_min_dataset_size: int = 0
     auto_max_human_labeled: int = 0
+    auto_validation_workers: int = 0
     # Classification jobs: the manifest attribute holding known-answer objects' classes ("" = none).
     known_answer_attribute: str = ""
 
@@ -204,6 +205,8 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         spec.auto_target_accuracy,
         spec.auto_min_dataset_size,
         spec.auto_max_human_labeled,
+        spec.auto_validation_workers,
+        spec.workers_per_object,
     )
     errors += known_attribute_errors(
         spec.known_answer_attribute, spec.task_type, attr, auto_labeling=spec.auto_labeling
@@ -292,6 +295,7 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
             spec.auto_target_accuracy,
             spec.auto_min_dataset_size,
             spec.auto_max_human_labeled,
+            spec.auto_validation_workers,
         ),
         known_answer_attribute=spec.known_answer_attribute,
     )

@@ -21,8 +21,8 @@ Key layout (prefix P, default "qw:"; single Redis, not Cluster: scripts touch ke
   P j:<job>:closed              SET     labeled objects, never dispatched again (mirror of closed_objects)
   P j:<job>:fly                 HASH    object -> gated leases out (takers beyond min: one at a time)
   P j:<job>:hold                HASH    object -> epoch ms before which no further taker (set on answer)
-  P j:<job>:full                SET     objects that get every taker at once, ungated (full redundancy: the
-                                        automated-labeling loop's random draws; consolidation waits for all)
+  P j:<job>:req                 HASH    object -> its own number of takers, all at once and never closed early
+                                        (DataObject.required_answers: the automated-labeling loop's draws)
   P leases                      ZSET    lease id -> when the sweeper looks at it (expiry; later if submitting)
   P l:<lease>                   HASH    j, o, w, exp, acc, st (a|s|x|d|c, see core.dispatch.LeaseState), subs,
                                         g (1 while the lease counts in `fly`)
@@ -379,11 +379,11 @@ class DispatchStore:
                     refused = declined.get(o.object_id, ())
                     if refused:
                         pipe.sadd(self.object_key(job_id, o.object_id, "d"), *refused)
-                    if len(set(took)) < required and o.object_id not in closed:
+                    if len(set(took)) < (o.required_answers or required) and o.object_id not in closed:
                         open_scores[str(o.object_id)] = o.object_id
-                full = [str(o.object_id) for o in chunk if o.full_redundancy]
-                if full:
-                    pipe.sadd(self.job_key(job_id, "full"), *full)
+                own = {str(o.object_id): o.required_answers for o in chunk if o.required_answers > 0}
+                if own:
+                    pipe.hset(self.job_key(job_id, "req"), mapping=own)
                 if open_scores:
                     pipe.zadd(self.job_key(job_id, "open"), open_scores)
                     if reopened:
@@ -413,7 +413,7 @@ class DispatchStore:
         await self.redis.unlink(
             *(
                 self.job_key(job_id, s)
-                for s in ("m", "open", "reopen", "cur", "src", "leases", "closed", "fly", "hold", "full")
+                for s in ("m", "open", "reopen", "cur", "src", "leases", "closed", "fly", "hold", "req")
             )
         )
 

@@ -38,8 +38,8 @@ def answer_submitted(
     extras: ObjectExtras = ObjectExtras(),
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
-    if extras.full_redundancy:
-        min_answers = required_answers  # no early stop: consolidation waits for every answer
+    if extras.required_answers > 0:  # the object's own count, without early stop: consolidation waits for all
+        required_answers = min_answers = extras.required_answers
     env = envelope(
         answer_submitted=events_pb2.AnswerSubmitted(
             answer=answer_to_proto(answer),

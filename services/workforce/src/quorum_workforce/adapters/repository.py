@@ -44,7 +44,7 @@ def from_ms(ms: int) -> datetime:
 
 def _carries_extras(o: Any) -> Any:
     """Objects whose answer events carry more than the answer (ObjectExtras)."""
-    return (o.c.known_label != "") | (o.c.model_label != "") | o.c.full_redundancy
+    return (o.c.known_label != "") | (o.c.model_label != "") | (o.c.required_answers > 0)
 
 
 def _job_from_row(row: Any) -> JobSpec:
@@ -255,7 +255,7 @@ class Repository:
                                 "input_json": o.input_json,
                                 "known_label": o.known_label,
                                 "model_label": o.model_label,
-                                "full_redundancy": o.full_redundancy,
+                                "required_answers": o.required_answers,
                             }
                             for o in chunk
                         ]
@@ -335,7 +335,7 @@ class Repository:
                             job_objects.c.object_id,
                             job_objects.c.source,
                             job_objects.c.source_ref,
-                            job_objects.c.full_redundancy,
+                            job_objects.c.required_answers,
                         )
                         .where(job_objects.c.job_id == job_id, job_objects.c.object_id > after)
                         .order_by(job_objects.c.object_id)
@@ -347,7 +347,7 @@ class Repository:
             batch_objects = []
             for r in rows:
                 batch_objects.append(
-                    DataObject(r.object_id, r.source, r.source_ref, full_redundancy=r.full_redundancy)
+                    DataObject(r.object_id, r.source, r.source_ref, required_answers=r.required_answers)
                 )
             yield batch_objects
             after = rows[-1].object_id
@@ -372,7 +372,7 @@ class Repository:
                     job_objects.c.input_json,
                     job_objects.c.known_label,
                     job_objects.c.model_label,
-                    job_objects.c.full_redundancy,
+                    job_objects.c.required_answers,
                 ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
             return [
@@ -384,13 +384,13 @@ class Repository:
                     r.input_json,
                     r.known_label,
                     r.model_label,
-                    r.full_redundancy,
+                    r.required_answers,
                 )
                 for r in rows
             ]
 
     async def has_object_labels(self, job_id: str) -> bool:
-        """Whether any object of the job carries a known class, a model label or full redundancy."""
+        """Whether any object of the job carries a known class, a model label or its own answer count."""
         o = job_objects
         async with self._sessions() as s:
             found = await s.execute(
@@ -399,21 +399,20 @@ class Repository:
             return found.first() is not None
 
     async def object_labels(self, job_id: str, object_ids: Sequence[int]) -> dict[int, ObjectExtras]:
-        """The known class, model label and full-redundancy flag of those of these objects that carry any."""
+        """The known class, model label and answer count of those of these objects that carry any."""
         if not object_ids:
             return {}
         o = job_objects
         async with self._sessions() as s:
             rows = await s.execute(
-                select(o.c.object_id, o.c.known_label, o.c.model_label, o.c.full_redundancy).where(
+                select(o.c.object_id, o.c.known_label, o.c.model_label, o.c.required_answers).where(
                     o.c.job_id == job_id,
                     o.c.object_id.in_(list(object_ids)),
                     _carries_extras(o),
                 )
             )
             return {
-                int(r.object_id): ObjectExtras(r.known_label, r.model_label, bool(r.full_redundancy))
-                for r in rows
+                int(r.object_id): ObjectExtras(r.known_label, r.model_label, r.required_answers) for r in rows
             }
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
@@ -524,17 +523,24 @@ class Repository:
             return _answer_from_row(row) if row is not None else None
 
     async def progress(self, job_id: str, required: int) -> tuple[int, list[int]]:
-        """(answers, ids of objects with at least `required` answers)."""
+        """(answers, ids of objects with at least `required` answers (or their own count))."""
+        o = job_objects
         async with self._sessions() as s:
             total = (
                 await s.execute(select(func.count()).select_from(answers).where(answers.c.job_id == job_id))
             ).scalar_one()
+            own = func.coalesce(func.max(func.nullif(o.c.required_answers, 0)), required)
             complete = (
                 await s.execute(
                     select(answers.c.object_id)
+                    .select_from(
+                        answers.outerjoin(
+                            o, (o.c.job_id == answers.c.job_id) & (o.c.object_id == answers.c.object_id)
+                        )
+                    )
                     .where(answers.c.job_id == job_id)
                     .group_by(answers.c.object_id)
-                    .having(func.count() >= required)
+                    .having(func.count() >= own)
                     .order_by(answers.c.object_id)
                 )
             ).scalars()

@@ -2,7 +2,6 @@
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     DateTime,
     Float,
@@ -96,9 +95,9 @@ job_objects = Table(
     # Automated-labeling jobs: the model's predicted class when the object was sent to humans, "" otherwise
     # (migration 0006). Travels to consolidation in the answer events only; never in a task.
     Column("model_label", Text, nullable=False, server_default=""),
-    # Adaptive jobs: the object gets every answer the job allows, no early stop (migration 0007): the
+    # Answers the object gets, without an adaptive job's early stop; 0 = the job's rule (migration 0007): the
     # automated-labeling loop's random draws, whose labels certify its model.
-    Column("full_redundancy", Boolean, nullable=False, server_default="false"),
+    Column("required_answers", Integer, nullable=False, server_default="0"),
 )
 
 answers = Table(

@@ -37,8 +37,9 @@ class DataObject:
     # to consolidation with every answer event of the object (one answer of a pseudo-worker there); never
     # into a Task.
     model_label: str = ""
-    # Adaptive jobs: no early stop for this object; its answer events carry min_answers = the job's maximum.
-    full_redundancy: bool = False
+    # Answers this object gets (0: the job's rule), all of them even in an adaptive job; its answer events
+    # carry required_answers = min_answers = this (the automated-labeling loop's random draws).
+    required_answers: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class ObjectExtras:
 
     known_label: str = ""
     model_label: str = ""
-    full_redundancy: bool = False
+    required_answers: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ if n > 0 then  -- else the job's state is gone: a rebuild counts the answer from
   local wk = J .. ':o:' .. f[2] .. ':w'
   redis.call('SADD', wk, f[3])
   local c = redis.call('SCARD', wk)
-  if c >= n or redis.call('SISMEMBER', J .. ':closed', f[2]) == 1 then
+  local req = tonumber(redis.call('HGET', J .. ':req', f[2]) or '')  -- the object's own count (no early stop)
+  if c >= (req or n) or redis.call('SISMEMBER', J .. ':closed', f[2]) == 1 then
     redis.call('ZREM', J .. ':open', f[2])
     redis.call('ZREM', J .. ':reopen', f[2])
   else
     local a = redis.call('HMGET', J .. ':m', 'ad', 'min', 'vw')
     local mn = tonumber(a[2] or '') or n
-    if a[1] == '1' and mn < n and c >= mn and redis.call('SISMEMBER', J .. ':full', f[2]) == 0 then
+    if a[1] == '1' and mn < n and c >= mn and not req then
       -- Adaptive job, an answer at or beyond the minimum: consolidation may label (close) the object now;
       -- give it `vw` ms before the next worker is sent (through `reopen`: it may lie below cursors).
       local vw = tonumber(a[3] or '0')

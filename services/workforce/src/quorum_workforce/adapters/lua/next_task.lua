@@ -40,19 +40,21 @@ for _, j in ipairs(jobs) do
     -- Adaptive jobs ('ad' = 1): labeled objects are closed; beyond `min` takers an object gets one more
     -- taker at a time (its `fly` count of gated leases must be 0) and, after each answer, only once its
     -- `hold` (a short wait for consolidation's verdict, set by finalize.lua) is over: a label closes it.
-    -- Objects in `full` get all n takers ungated (consolidation waits for all of their answers).
+    -- Objects in `req` get their own number of takers instead of n, ungated (consolidation waits for all).
     local adaptive = m[7] == '1'
     local mn = tonumber(m[6] or '') or n
     if mn > n then mn = n end
     local gated = adaptive and mn < n
+    local function own(o) return tonumber(redis.call('HGET', J .. ':req', o) or '') end
     local function eligible(o)  -- core.dispatch.is_eligible
       local wk = J .. ':o:' .. o .. ':w'
       if redis.call('SISMEMBER', wk, w) == 1 then return false end
       if redis.call('SISMEMBER', J .. ':o:' .. o .. ':d', w) == 1 then return false end
       local c = redis.call('SCARD', wk)
-      if c >= n then return false end
+      local req = own(o)
+      if c >= (req or n) then return false end
       if adaptive and redis.call('SISMEMBER', J .. ':closed', o) == 1 then return false end
-      if gated and c >= mn and redis.call('SISMEMBER', J .. ':full', o) == 0 then
+      if gated and c >= mn and not req then
         if tonumber(redis.call('HGET', J .. ':fly', o) or '0') > 0 then return false end
         if tonumber(redis.call('HGET', J .. ':hold', o) or '0') > now then return false end
       end
@@ -103,10 +105,10 @@ for _, j in ipairs(jobs) do
 
     if chosen then
       local wk = J .. ':o:' .. chosen .. ':w'
-      local beyond_min = gated and redis.call('SCARD', wk) >= mn
-        and redis.call('SISMEMBER', J .. ':full', chosen) == 0
+      local req = own(chosen)
+      local beyond_min = gated and not req and redis.call('SCARD', wk) >= mn
       redis.call('SADD', wk, w)
-      if redis.call('SCARD', wk) >= n then
+      if redis.call('SCARD', wk) >= (req or n) then
         redis.call('ZREM', open, chosen)
         redis.call('ZREM', J .. ':reopen', chosen)
       end

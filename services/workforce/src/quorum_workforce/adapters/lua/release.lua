@@ -32,7 +32,7 @@ end
 local wk = J .. ':o:' .. o .. ':w'
 redis.call('SREM', wk, f[3])
 if kind == 'declined' then redis.call('SADD', J .. ':o:' .. o .. ':d', f[3]) end
-local n = tonumber(redis.call('HGET', J .. ':m', 'n') or '0')
+local n = tonumber(redis.call('HGET', J .. ':req', o) or '') or tonumber(redis.call('HGET', J .. ':m', 'n') or '0')
 if redis.call('HDEL', L, 'g') == 1 then  -- a gated lease of an adaptive job (see next_task.lua)
   if redis.call('HINCRBY', J .. ':fly', o, -1) <= 0 then redis.call('HDEL', J .. ':fly', o) end
 end

@@ -1,5 +1,6 @@
 -- workers_per_object changed: put these objects in or out of the open set by their taker count
--- (mirror of core.dispatch.JobBook.set_required). ARGV: prefix, job, n, object ids...
+-- (mirror of core.dispatch.JobBook.set_required); an object with its own count (`req`) keeps it.
+-- ARGV: prefix, job, n, object ids...
 local P, j, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local J = P .. 'j:' .. j
 for i = 4, #ARGV do
@@ -7,7 +8,7 @@ for i = 4, #ARGV do
   if redis.call('SISMEMBER', J .. ':closed', o) == 1 then
     redis.call('ZREM', J .. ':open', o)
     redis.call('ZREM', J .. ':reopen', o)
-  elseif redis.call('SCARD', J .. ':o:' .. o .. ':w') < n then
+  elseif redis.call('SCARD', J .. ':o:' .. o .. ':w') < (tonumber(redis.call('HGET', J .. ':req', o) or '') or n) then
     if not redis.call('ZSCORE', J .. ':open', o) then
       redis.call('ZADD', J .. ':open', o, o)
       redis.call('ZADD', J .. ':reopen', o, o)
