@@ -350,3 +350,38 @@ def test_noise_credit_never_exceeds_the_disagreement_observed() -> None:
     capped = float(noisy_lower_bound(97, 100, 0.95, 0.05, 2))
     assert capped == pytest.approx(float(noisy_lower_bound(97, 100, 0.95, 0.03, 2)))
     assert float(clopper_pearson_lower(97, 100, 0.95)) < capped < 1.0
+
+
+def test_a_share_cap_keeps_the_most_confident_of_the_objects_above_threshold() -> None:
+    from quorum_inference.core.thresholds import ClassThreshold
+
+    th = [ClassThreshold(0, 0.7, 10, 1.0, 0.96), ClassThreshold(1, 0.7, 10, 1.0, 0.96)]
+    pred = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    conf = np.array([0.99, 0.95, 0.9, 0.85, 0.8, 0.75, 0.72, 0.6, 0.5, 0.98])
+    assert auto_label_mask(pred, conf, th).sum() == 8  # no cap: every object above 0.7
+    capped = auto_label_mask(pred, conf, th, max_share=0.35)  # 3 of 10
+    assert np.flatnonzero(capped).tolist() == [0, 1, 9]
+    assert auto_label_mask(pred, conf, th, max_share=0.9).sum() == 8  # a cap above the set changes nothing
+    assert not auto_label_mask(pred, conf, th, max_share=0.0).any()
+
+
+def test_cross_fitted_metrics_cap_the_machine_labeled_share_at_the_certified_draws_share() -> None:
+    """Held-out predictions of cross-fitted folds certify; the kept network scores the pool, so the version
+    may machine-label at most the share of the certification draws its threshold took (not of all
+    validation objects: those like earlier machine-labeled sets are left out)."""
+    from quorum_inference.core.calibration import apply_temperature
+    from quorum_inference.core.metrics import evaluate
+
+    pred, conf, truth = _validation(seed=3)
+    logits = np.log(np.full((len(pred), 2), 1e-3))
+    logits[np.arange(len(pred)), pred] = np.log(conf * 40)
+    certify = np.arange(len(pred)) % 4 != 0
+    common = dict(n_train=len(pred), target_accuracy=0.8, confidence_level=0.95, threshold_mode="pooled")
+    plain = evaluate(logits, truth, 2, certify=certify, **common)  # type: ignore[arg-type]
+    assert plain.max_auto_share == 1.0  # the certifying network scores: no cap
+    capped = evaluate(logits, truth, 2, certify=certify, cap_share=True, **common)  # type: ignore[arg-type]
+    assert capped.thresholds == plain.thresholds
+    probs = apply_temperature(logits, capped.temperature)
+    above = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), capped.thresholds)
+    assert 0.0 < capped.max_auto_share < 1.0
+    assert capped.max_auto_share == pytest.approx(above[certify].mean())

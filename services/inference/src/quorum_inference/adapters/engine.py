@@ -263,6 +263,7 @@ class InferenceEngine:
                     certify=certify,
                     label_confidence=quality,
                     earlier=earlier,
+                    cap_share=True,  # the kept network scores the pool, the folds certified
                 )
                 self._exclude_machine_labeled(
                     job_id, version, excluded, objects, held_logits, labels, quality, certify, metrics
@@ -633,7 +634,8 @@ class InferenceEngine:
         probs = apply_temperature(logits, mv.metrics.temperature)
         predicted = probs.argmax(axis=1)
         confidence = probs.max(axis=1)
-        auto = auto_label_mask(predicted, confidence, mv.metrics.thresholds)
+        # A sample's share stands for the pool's.
+        auto = auto_label_mask(predicted, confidence, mv.metrics.thresholds, mv.metrics.max_auto_share)
         selected: list[int] = []
         random: list[int] = []
         if select_count:

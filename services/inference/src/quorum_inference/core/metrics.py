@@ -68,6 +68,10 @@ class ModelMetrics:
     # a version that certified nothing came to the target).
     best_lower_bound: float = 0.0
     best_lower_bound_support: int = 0
+    # The most of the objects it scores that this version may machine-label (thresholds.auto_label_mask):
+    # the share of the certification draws above its thresholds when another network than the certifying
+    # ones scores (cross-fitting), else 1 (no cap).
+    max_auto_share: float = 1.0
 
 
 def evaluate(
@@ -83,6 +87,7 @@ def evaluate(
     certify: NDArray[np.bool_] | None = None,
     label_confidence: NDArray[np.floating] | None = None,
     earlier: EarlierCertified | None = None,
+    cap_share: bool = False,
 ) -> ModelMetrics:
     """Fit the temperature on the validation set, then pick thresholds on its calibrated confidences.
 
@@ -97,6 +102,8 @@ def evaluate(
     the bound conservative, not optimistic.
     `earlier`: the draws inside the sets earlier versions machine-labeled (pooled mode only): each candidate
     threshold is bounded together with them, i.e. on all the job's machine labels.
+    `cap_share`: the logits are held-out predictions of other networks than the one that will score the pool
+    (cross-fitting): `max_auto_share` is then the share of the certified objects above the thresholds.
     """
     val_logits = np.asarray(val_logits, dtype=np.float64).reshape(-1, n_classes)
     val_labels = np.asarray(val_labels, dtype=np.int64)
@@ -164,6 +171,9 @@ def evaluate(
     if object_noise is not None and len(object_noise):
         label_noise = float(object_noise.mean())
     auto = auto_label_mask(predicted, conf, thresholds)
+    max_share = 1.0
+    if cap_share and sub.any():
+        max_share = float(auto[sub].mean())
     auto_noise = global_noise
     if label_confidence is not None and auto.any():
         per_object = object_noise_from_confidence(np.asarray(label_confidence)[auto], global_noise)
@@ -189,4 +199,5 @@ def evaluate(
         n_certified_earlier=0 if prior is None else len(prior),
         best_lower_bound=best[0],
         best_lower_bound_support=best[1],
+        max_auto_share=max_share,
     )
