@@ -132,16 +132,8 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     # The model as one more annotator: every object sent to humans after the first iteration carries the
     # predicted class of that iteration's model, except the random draws (inference's record of them), ...
     job_id = job["job_id"]
-    sent = _sql(
-        platform,
-        "SELECT object_id, auto_iteration, model_label, answer_count FROM jobs.job_objects WHERE job_id = %s"
-        " AND auto_iteration IS NOT NULL AND human_annotated IS DISTINCT FROM false",
-        job_id,
-    )
-    drawn = {
-        int(i)
-        for i in json.loads((Path(platform.extra_env["MODELS_DIR"]) / job_id / "drawn.json").read_text())
-    }
+    sent = _sent_to_humans(platform, job_id, "model_label, answer_count")
+    drawn = _random_draws(platform, job_id)
     later = [(oid, label) for oid, it, label, _ in sent if it >= 1]
     assert all(label == "" for _, it, label, _ in sent if it == 0)
     assert later and all((label == "") == (oid in drawn) for oid, label in later)
@@ -200,22 +192,30 @@ def test_an_adaptive_auto_labeling_jobs_random_draws_get_their_own_answer_count(
     assert job["status"] == "completed", job
     assert job["auto_labeling"] == {**auto, "max_human_labeled": 0}
     job_id = job["job_id"]
-    sent = _sql(
-        platform,
-        "SELECT object_id, auto_iteration, required_answers FROM jobs.job_objects WHERE job_id = %s"
-        " AND auto_iteration IS NOT NULL AND human_annotated IS DISTINCT FROM false",
-        job_id,
-    )
-    drawn = {
-        int(i)
-        for i in json.loads((Path(platform.extra_env["MODELS_DIR"]) / job_id / "drawn.json").read_text())
-    }
+    sent = _sent_to_humans(platform, job_id, "required_answers")
+    drawn = _random_draws(platform, job_id)
     draws = {oid for oid, it, _ in sent if it == 0 or oid in drawn}
     assert {oid: n for oid, _, n in sent if n} == dict.fromkeys(draws, 4)
     answers = asyncio.run(fetch_answers(platform.api_url, requester_key, job_id))
     per_object = Counter(int(a["object_id"]) for a in answers)
     assert draws and all(per_object[oid] == 4 for oid in draws), sorted(per_object[o] for o in draws)
     assert all(per_object[oid] <= 3 for oid, _, _ in sent if oid not in draws)
+
+
+def _sent_to_humans(platform: Platform, job_id: str, columns: str) -> list[tuple[Any, ...]]:
+    """(object_id, auto_iteration, *columns) of every object the loop sent to humans."""
+    return _sql(
+        platform,
+        f"SELECT object_id, auto_iteration, {columns} FROM jobs.job_objects WHERE job_id = %s"
+        " AND auto_iteration IS NOT NULL AND human_annotated IS DISTINCT FROM false",
+        job_id,
+    )
+
+
+def _random_draws(platform: Platform, job_id: str) -> set[int]:
+    """The inference service's record of the job's random draws of the pool."""
+    path = Path(platform.extra_env["MODELS_DIR"]) / job_id / "drawn.json"
+    return {int(i) for i in json.loads(path.read_text())}
 
 
 def _sql(platform: Platform, query: str, *args: object) -> list[tuple[Any, ...]]:

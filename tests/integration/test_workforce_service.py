@@ -745,6 +745,23 @@ async def test_a_late_objects_model_label_goes_with_its_answer_events_and_never_
 # ---- adaptive redundancy ---------------------------------------------------------------------------------
 
 
+def adaptive_spec(job: Job, *, n: int, minimum: int, objects: int) -> pb.JobSpec:
+    """`job` (text-classification) as an adaptive job: from `minimum` to `n` answers, target 0.9."""
+    return pb.JobSpec(
+        job_id=job.job_id,
+        owner_id=job.owner,
+        team_id=job.team,
+        name="pets",
+        task_type="text-classification",
+        categories=CATS,
+        workers_per_object=n,
+        task_time_limit_s=60,
+        object_count=objects,
+        target_confidence=0.9,
+        min_workers_per_object=minimum,
+    )
+
+
 async def test_objects_with_their_own_answer_count_take_that_many_workers_at_once_and_wait_for_all(
     stub: Stub, kafka_bootstrap: str
 ) -> None:
@@ -758,20 +775,7 @@ async def test_objects_with_their_own_answer_count_take_that_many_workers_at_onc
         common_pb2.DataObject(object_id=2, source="another draw", required_answers=4),
     ]
     await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=draws))
-    spec = pb.JobSpec(
-        job_id=job.job_id,
-        owner_id=job.owner,
-        team_id=job.team,
-        name="pets",
-        task_type="text-classification",
-        categories=CATS,
-        workers_per_object=3,
-        task_time_limit_s=60,
-        object_count=3,
-        target_confidence=0.9,
-        min_workers_per_object=1,
-    )
-    await stub.OpenJob(pb.OpenJobRequest(spec=spec))
+    await stub.OpenJob(pb.OpenJobRequest(spec=adaptive_spec(job, n=3, minimum=1, objects=3)))
     w0, w1, w2, w3 = job.workers
     tasks: list[tuple[str, pb.Task]] = []
     for w, want in ((w0, 0), (w1, 0), (w2, 1), (w0, 1), (w1, 1), (w3, 2), (w2, 2), (w0, 2), (w1, 2)):
@@ -821,19 +825,7 @@ async def test_a_label_stops_dispatch_of_an_adaptive_jobs_object(
     """min 2, max 4: an object takes two workers at once, then one at a time; its LabelConsolidated closes
     it (a lease already out may still answer), and it stays closed after a rebuild from PostgreSQL."""
     job = await make_job(stub, objects=2, n=4, workers=5, task_type="text-classification")
-    spec = pb.JobSpec(
-        job_id=job.job_id,
-        owner_id=job.owner,
-        team_id=job.team,
-        name="pets",
-        task_type="text-classification",
-        categories=CATS,
-        workers_per_object=4,
-        task_time_limit_s=60,
-        object_count=2,
-        target_confidence=0.9,
-        min_workers_per_object=2,
-    )
+    spec = adaptive_spec(job, n=4, minimum=2, objects=2)
     await stub.OpenJob(pb.OpenJobRequest(spec=spec))  # the same job, now adaptive
     w0, w1, w2, w3, w4 = job.workers
     wait_s = 2.1  # the service's adaptive_verdict_wait_ms (2000 by default) and a margin
