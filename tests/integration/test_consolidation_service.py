@@ -970,6 +970,34 @@ async def test_worker_quality_of_box_and_span_jobs_comes_from_their_consolidator
 # --- adaptive redundancy ------------------------------------------------------------------------------------
 
 
+async def test_an_adaptive_jobs_object_at_its_maximum_is_labeled_beside_objects_with_their_own_count(
+    service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine
+) -> None:
+    """Adaptive job, min 2, max 3, target 0.99, and a random draw of its automated labeling with its own count
+    (required = min = 5): decided together, the ordinary object that never gets confident is still labeled at
+    its own maximum of 3 (not held to the draw's 5, which no worker would ever give it), the draw at 5."""
+    job = new_job()
+    events = [
+        *(
+            answer_event(job, 0, f"d{i}", "cat", required=5, min_answers=5, target_confidence=0.99)
+            for i in range(5)
+        ),
+        *(
+            answer_event(job, 1, f"x{i}", label, required=3, min_answers=2, target_confidence=0.99)
+            for i, label in enumerate(["cat", "dog", "bird"])
+        ),
+    ]
+    # Queued together and delivered at once, so the consumer most likely decides both objects in one batch.
+    pending = []
+    for env in events:
+        key = object_key(job, env.answer_submitted.answer.object_id)
+        pending.append(await producer.send(ANSWERS_TOPIC, env.SerializeToString(), key=key))
+    await asyncio.gather(*pending)
+    draw, contested = (await labels.wait(job, 0))[0], (await labels.wait(job, 1))[0]
+    assert draw.answer_count == 5 and draw.label == "cat"
+    assert contested.answer_count == 3 and contested.confidence < 0.99
+
+
 async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits_on_contested_ones(
     service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine
 ) -> None:

@@ -495,19 +495,22 @@ class AnswerHandler:
             return []
         status_of = {(s.job_id, s.object_id): s for s in candidates}
         stored = await store.answers_of(session, list(status_of))
-        groups: dict[tuple[str, tuple[str, ...]], list[store.ObjectAnswers]] = defaultdict(list)
+        # One policy per group: an object may have its own answer count (an automated-labeling job's random
+        # draws: required = min), so the job's objects do not all share one maximum.
+        groups: dict[tuple[str, tuple[str, ...], int, int], list[store.ObjectAnswers]] = defaultdict(list)
         for obj in stored:
             status = status_of[(obj.job_id, obj.object_id)]
-            groups[(obj.job_id, tuple(status.categories))].append(obj)
-        counts = await store.job_answer_counts(session, sorted({job for job, _ in groups}))
+            key = (obj.job_id, tuple(status.categories), status.required_answers, status.min_answers)
+            groups[key].append(obj)
+        counts = await store.job_answer_counts(session, sorted({key[0] for key in groups}))
         rows: list[dict[str, Any]] = []
-        for (job_id, cats), objs in groups.items():
+        for (job_id, cats, required, minimum), objs in groups.items():
             first = status_of[(job_id, objs[0].object_id)]
             try:
                 policy = AdaptivePolicy(
                     target_confidence=first.target_confidence,
-                    min_answers=max(1, min(first.min_answers, first.required_answers)),
-                    max_answers=first.required_answers,
+                    min_answers=max(1, min(minimum, required)),
+                    max_answers=required,
                 )
                 answers = Answers.from_arrays(
                     [o.object_id for o in objs for _ in o.worker_ids],
