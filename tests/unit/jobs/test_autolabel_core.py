@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from quorum_jobs.core.autolabel import (
@@ -162,14 +164,26 @@ def test_job_spec_carries_auto_labeling_and_rejects_it_on_other_task_types() -> 
     ("validation_workers", "ok"), [(0, True), (3, True), (5, True), (10, True), (2, False), (11, False)]
 )
 def test_validation_workers_are_zero_or_from_the_jobs_count_to_ten(validation_workers: int, ok: bool) -> None:
-    errors = auto_label_errors("text-classification", True, 0.0, 0, 0, validation_workers, 3)
+    spec = JobSpecInput(
+        task_type="text-classification",
+        name="reviews",
+        categories=["a", "b"],
+        workers_per_object=3,
+        task_time_limit_s=60,
+        price_per_task_usd=0.01,
+        team_id="t",
+        auto_labeling=True,
+        auto_validation_workers=validation_workers,
+    )
     if ok:
-        assert errors == []
+        assert validate_spec(spec).auto_labeling.validation_workers == validation_workers
     else:
-        assert errors == [
+        message = (
             "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
             f"workers_per_object (3) and 10, got {validation_workers}"
-        ]
+        )
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            validate_spec(spec)
 
 
 def test_random_draws_get_the_validation_count_and_all_of_it_in_an_adaptive_job() -> None:

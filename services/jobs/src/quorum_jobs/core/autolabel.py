@@ -24,7 +24,6 @@ DEFAULT_TARGET_ACCURACY = 0.95
 GT_MIN_DATASET_SIZE = 1250  # Ground Truth refuses automated labeling below this
 MIN_DATASET_SIZE_FLOOR = 100  # below it a validation set cannot certify anything
 MIN_TARGET_ACCURACY, MAX_TARGET_ACCURACY = 0.5, 1.0  # exclusive
-MAX_VALIDATION_WORKERS = 10  # workforce's most answers per object
 AUTO_LABELING_TASK_TYPES = (TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION)
 
 
@@ -49,8 +48,6 @@ def auto_label_errors(
     target_accuracy: float,
     min_dataset_size: int,
     max_human_labeled: int,
-    validation_workers: int = 0,
-    workers_per_object: int = 1,
 ) -> list[str]:
     """Every problem with the settings, each naming its field and the allowed values."""
     if not enabled:
@@ -73,12 +70,6 @@ def auto_label_errors(
     if max_human_labeled < 0:
         errors.append(
             f"auto_labeling.max_human_labeled must be 0 (no limit) or more, got {max_human_labeled}"
-        )
-    if validation_workers != 0 and not workers_per_object <= validation_workers <= MAX_VALIDATION_WORKERS:
-        errors.append(
-            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
-            f"workers_per_object ({workers_per_object}) and {MAX_VALIDATION_WORKERS}, "
-            f"got {validation_workers}"
         )
     return errors
 

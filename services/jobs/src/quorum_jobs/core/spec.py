@@ -205,8 +205,6 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         spec.auto_target_accuracy,
         spec.auto_min_dataset_size,
         spec.auto_max_human_labeled,
-        spec.auto_validation_workers,
-        spec.workers_per_object,
     )
     errors += known_attribute_errors(
         spec.known_answer_attribute, spec.task_type, attr, auto_labeling=spec.auto_labeling
@@ -264,6 +262,12 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
         errors.append(
             f"min_workers_per_object must be between {MIN_WORKERS} and workers_per_object "
             f"({spec.workers_per_object}), got {spec.min_workers_per_object}"
+        )
+    draws = spec.auto_validation_workers
+    if spec.auto_labeling and draws != 0 and not spec.workers_per_object <= draws <= MAX_WORKERS:
+        errors.append(
+            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
+            f"workers_per_object ({spec.workers_per_object}) and {MAX_WORKERS}, got {draws}"
         )
     if not spec.team_id.strip():
         errors.append("team_id is required (the private team whose workers label the job)")
