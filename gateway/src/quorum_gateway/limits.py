@@ -1,12 +1,17 @@
 """Request body limits, enforced before and while the body is read (nothing unbounded is buffered).
 
 Job creation may carry a manifest (max_manifest_bytes); every other body is an answer or a small JSON
-object (max_answer_bytes). A declared Content-Length over the limit is refused before reading; a chunked
-body is counted as it arrives and refused as soon as it passes the limit.
+object (max_answer_bytes). A declared Content-Length over the limit is refused without being parsed or
+kept; a chunked body is counted as it arrives and refused as soon as it passes the limit.
+
+Before the 413 goes out, what is left of the body is read and thrown away (up to DRAIN_MAX_BYTES, for at most
+DRAIN_MAX_SECONDS): a server closing a socket with unread bytes in it sends a TCP reset, and a client still
+writing its upload then loses the 413 and sees only "connection reset". Bodies larger than that are cut off.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from quorum_gateway.errors import ApiError, error_response
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
+DRAIN_MAX_SECONDS = 5.0
 
 
 class Limit:
@@ -51,6 +58,8 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit.max_bytes:
+            if declared <= DRAIN_MAX_BYTES:
+                await _drain(receive)
             response = error_response(
                 413, "payload_too_large", limit.message(), headers={"Connection": "close"}
             )
@@ -64,11 +73,29 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit.max_bytes:
+                    if message.get("more_body", False):
+                        await _drain(receive)
                     # An HTTPException: FastAPI re-raises it from body parsing and our handler renders it.
                     raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, receive_limited, send)
+
+
+async def _drain(receive: Receive) -> None:
+    """Reads and discards the rest of a refused body, within DRAIN_MAX_BYTES and DRAIN_MAX_SECONDS."""
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_MAX_SECONDS):
+            while drained <= DRAIN_MAX_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+    except TimeoutError:
+        return
 
 
 def _content_length(scope: Scope) -> int | None:

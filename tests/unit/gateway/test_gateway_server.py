@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -111,3 +112,38 @@ def test_oversized_upload_is_refused_before_it_is_read(served: str, fakes) -> No
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+    assert fakes.jobs.requests("CreateJob") == []
+
+
+def _raw_post(served: str, head: str, body: bytes) -> bytes:
+    """Sends a whole request at once, lets the server answer and close, then reads everything it sent."""
+    url = urlsplit(served)
+    request = (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {REQUESTER_KEY}\r\n"
+        f"Content-Type: application/json\r\n{head}\r\n"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request + body)
+        time.sleep(0.5)  # the server has answered and closed by now
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+# A server that closes a socket holding unread upload bytes sends a TCP reset, which destroys its own 413 in
+# the client's buffers (the client sees "connection reset"). The gateway reads the refused body away first.
+def test_a_refused_declared_length_upload_is_answered_not_reset(served: str, fakes) -> None:  # type: ignore[no-untyped-def]
+    received = _raw_post(served, "Content-Length: 1000000\r\n", b"x" * 1_000_000)
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert b"payload_too_large" in received and b"MAX_MANIFEST_BYTES" in received
+    assert fakes.jobs.requests("CreateJob") == []
+
+
+def test_a_refused_chunked_upload_is_answered_not_reset(served: str, fakes) -> None:  # type: ignore[no-untyped-def]
+    chunk = b"x" * 8192
+    body = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") * 100 + b"0\r\n\r\n"
+    received = _raw_post(served, "Transfer-Encoding: chunked\r\n", body)
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert b"payload_too_large" in received
+    assert fakes.jobs.requests("CreateJob") == []
