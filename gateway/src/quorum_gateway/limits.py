@@ -58,7 +58,8 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit.max_bytes:
-            if declared <= DRAIN_MAX_BYTES:
+            # A client that asked "Expect: 100-continue" has not sent its body: reading would invite it to.
+            if declared <= DRAIN_MAX_BYTES and not _expects_continue(scope):
                 await _drain(receive)
             response = error_response(
                 413, "payload_too_large", limit.message(), headers={"Connection": "close"}
@@ -96,6 +97,10 @@ async def _drain(receive: Receive) -> None:
                     return
     except TimeoutError:
         return
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return any(key == b"expect" and value.lower() == b"100-continue" for key, value in scope["headers"])
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -147,3 +147,18 @@ def test_a_refused_chunked_upload_is_answered_not_reset(served: str, fakes) -> N
     assert received.startswith(b"HTTP/1.1 413"), received[:200]
     assert b"payload_too_large" in received
     assert fakes.jobs.requests("CreateJob") == []
+
+
+def test_a_client_expecting_100_continue_is_refused_before_it_sends_the_body(served: str, fakes) -> None:  # type: ignore[no-untyped-def]
+    url = urlsplit(served)
+    request = (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {REQUESTER_KEY}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request)  # headers only: the body waits for "100 Continue", which must not come
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert b"payload_too_large" in received
