@@ -143,29 +143,10 @@ def test_bad_settings_are_named(
     assert auto_label_errors(task_type, False, target, min_size, budget) == []
 
 
-def test_job_spec_carries_auto_labeling_and_rejects_it_on_other_task_types() -> None:
-    base = dict(
-        name="reviews",
-        categories=["a", "b"],
-        workers_per_object=3,
-        task_time_limit_s=60,
-        price_per_task_usd=0.01,
-        team_id="t",
-    )
-    spec = validate_spec(
-        JobSpecInput(task_type="text-classification", auto_labeling=True, auto_target_accuracy=0.9, **base)
-    )
-    assert spec.auto_labeling == AutoLabelSpec(True, 0.9, GT_MIN_DATASET_SIZE, 0)
-    with pytest.raises(InvalidArgument, match="auto_labeling is for"):
-        validate_spec(JobSpecInput(task_type="image-classification-multilabel", auto_labeling=True, **base))
-
-
-@pytest.mark.parametrize(
-    ("validation_workers", "ok"), [(0, True), (3, True), (5, True), (10, True), (2, False), (11, False)]
-)
-def test_validation_workers_are_zero_or_from_the_jobs_count_to_ten(validation_workers: int, ok: bool) -> None:
-    spec = JobSpecInput(
-        task_type="text-classification",
+def _spec(task_type: str = "text-classification", **auto: object) -> JobSpecInput:
+    """A 3-worker job spec with automated labeling on and the given auto_* fields."""
+    return JobSpecInput(
+        task_type=task_type,
         name="reviews",
         categories=["a", "b"],
         workers_per_object=3,
@@ -173,8 +154,22 @@ def test_validation_workers_are_zero_or_from_the_jobs_count_to_ten(validation_wo
         price_per_task_usd=0.01,
         team_id="t",
         auto_labeling=True,
-        auto_validation_workers=validation_workers,
+        **auto,  # type: ignore[arg-type]
     )
+
+
+def test_job_spec_carries_auto_labeling_and_rejects_it_on_other_task_types() -> None:
+    spec = validate_spec(_spec(auto_target_accuracy=0.9))
+    assert spec.auto_labeling == AutoLabelSpec(True, 0.9, GT_MIN_DATASET_SIZE, 0)
+    with pytest.raises(InvalidArgument, match="auto_labeling is for"):
+        validate_spec(_spec("image-classification-multilabel"))
+
+
+@pytest.mark.parametrize(
+    ("validation_workers", "ok"), [(0, True), (3, True), (5, True), (10, True), (2, False), (11, False)]
+)
+def test_validation_workers_are_zero_or_from_the_jobs_count_to_ten(validation_workers: int, ok: bool) -> None:
+    spec = _spec(auto_validation_workers=validation_workers)
     if ok:
         assert validate_spec(spec).auto_labeling.validation_workers == validation_workers
     else:
@@ -192,19 +187,7 @@ def test_random_draws_get_the_validation_count_and_all_of_it_in_an_adaptive_job(
     five = AutoLabelSpec(enabled=True, validation_workers=5)
     assert draw_answers(five, 3, adaptive=False) == draw_answers(five, 3, adaptive=True) == 5
     assert draw_answers(AutoLabelSpec(enabled=True, validation_workers=3), 3, adaptive=False) == 0
-    spec = validate_spec(
-        JobSpecInput(
-            task_type="text-classification",
-            name="reviews",
-            categories=["a", "b"],
-            workers_per_object=3,
-            task_time_limit_s=60,
-            price_per_task_usd=0.01,
-            team_id="t",
-            auto_labeling=True,
-            auto_validation_workers=5,
-        )
-    )
+    spec = validate_spec(_spec(auto_validation_workers=5))
     assert spec.auto_labeling.validation_workers == 5
 
 
