@@ -17,9 +17,10 @@ the share of runs that certified, the share of all runs that certified a set bel
 bound promises at most 5 %), the share of the certified runs that did (what a requester whose job certified
 sees) and their mean accuracy, and the mean share of the population machine-labeled (what a
 stricter rule costs), for one look (the last, all draws) and for the first of many looks; for each
-`--levels` confidence level (the baseline: the service's 0.95).
+`--levels` confidence level (the baseline: one level at every look), and with `--spending-base B` the
+service's rule that tightens the level as the draws double since B (`look_confidence_level`).
 
-    .venv/bin/python bench/selection_coverage.py [--reps 2000] [--levels 0.95 0.99]
+    .venv/bin/python bench/selection_coverage.py [--reps 2000] [--levels 0.95 0.99] [--spending-base 100]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from quorum_inference.core.thresholds import pooled_certification  # noqa: E402
+from quorum_inference.core.thresholds import look_confidence_level, pooled_certification  # noqa: E402
 
 
 def population_accuracy(threshold: float, m: float, g: float) -> float:
@@ -66,11 +67,11 @@ def certify(
     return None if cut is None else float(cut)
 
 
-def run(setting: dict, args: argparse.Namespace, level: float, seed: int) -> dict:
+def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     m, g, k = setting["m"], setting["g"], setting["k"]
     target = args.target
-    looks = list(range(args.step, args.max_draws + 1, args.step))
+    looks = list(range(args.start or args.step, args.max_draws + 1, args.step))
     single, first = [], []
     for _ in range(args.reps):
         n = args.max_draws
@@ -79,11 +80,12 @@ def run(setting: dict, args: argparse.Namespace, level: float, seed: int) -> dic
         mean = args.label_noise
         eps = rng.beta(2.0, 2.0 * (1.0 - mean) / mean, size=n)
         label_ok = rng.random(n) >= eps
-        cut = certify(conf, model_ok, label_ok, eps, k, target, level, rng)
+        cut = certify(conf, model_ok, label_ok, eps, k, target, look_confidence_level(level, n, base), rng)
         single.append(None if cut is None else (population_accuracy(cut, m, g), 1.0 - cut))
         hit = None
         for size in looks:
-            cut = certify(conf[:size], model_ok[:size], label_ok[:size], eps[:size], k, target, level, rng)
+            at = look_confidence_level(level, size, base)
+            cut = certify(conf[:size], model_ok[:size], label_ok[:size], eps[:size], k, target, at, rng)
             if cut is not None:
                 hit = (population_accuracy(cut, m, g), 1.0 - cut)
                 break
@@ -105,6 +107,7 @@ def run(setting: dict, args: argparse.Namespace, level: float, seed: int) -> dic
     return {
         **setting,
         "confidence_level": level,
+        "spending_base": base,
         "one_look": summary(single),
         f"first_of_{len(looks)}_looks": summary(first),
     }
@@ -118,10 +121,18 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--label-noise", type=float, default=0.03, help="mean human label error of a draw")
     parser.add_argument("--step", type=int, default=50, help="draws added per look")
+    parser.add_argument("--start", type=int, default=0, help="draws at the first look (default: --step)")
     parser.add_argument("--max-draws", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--levels", type=float, nargs="+", default=[0.95], help="confidence levels (the service: 0.95)"
+    )
+    parser.add_argument(
+        "--spending-base",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="look_confidence_level's base draws per row (0: one level at every look; the service: 100)",
     )
     args = parser.parse_args()
     # m, g: how fast the model's accuracy falls with its confidence; k classes. The largest set right 95 % of
@@ -131,8 +142,14 @@ def main() -> None:
         {"name": "binary, gentle", "m": 0.25, "g": 1.0, "k": 2},
         {"name": "10 classes, steep", "m": 0.6, "g": 3.0, "k": 10},
         {"name": "6 classes, gentle", "m": 0.3, "g": 1.5, "k": 6},
+        {"name": "10 classes, easy", "m": 0.3, "g": 4.0, "k": 10},
     ]
-    out = [run(s, args, level, args.seed + i) for i, s in enumerate(settings) for level in args.levels]
+    out = [
+        run(s, args, level, base, args.seed + i)
+        for i, s in enumerate(settings)
+        for level in args.levels
+        for base in args.spending_base
+    ]
     sys.stdout.write(
         json.dumps({"target": args.target, "label_noise": args.label_noise, "runs": out}, indent=2)
     )

@@ -4,6 +4,7 @@ import pytest
 from quorum_inference.core.thresholds import (
     auto_label_mask,
     clopper_pearson_lower,
+    look_confidence_level,
     pick_thresholds,
     pooled_certification,
 )
@@ -385,3 +386,27 @@ def test_cross_fitted_metrics_cap_the_machine_labeled_share_at_the_certified_dra
     above = auto_label_mask(probs.argmax(axis=1), probs.max(axis=1), capped.thresholds)
     assert 0.0 < capped.max_auto_share < 1.0
     assert capped.max_auto_share == pytest.approx(above[certify].mean())
+
+
+def test_a_look_spends_less_error_as_the_certification_draws_double() -> None:
+    """Repeated looks: the error rate 1 - level is split by doublings of the draws, never relaxed."""
+    assert look_confidence_level(0.95, 500, 0) == 0.95  # spending off: one level for every look
+    assert look_confidence_level(0.95, 40, 100) == pytest.approx(0.95)  # below 2 x base: the full level
+    assert look_confidence_level(0.95, 199, 100) == pytest.approx(0.95)
+    assert look_confidence_level(0.95, 200, 100) == pytest.approx(0.975)
+    assert look_confidence_level(0.95, 399, 100) == pytest.approx(0.975)
+    assert look_confidence_level(0.95, 800, 100) == pytest.approx(1 - 0.05 / 4)
+    levels = [look_confidence_level(0.9, n, 50) for n in range(0, 5000, 7)]
+    assert all(a <= b for a, b in zip(levels, levels[1:], strict=False))
+    assert levels[0] == pytest.approx(0.9) and levels[-1] < 1.0
+
+
+def test_a_stricter_look_certifies_a_subset_of_what_a_looser_one_does() -> None:
+    pred, conf, truth = _validation(seed=5)
+    loose, _ = pooled_certification(pred, conf, truth, 2, target_accuracy=0.8, confidence_level=0.95)
+    strict, _ = pooled_certification(
+        pred, conf, truth, 2, target_accuracy=0.8, confidence_level=look_confidence_level(0.95, 1600, 100)
+    )
+    assert loose[0].threshold is not None and strict[0].threshold is not None
+    assert strict[0].threshold > loose[0].threshold  # a smaller set: the bound is lower at every threshold
+    assert strict[0].lower_bound >= 0.8

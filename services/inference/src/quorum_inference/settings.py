@@ -41,6 +41,14 @@ class InferenceSettings(ServiceSettings):
     confidence_level: float = Field(
         0.95, gt=0.5, lt=1, description="Confidence of the lower bound that thresholds must clear."
     )
+    look_spending_base_draws: int = Field(
+        100,
+        ge=0,
+        description="A job's certification is tried at every iteration; its confidence_level is split over "
+        "those looks by how often the job's certification draws have doubled since this many "
+        "(core/thresholds.py: look_confidence_level; at 0.95: 0.95 below 2x, 0.975 below 4x, 0.983 below "
+        "8x). 0 = the same confidence_level at every look.",
+    )
     threshold_mode: Literal["per_class", "pooled"] = Field(
         "pooled",
         description="TrainModel's default threshold_mode: per_class (each class meets the target) or "

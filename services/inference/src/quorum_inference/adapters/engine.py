@@ -25,6 +25,7 @@ from quorum_inference.core.thresholds import (
     EarlierCertified,
     auto_label_mask,
     earlier_certified,
+    look_confidence_level,
     object_noise_from_confidence,
 )
 from quorum_inference.core.types import InferenceObject, ModelVersion, Predictions, modality_of
@@ -257,7 +258,7 @@ class InferenceEngine:
                     len(categories),
                     n_train=len(objects),
                     target_accuracy=target,
-                    confidence_level=self._settings.confidence_level,
+                    confidence_level=self._look_level(sum(o.object_id in drawn for o in objects)),
                     threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                     label_noise=noise,
                     certify=certify,
@@ -285,7 +286,7 @@ class InferenceEngine:
                 len(categories),
                 n_train=int((~is_val).sum()),
                 target_accuracy=target,
-                confidence_level=self._settings.confidence_level,
+                confidence_level=self._look_level(int(is_val.sum())),
                 threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                 label_noise=noise,
                 label_confidence=quality[is_val],
@@ -325,6 +326,12 @@ class InferenceEngine:
             backend=self.backend.name,
         )
         return recorded
+
+    def _look_level(self, n_draws: int) -> float:
+        """The confidence level of this look at a job's certification, on its `n_draws` certification draws
+        so far (machine-labeled or not: the level must not relax when a certified set leaves the pool)."""
+        s = self._settings
+        return look_confidence_level(s.confidence_level, n_draws, s.look_spending_base_draws)
 
     def _drawn(self, job_id: str, objects: list[InferenceObject]) -> set[str]:
         """The job's random draws of the pool; at its first training, its objects (the random first batch)."""
@@ -392,7 +399,7 @@ class InferenceEngine:
             arch.n_classes,
             n_train=int(len(train_rows)),
             target_accuracy=target,
-            confidence_level=s.confidence_level,
+            confidence_level=self._look_level(len(c_rows)),
             threshold_mode=mode,  # type: ignore[arg-type]  # checked by the caller
             label_noise=noise,
             certify=certify,

@@ -41,7 +41,7 @@ class ModelMetrics:
     nll_uncalibrated: float
     nll_calibrated: float
     target_accuracy: float
-    confidence_level: float
+    confidence_level: float  # of this version's bounds (one look of a job: thresholds.look_confidence_level)
     thresholds: list[ClassThreshold] = field(default_factory=list)
     # Share of the validation set that the thresholds would auto-label, and their accuracy there.
     validation_coverage: float = 0.0
