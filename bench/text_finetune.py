@@ -24,7 +24,6 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     del sys.path[0]
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
@@ -32,20 +31,18 @@ import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+from quorum_cli.simulation import content_dataset  # noqa: E402
 from quorum_inference.adapters import finetune as ft  # noqa: E402
 
 
 def read_texts(root: Path) -> tuple[list[str], NDArray[np.int64], list[str]]:
-    gold = {row["item"]: row["label"] for row in csv.DictReader((root / "gold.csv").open())}
-    texts, labels = [], []
-    with (root / "items.jsonl").open() as f:
-        for line in f:
-            item = json.loads(line)
-            if item["item"] in gold:
-                texts.append(str(item["source"]))
-                labels.append(gold[item["item"]])
-    classes = sorted(set(labels))
-    return texts, np.array([classes.index(c) for c in labels], dtype=np.int64), classes
+    """(texts, gold class indices, classes) of the items with a gold label, read by the benchmark's reader."""
+    data = content_dataset(root)
+    if any("source" not in data.contents[i] for i in data.items):
+        raise SystemExit(f"{root}: not a text dataset (items need `source`)")
+    texts = [data.contents[i]["source"] for i in data.items]
+    labels = np.array([data.categories.index(data.gold[i]) for i in data.items], dtype=np.int64)
+    return texts, labels, data.categories
 
 
 def coverage_at(precision: float, confidence: NDArray[np.float64], correct: NDArray[np.bool_]) -> float:

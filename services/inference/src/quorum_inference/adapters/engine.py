@@ -248,9 +248,8 @@ class InferenceEngine:
                 )
                 excluded = self._ids(job_id, "excluded") or set()
                 drawn = self._drawn(job_id, objects)
-                certify = np.array(
-                    [o.object_id in drawn and o.object_id not in excluded for o in objects], dtype=bool
-                )
+                is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
+                certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
                 earlier = self._earlier(job_id, version)
                 metrics = evaluate(
                     held_logits,
@@ -258,7 +257,7 @@ class InferenceEngine:
                     len(categories),
                     n_train=len(objects),
                     target_accuracy=target,
-                    confidence_level=self._look_level(sum(o.object_id in drawn for o in objects)),
+                    confidence_level=self._look_level(int(is_drawn.sum())),
                     threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                     label_noise=noise,
                     certify=certify,
