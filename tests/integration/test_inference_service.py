@@ -17,13 +17,16 @@ import pytest
 import torch
 from PIL import Image
 from sklearn.datasets import load_digits
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from quorum.inference.v1 import inference_pb2, inference_pb2_grpc
 from quorum_common.db import run_migrations
 from quorum_common.errors import reason_from_rpc_error
 from quorum_common.grpc_server import GrpcService
 from quorum_inference import MIGRATIONS, SCHEMA
-from quorum_inference.adapters import finetune, nets
+from quorum_inference.adapters import finetune, lexicon, nets
+from quorum_inference.adapters.features import TextEmbedder
+from quorum_inference.core.calibration import apply_temperature
 from quorum_inference.server import build_service
 from quorum_inference.settings import InferenceSettings
 
@@ -239,6 +242,27 @@ async def test_predict_labels_unseen_sentences(
         assert p.label == CATS[int(np.argmax(p.probabilities))] and p.confidence == max(p.probabilities)
         th = next(t for t in mv.metrics.thresholds if t.category == p.label)
         assert p.auto_label == (th.has_threshold and p.confidence >= th.threshold)
+
+
+async def test_text_predictions_add_the_versions_bag_of_words_expert(
+    stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion], models_dir: Path
+) -> None:
+    """A text version keeps its lexicon (TF-IDF + logistic regression) beside the head, and Predict's
+    probabilities are softmax((head logits + lexicon log-probabilities) / temperature)."""
+    job, mv = text_job
+    path = models_dir / job / "v1.lexicon.npz"
+    assert path.exists()
+    held_out = sentences(5, seed=98)
+    resp = await stub.Predict(inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False)))
+    got = np.array([list(p.probabilities) for p in resp.predictions])
+    texts = [t for t, _ in held_out]
+    arch, head, _ = nets.load(models_dir / job / "v1.pt", torch.device("cpu"))
+    assert arch.lexicon == f"{job}/v1.lexicon.npz"
+    head_logits = nets.logits(head, TextEmbedder("cpu").embed(texts))
+    both = head_logits + lexicon.load(path).log_probs(texts)
+    np.testing.assert_allclose(got, apply_temperature(both, mv.metrics.temperature), atol=1e-4)
+    alone = apply_temperature(head_logits, mv.metrics.temperature)
+    assert np.abs(got - alone).max() > 1e-3  # the expert moved the probabilities
 
 
 async def test_versions_and_warm_start(stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]) -> None:
@@ -505,6 +529,17 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
     assert (mv.metrics.n_validation, mv.metrics.n_train) == (n_c, 90 - n_c)
     assert 0 < mv.metrics.finetune_steps <= 6 and not mv.metrics.finetune_capped  # no time cap here
     assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-1.pt"]
+    # The bag-of-words expert trains on the head's labels only: C is held out from it too.
+    arch, _, _ = nets.load(models_dir / job / "v1.pt", torch.device("cpu"))
+    assert (arch.encoder, arch.lexicon) == (f"{job}/encoder-1.pt", f"{job}/v1.lexicon.npz")
+    data = sentences(30, seed=1)
+    in_c = [finetune.in_certification_set(f"o{i}", 0.5) for i in range(len(data))]
+    vocabulary = lexicon.load(models_dir / arch.lexicon).vocabulary
+    bag = TfidfVectorizer(ngram_range=lexicon.NGRAMS)
+    assert vocabulary == list(
+        bag.fit([t for (t, _), c in zip(data, in_c, strict=True) if not c]).get_feature_names_out()
+    )
+    assert vocabulary != list(bag.fit([t for t, _ in data]).get_feature_names_out())  # C has words of its own
     held_out = sentences(20, seed=99)
     resp = await tuned_stub.Predict(
         inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False), select_count=6)

@@ -94,6 +94,12 @@ class InferenceSettings(ServiceSettings):
         "draws whose object id hashes into certify_share: they fit the temperature and certify thresholds "
         "and never train the encoder.",
     )
+    text_lexicon: bool = Field(
+        True,
+        description="Text: add a bag-of-words expert (TF-IDF of words and word pairs, logistic regression on "
+        "the same labels; adapters/lexicon.py) to the head's logits before calibration. It keeps the single "
+        "words a sentence embedding blurs; measured in docs/benchmarks.md.",
+    )
     certify_share: float = Field(
         0.5, gt=0, lt=1, description="finetune: share of the random draws kept for certification."
     )

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from quorum_common.logging import get_logger
-from quorum_inference.adapters import finetune, nets
+from quorum_inference.adapters import finetune, lexicon, nets
 from quorum_inference.adapters.features import FeatureError, ImageLoader, TextEmbedder
 from quorum_inference.adapters.store import ModelStore
 from quorum_inference.core.backend import ModelKey, ScoringBackend
@@ -64,6 +64,7 @@ class InferenceEngine:
         self._tuned = finetune.TunedEmbedders(settings.models_dir, self.device)
         self._images = images or ImageLoader(settings.image_size)
         self._models: OrderedDict[str, Any] = OrderedDict()  # model_id -> torch module (LRU)
+        self._lexicons: OrderedDict[str, lexicon.Lexicon] = OrderedDict()  # path -> lexicon (LRU)
         self._train_lock = asyncio.Lock()  # one training at a time: it uses every core
 
     # ----- inputs -------------------------------------------------------------------------------------
@@ -206,11 +207,31 @@ class InferenceEngine:
         tuned = modality == "text" and cross and self._settings.text_model == "finetune"
         # Networks learn from each label's consolidated confidence (nets.soft_targets) when it is known.
         soft = quality if self._settings.soft_labels and (quality > 0).any() else None
+        with_lexicon = modality == "text" and self._settings.text_lexicon
+        texts = [o.text for o in objects]
+        # The bag-of-words expert weighs each label by its confidence (unknown = 1).
+        lexicon_weights = None if soft is None else np.where(quality > 0, quality, 1.0)
+
+        def kept_lexicon(rows: NDArray[np.int64]) -> tuple[str, lexicon.Lexicon]:
+            weights = None if lexicon_weights is None else lexicon_weights[rows]
+            return self._fit_lexicon(job_id, version, [texts[i] for i in rows], labels[rows], arch, weights)
 
         def work() -> tuple[Any, Any, nets.Arch]:
             if tuned:
                 done = self._train_finetuned(
-                    job_id, version, objects, labels, arch, config, target, mode, noise, quality, soft
+                    job_id,
+                    version,
+                    objects,
+                    labels,
+                    arch,
+                    config,
+                    target,
+                    mode,
+                    noise,
+                    quality,
+                    soft,
+                    lexicon_weights if with_lexicon else None,
+                    with_lexicon,
                 )
                 if done is not None:
                     return done
@@ -246,6 +267,16 @@ class InferenceEngine:
                     fold_init_state=None if same_job else state,
                     confidence=soft,
                 )
+                if with_lexicon:  # the same folds as cross_fit's, so each row's two experts never saw it
+                    fold = nets.fold_indices(
+                        labels, max(2, min(self._settings.folds, len(labels))), config.seed
+                    )
+                    held_logits = held_logits + lexicon.out_of_fold(
+                        texts, labels, len(categories), fold, lexicon_weights
+                    )
+                    arch_kept = replace(arch, lexicon=kept_lexicon(np.arange(len(labels)))[0])
+                else:
+                    arch_kept = arch
                 excluded = self._ids(job_id, "excluded") or set()
                 drawn = self._drawn(job_id, objects)
                 is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
@@ -268,7 +299,7 @@ class InferenceEngine:
                 self._exclude_machine_labeled(
                     job_id, version, excluded, objects, held_logits, labels, quality, certify, metrics
                 )
-                return model, metrics, arch
+                return model, metrics, arch_kept
             model = nets.train(
                 arch,
                 x[~is_val],
@@ -279,6 +310,12 @@ class InferenceEngine:
                 confidence=None if soft is None else soft[~is_val],
             )
             val_logits = nets.logits(model, x[is_val])
+            arch_kept = arch
+            if with_lexicon:
+                key, fitted = kept_lexicon(np.flatnonzero(~is_val))
+                arch_kept = replace(arch, lexicon=key)
+                val_texts = [t for t, v in zip(texts, is_val, strict=True) if v]
+                val_logits = val_logits + fitted.log_probs(val_texts)
             metrics = evaluate(
                 val_logits,
                 labels[is_val],
@@ -290,7 +327,7 @@ class InferenceEngine:
                 label_noise=noise,
                 label_confidence=quality[is_val],
             )
-            return model, metrics, arch
+            return model, metrics, arch_kept
 
         async with self._train_lock:
             version = await self._store.next_version(job_id)  # work() needs it; the lock keeps it ours
@@ -353,6 +390,8 @@ class InferenceEngine:
         noise: float | None,
         quality: NDArray[np.float64],
         soft: NDArray[np.float64] | None,
+        lexicon_weights: NDArray[np.float64] | None,
+        with_lexicon: bool,
     ) -> tuple[Any, Any, nets.Arch] | None:
         """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
         object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
@@ -391,6 +430,12 @@ class InferenceEngine:
         )
         c_rows = np.flatnonzero(is_c)
         held_logits = nets.logits(head, x[c_rows])
+        lexicon_key = ""
+        if with_lexicon:  # fitted on the head's labels only: C stays held out from both experts
+            texts = [objects[i].text for i in train_rows]
+            weights = None if lexicon_weights is None else lexicon_weights[train_rows]
+            lexicon_key, fitted = self._fit_lexicon(job_id, version, texts, labels[train_rows], arch, weights)
+            held_logits = held_logits + fitted.log_probs([objects[i].text for i in c_rows])
         certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
         metrics = evaluate(
             held_logits,
@@ -416,7 +461,7 @@ class InferenceEngine:
             self._exclude_machine_labeled(
                 job_id, version, excluded, held, held_logits, c_labels, c_quality, certify, metrics
             )
-        return head, metrics, replace(arch, encoder=key)
+        return head, metrics, replace(arch, encoder=key, lexicon=lexicon_key)
 
     def _exclude_machine_labeled(
         self,
@@ -568,6 +613,37 @@ class InferenceEngine:
         while len(self._models) > 32:
             self._models.popitem(last=False)
 
+    def _fit_lexicon(
+        self,
+        job_id: str,
+        version: int,
+        texts: list[str],
+        labels: NDArray[np.int64],
+        arch: nets.Arch,
+        weights: NDArray[np.float64] | None,
+    ) -> tuple[str, lexicon.Lexicon]:
+        """Version `version`'s bag-of-words expert, fitted and saved; its key (path under models_dir)."""
+        fitted = lexicon.fit(texts, labels, arch.n_classes, weights)
+        key = f"{job_id}/v{version}.lexicon.npz"
+        lexicon.save(self._settings.models_dir / key, fitted)
+        self._lexicons[key] = fitted
+        return key, fitted
+
+    def _lexicon(self, key: str) -> lexicon.Lexicon:
+        found = self._lexicons.get(key)
+        if found is None:
+            try:
+                found = lexicon.load(self._settings.models_dir / key)
+            except FileNotFoundError as err:
+                raise FailedPrecondition(
+                    f"lexicon {key!r} of a model version is gone", reason="lexicon_gone"
+                ) from err
+            self._lexicons[key] = found
+        self._lexicons.move_to_end(key)
+        while len(self._lexicons) > 8:
+            self._lexicons.popitem(last=False)
+        return found
+
     def _model(self, version: ModelVersion) -> Any:
         model = self._models.get(version.model_id)
         if model is None:
@@ -628,13 +704,17 @@ class InferenceEngine:
         key = ModelKey(job_id, mv.version)
 
         encoder = str(mv.arch.get("encoder", ""))
+        lexicon_key = str(mv.arch.get("lexicon", ""))
         shape = mv.arch.get("input_shape", [])
         side = int(shape[1]) if modality == "image" and len(shape) == 3 else 0  # the side it was trained at
 
         def work() -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
             x = self._features(modality, objects, encoder, side)
             seen = self._features(modality, labeled, encoder, side) if select_count and labeled else None
-            return x, self.backend.logits(key, self._model(mv), x), seen
+            scores = self.backend.logits(key, self._model(mv), x)
+            if lexicon_key:  # the version's bag-of-words expert, as at training
+                scores = scores + self._lexicon(lexicon_key).log_probs([o.text for o in objects])
+            return x, scores, seen
 
         x, logits, seen = await asyncio.to_thread(work)
         probs = apply_temperature(logits, mv.metrics.temperature)

@@ -24,11 +24,15 @@ class Arch:
     # head on text: the fine-tuned encoder whose embeddings it takes (a path under the models folder; see
     # adapters/finetune.py), "" = frozen MiniLM.
     encoder: str = ""
+    # text: the bag-of-words expert whose log-probabilities are added to the head's logits (a path under the
+    # models folder; see adapters/lexicon.py), "" = none.
+    lexicon: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out = {**asdict(self), "input_shape": list(self.input_shape)}
-        if not self.encoder:
-            del out["encoder"]  # frozen versions' records stay as they were
+        for optional in ("encoder", "lexicon"):
+            if not out[optional]:
+                del out[optional]  # versions without them keep the records they had
         return out
 
     @classmethod
@@ -39,6 +43,7 @@ class Arch:
             int(data["n_classes"]),
             int(data["hidden"]),
             str(data.get("encoder", "")),
+            str(data.get("lexicon", "")),
         )
 
 
