@@ -112,6 +112,23 @@ async def create_workers(
     return team_id, tokens
 
 
+def answers_to_stop_at(
+    n_objects: int,
+    workers_per_object: int,
+    auto_labeling: dict[str, Any] | None,
+    target_confidence: float | None,
+) -> int | None:
+    """After how many submitted answers the simulated workers may stop before the job reports completion
+    (saves their idle polling): every object's fixed count, known only for a job with neither automated
+    labeling nor adaptive redundancy. None: they work until the job ends. An automated-labeling job asks for
+    answers on only some objects, and more than workers_per_object on its random draws (validation
+    workers), so a total can be reached while objects still wait for answers: stopping then stalled the
+    job until its timeout."""
+    if (auto_labeling and auto_labeling.get("enabled")) or target_confidence:
+        return None
+    return n_objects * workers_per_object
+
+
 async def run_labeling_job(
     api_url: str,
     requester_key: str,
@@ -168,7 +185,7 @@ async def run_labeling_job(
         ).json()
         job_id = job["job_id"]
         item_of_object = dict(enumerate(dataset.items))
-        needed = len(dataset.items) * workers_per_object
+        needed = answers_to_stop_at(len(dataset.items), workers_per_object, auto_labeling, target_confidence)
         result = RunResult(job, [], {}, 0, 0.0)
         done = asyncio.Event()
         started = time.perf_counter()
@@ -223,7 +240,7 @@ async def run_labeling_job(
                 result.answers_submitted += 0 if ack.get("duplicate") else 1
                 if on_answer is not None:
                     await on_answer(result)
-                if result.answers_submitted >= needed:
+                if needed is not None and result.answers_submitted >= needed:
                     done.set()
                 if think_s:  # a person takes a moment per task; spread it so workers don't move in lockstep
                     await asyncio.sleep(think_s * (0.5 + rng.random()))
