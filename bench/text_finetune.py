@@ -7,10 +7,14 @@ defaults, wall-clock cap FINETUNE_MAX_SECONDS = each of `--seconds`), a logistic
 embeddings, scored on `--test` other items: accuracy, and the share of them machine-labeled at `--precision`
 (the largest top-confidence set whose accuracy is at least that: the issue's one-shot measure). Each value
 of `--seconds` is one run from the pretrained encoder; 0, the baseline, is no fine-tuning (TEXT_MODEL=frozen).
-Prints one JSON object with the differences against the baseline.
+Each run also reports `with_lexicon_*`: the same figures with the service's bag-of-words expert
+(TEXT_LEXICON, `quorum_inference.adapters.lexicon`, fitted on the same noisy labels) added to the logistic
+regression's log-probabilities. Prints one JSON object with the differences against the baseline.
 
     .venv/bin/python bench/text_finetune.py --dataset ../shared/datasets/content/sst2 --train 4000 \\
         --seconds 0 40 150 300
+    .venv/bin/python bench/text_finetune.py --dataset ../shared/datasets/content/trec6 --train 1000 \\
+        --seconds 0
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from quorum_cli.simulation import content_dataset  # noqa: E402
 from quorum_inference.adapters import finetune as ft  # noqa: E402
+from quorum_inference.adapters import lexicon  # noqa: E402
 
 
 def read_texts(root: Path) -> tuple[list[str], NDArray[np.int64], list[str]]:
@@ -76,6 +81,12 @@ def one_run(
     proba = head.predict_proba(x_test)
     predicted = proba.argmax(axis=1)
     correct = predicted == labels[test]
+    # The service's bag-of-words expert (TEXT_LEXICON) on the same labels, its log-probabilities added.
+    bag = lexicon.fit([texts[i] for i in train], noisy, n_classes)
+    joint = np.log(np.maximum(proba, 1e-12)) + bag.log_probs([texts[i] for i in test])
+    joint = np.exp(joint - joint.max(axis=1, keepdims=True))
+    joint /= joint.sum(axis=1, keepdims=True)
+    joint_correct = joint.argmax(axis=1) == labels[test]
     return {
         "finetune_cap_seconds": seconds,
         "steps": int(stats["steps"]),
@@ -84,6 +95,10 @@ def one_run(
         "embed_seconds": round(embed_seconds, 1),
         "test_accuracy": round(float(correct.mean()), 4),
         "coverage_at_precision": round(coverage_at(args.precision, proba.max(axis=1), correct), 4),
+        "with_lexicon_test_accuracy": round(float(joint_correct.mean()), 4),
+        "with_lexicon_coverage_at_precision": round(
+            coverage_at(args.precision, joint.max(axis=1), joint_correct), 4
+        ),
     }
 
 
@@ -113,7 +128,12 @@ def main() -> None:
     ]
     base = runs[0]
     for run in runs:
-        for key in ("test_accuracy", "coverage_at_precision"):
+        for key in (
+            "test_accuracy",
+            "coverage_at_precision",
+            "with_lexicon_test_accuracy",
+            "with_lexicon_coverage_at_precision",
+        ):
             run[f"{key}_vs_baseline"] = round(float(run[key]) - float(base[key]), 4)
     result = {
         "dataset": args.dataset.name,

@@ -114,6 +114,7 @@ def make_settings(
     text_model: str = "frozen",
     finetune_max_seconds: float = 0.0,
     soft_labels: bool = True,
+    text_lexicon: bool = True,  # off by default (settings.py); these tests cover it
 ) -> InferenceSettings:
     return InferenceSettings(
         database_url=url,
@@ -134,6 +135,7 @@ def make_settings(
         finetune_lr=1e-4,
         finetune_max_seconds=finetune_max_seconds,
         soft_labels=soft_labels,
+        text_lexicon=text_lexicon,
     )
 
 
@@ -263,6 +265,28 @@ async def test_text_predictions_add_the_versions_bag_of_words_expert(
     np.testing.assert_allclose(got, apply_temperature(both, mv.metrics.temperature), atol=1e-4)
     alone = apply_temperature(head_logits, mv.metrics.temperature)
     assert np.abs(got - alone).max() > 1e-3  # the expert moved the probabilities
+
+
+async def test_without_the_lexicon_a_text_version_is_its_head_alone(
+    migrated_url: str, models_dir: Path
+) -> None:
+    async with running(make_settings(migrated_url, models_dir, "torch", text_lexicon=False)) as stub:
+        job = uuid.uuid4().hex
+        mv = await stub.TrainModel(
+            inference_pb2.TrainModelRequest(
+                job_id=job, objects=text_objects(sentences(20, seed=1)), categories=CATS, target_accuracy=0.9
+            )
+        )
+        held_out = sentences(5, seed=98)
+        resp = await stub.Predict(
+            inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False))
+        )
+    assert not list((models_dir / job).glob("*.lexicon.npz"))
+    arch, head, _ = nets.load(models_dir / job / "v1.pt", torch.device("cpu"))
+    assert arch.lexicon == ""
+    head_logits = nets.logits(head, TextEmbedder("cpu").embed([t for t, _ in held_out]))
+    got = np.array([list(p.probabilities) for p in resp.predictions])
+    np.testing.assert_allclose(got, apply_temperature(head_logits, mv.metrics.temperature), atol=1e-4)
 
 
 async def test_versions_and_warm_start(stub: Stub, text_job: tuple[str, inference_pb2.ModelVersion]) -> None:
