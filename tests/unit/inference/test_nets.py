@@ -123,3 +123,13 @@ def test_a_network_trained_on_an_unsure_label_learns_its_confidence_not_certaint
     p_soft = torch.softmax(torch.as_tensor(nets.logits(soft, x[:1])), 1)[0, 0].item()
     p_hard = torch.softmax(torch.as_tensor(nets.logits(hard, x[:1])), 1)[0, 0].item()
     assert abs(p_soft - 0.7) < 0.03 and p_hard > 0.99
+
+
+def test_an_arch_record_keeps_its_encoder_and_lexicon_and_omits_them_when_absent() -> None:
+    plain = nets.Arch("head", (384,), 2, hidden=256)
+    assert "encoder" not in plain.to_json() and "lexicon" not in plain.to_json()  # older records' shape
+    assert nets.Arch.from_json(plain.to_json()) == plain
+    text = nets.Arch("head", (384,), 2, hidden=256, encoder="j/encoder-1.pt", lexicon="j/v3.lexicon.npz")
+    record = text.to_json()
+    assert (record["encoder"], record["lexicon"]) == ("j/encoder-1.pt", "j/v3.lexicon.npz")
+    assert nets.Arch.from_json(record) == text

@@ -626,7 +626,7 @@ class InferenceEngine:
         fitted = lexicon.fit(texts, labels, arch.n_classes, weights)
         key = f"{job_id}/v{version}.lexicon.npz"
         lexicon.save(self._settings.models_dir / key, fitted)
-        self._lexicons[key] = fitted
+        self._remember_lexicon(key, fitted)
         return key, fitted
 
     def _lexicon(self, key: str) -> lexicon.Lexicon:
@@ -638,11 +638,14 @@ class InferenceEngine:
                 raise FailedPrecondition(
                     f"lexicon {key!r} of a model version is gone", reason="lexicon_gone"
                 ) from err
-            self._lexicons[key] = found
+        self._remember_lexicon(key, found)
+        return found
+
+    def _remember_lexicon(self, key: str, fitted: lexicon.Lexicon) -> None:
+        self._lexicons[key] = fitted  # a few MB each: the latest versions only
         self._lexicons.move_to_end(key)
         while len(self._lexicons) > 8:
             self._lexicons.popitem(last=False)
-        return found
 
     def _model(self, version: ModelVersion) -> Any:
         model = self._models.get(version.model_id)
