@@ -487,6 +487,10 @@ async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, mo
     assert certified and set(certified) <= drawn and {v for _, _, v in certified.values()} == {1}
     truth = dict((f"o{i}", label) for i, (_, label) in enumerate(first))
     assert all(agree == 1 for oid, (agree, _, _) in certified.items() if truth[oid])  # easy sentences
+    # The bound version 1 certified its machine labels at: later versions count them at it.
+    bounds = json.loads((models_dir / job / "bounds.json").read_text())
+    certified_at = max(t.lower_bound for t in v1.metrics.thresholds if t.has_threshold)
+    assert bounds == {"1": pytest.approx(certified_at)}
 
     # The pool: 60 sentences sent as a uniform sample of 600; half mix two topics (the model is unsure).
     pool_data = sentences(10, seed=22) + _mixed_topics(30, seed=23)

@@ -410,3 +410,43 @@ def test_a_stricter_look_certifies_a_subset_of_what_a_looser_one_does() -> None:
     assert loose[0].threshold is not None and strict[0].threshold is not None
     assert strict[0].threshold > loose[0].threshold  # a smaller set: the bound is lower at every threshold
     assert strict[0].lower_bound >= 0.8
+
+
+def test_earlier_machine_labels_at_their_certified_bound_leave_only_the_slack_it_proves() -> None:
+    from quorum_inference.core.thresholds import EarlierCertified
+
+    # The same hard pool as above: 90 % right at best above 0.8.
+    rng = np.random.default_rng(6)
+    n = 200
+    pred = rng.integers(4, size=n)
+    conf = rng.uniform(0.3, 1.0, size=n)
+    truth = np.where(rng.random(n) < np.where(conf > 0.8, 0.9, 0.5), pred, (pred + 1) % 4)
+    # 300 earlier draws, all right: counted at their verdicts they admit a set of this pool (test above)...
+    verdicts = EarlierCertified(np.ones(300), np.zeros(300), np.ones(300))
+    assert pooled_certification(pred, conf, truth, 4, earlier=verdicts)[0][0].threshold is not None
+    # ...counted at the bound they certified (0.951: those draws selected their set), the slack is too small.
+    at_bound = EarlierCertified(np.ones(300), np.zeros(300), np.ones(300), lower=0.951)
+    assert pooled_certification(pred, conf, truth, 4, earlier=at_bound)[0][0].threshold is None
+    # A high certified bound leaves real slack: the weighted mean of it and the new set's own bound.
+    generous = EarlierCertified(np.ones(300), np.zeros(300), np.ones(300), lower=0.99)
+    cut = pooled_certification(pred, conf, truth, 4, earlier=generous)[0][0]
+    assert cut.threshold is not None
+    above = conf >= cut.threshold
+    own = float(clopper_pearson_lower(int((pred[above] == truth[above]).sum()), int(above.sum()), 0.95))
+    assert own < 0.95  # the new set alone would not pass
+    assert cut.lower_bound == pytest.approx((300 * 0.99 + above.sum() * own) / (300 + above.sum()))
+    assert cut.lower_bound >= 0.95
+    with pytest.raises(ValueError, match="lower"):
+        EarlierCertified(np.ones(1), np.zeros(1), np.ones(1), lower=1.5)
+
+
+def test_earlier_sets_take_the_latest_bound_certified_before_the_version() -> None:
+    from quorum_inference.core.thresholds import earlier_certified
+
+    rates = {0: 0.1, 1: 0.05, 2: 0.2}
+    draws = [(1, 0.01, 1), (0, 0.02, 2)]
+    bounds = {1: 0.97, 2: 0.955, 3: 0.96}
+    got = earlier_certified(draws, rates, 3, bounds)
+    assert got is not None and got.lower == pytest.approx(0.955)  # version 3's own bound is not earlier
+    assert earlier_certified(draws, rates, 2, bounds).lower == pytest.approx(0.97)  # type: ignore[union-attr]
+    assert earlier_certified(draws, rates, 3).lower is None  # type: ignore[union-attr]  # no bounds: verdicts

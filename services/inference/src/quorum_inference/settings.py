@@ -49,6 +49,12 @@ class InferenceSettings(ServiceSettings):
         "(core/thresholds.py: look_confidence_level; at 0.95: 0.95 below 2x, 0.975 below 4x, 0.983 below "
         "8x). 0 = the same confidence_level at every look.",
     )
+    earlier_at_bound: bool = Field(
+        True,
+        description="Pooled certification: a job's earlier machine labels count at their certified lower "
+        "bound (true) or at the verdicts of the draws that certified them (false, the older rule; those "
+        "draws selected their set, so a later set could spend their luck: core/thresholds.py).",
+    )
     threshold_mode: Literal["per_class", "pooled"] = Field(
         "pooled",
         description="TrainModel's default threshold_mode: per_class (each class meets the target) or "

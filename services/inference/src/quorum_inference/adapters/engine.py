@@ -494,6 +494,10 @@ class InferenceEngine:
         for i, eps in zip(rows.tolist(), noise.tolist(), strict=True):
             record.setdefault(held[i].object_id, [int(predicted[i] == labels[i]), float(eps), version])
         self._write_json(job_id, "certified", record)
+        # The bound every machine label up to this version was certified at: later bounds count them at it.
+        bounds = self._read_json(job_id, "bounds") or {}
+        bounds[str(version)] = max(t.lower_bound for t in metrics.thresholds if t.threshold is not None)
+        self._write_json(job_id, "bounds", bounds)
 
     def _earlier(self, job_id: str, version: int) -> EarlierCertified | None:
         """The draws inside earlier versions' machine-labeled sets, weighted for version `version`'s bound
@@ -502,10 +506,12 @@ class InferenceEngine:
         rates = self._read_json(job_id, "sampling")
         if not record or not rates:
             return None
+        bounds = self._read_json(job_id, "bounds") if self._settings.earlier_at_bound else None
         return earlier_certified(
             [(int(a), float(e), int(v)) for a, e, v in record.values()],
             {int(v): float(r) for v, r in rates.items()},
             version,
+            {int(v): float(b) for v, b in (bounds or {}).items()},
         )
 
     def _record_sampling(

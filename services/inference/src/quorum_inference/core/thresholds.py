@@ -37,7 +37,11 @@ accumulated before its set left the pool: early draws were rarer, each stands fo
 weighted agreement turned into Kish's effective sample size for the Clopper-Pearson bound (Korn and
 Graubard's bound for weighted samples). Earlier sets that are far above the target (typically 99 % and more)
 then let a later, harder set be admitted at a lower accuracy as long as all the machine labels together
-still clear the target with the same confidence.
+still clear the target with the same confidence. But those draws selected their set (it was machine-labeled
+at the look where they looked good enough), so their verdicts are optimistic, and on sst2 later sets spent
+that luck: the job's machine labels ended below the target (docs/benchmarks.md, eleventh session). With
+`EarlierCertified.lower` (the service's default), the earlier sets count at their certified lower bound
+instead, weighted by the share of the pool they stand for, and the candidate set at its own bound.
 """
 
 from __future__ import annotations
@@ -72,19 +76,29 @@ class EarlierCertified:
     agree: NDArray[np.float64]
     noise: NDArray[np.float64]
     weight: NDArray[np.float64]
+    # The certified lower bound of all the earlier machine labels together (the latest certifying version's
+    # bound), or None. When set, the earlier sets count at it instead of at their draws' verdicts: those
+    # draws selected their set (it was machine-labeled because they looked good), so their verdicts are
+    # optimistic, and a later set must not spend that luck (docs/benchmarks.md, eleventh session).
+    lower: float | None = None
 
     def __post_init__(self) -> None:
         if not (len(self.agree) == len(self.noise) == len(self.weight)):
             raise ValueError("agree, noise and weight must have the same length")
         if len(self.weight) and not (np.all(np.isfinite(self.weight)) and np.all(self.weight > 0)):
             raise ValueError("weights must be finite and > 0")
+        if self.lower is not None and not 0.0 <= self.lower <= 1.0:
+            raise ValueError(f"lower must be in [0, 1], got {self.lower}")
 
     def __len__(self) -> int:
         return len(self.weight)
 
 
 def earlier_certified(
-    draws: list[tuple[int, float, int]], rates: dict[int, float], version: int
+    draws: list[tuple[int, float, int]],
+    rates: dict[int, float],
+    version: int,
+    bounds: dict[int, float] | None = None,
 ) -> EarlierCertified | None:
     """The draws that certified versions before `version`, weighted for its bound.
 
@@ -92,8 +106,10 @@ def earlier_certified(
     round of random draws, key 0 the first batch's (its share of the objects), key v version v's (its random
     draws over the pool they were drawn from). A draw certified by version j was sampled at the accumulated
     rate R_j = rates[0] + sum of rates[v] for 0 < v < j, so it stands for 1 / R_j objects, and a draw of the
-    current pool for 1 / R_version: its weight is R_version / R_j (>= 1: early draws were rarer). None when
-    there is none, or the rates it needs were not recorded."""
+    current pool for 1 / R_version: its weight is R_version / R_j (>= 1: early draws were rarer). `bounds`:
+    each certifying version's lower bound of all machine labels up to it; the latest one before `version`
+    becomes `lower` (None: the draws count at their verdicts). None when there is no draw, or the rates it
+    needs were not recorded."""
     if 0 not in rates:
         return None
 
@@ -104,10 +120,12 @@ def earlier_certified(
     rows = [(a, e, accumulated(j)) for a, e, j in draws if j < version]
     if not rows or now <= 0 or any(r <= 0 for _, _, r in rows):
         return None
+    before = [v for v in (bounds or {}) if v < version]
     return EarlierCertified(
         agree=np.array([a for a, _, _ in rows], dtype=np.float64),
         noise=np.array([e for _, e, _ in rows], dtype=np.float64),
         weight=np.array([now / r for _, _, r in rows], dtype=np.float64),
+        lower=float((bounds or {})[max(before)]) if before else None,
     )
 
 
@@ -219,7 +237,14 @@ def _bound_curve(
     eps: NDArray[np.float64] | float = label_noise
     if object_noise is not None:
         eps = subset_noise(np.clip(object_noise[order], 0.0, MAX_OBJECT_NOISE))
-    if earlier is not None and len(earlier):
+    if earlier is not None and len(earlier) and earlier.lower is not None:
+        # Earlier machine labels count at their certified bound, with the share of the pool their draws
+        # stand for; the candidate set at its own bound. Both hold together at least as often as each
+        # misses, added up: the weighted mean bounds every machine label of the job.
+        w_sum = float(earlier.weight.sum())
+        own = noisy_lower_bound(k, n, level, eps, n_classes)
+        lower = (w_sum * earlier.lower + n * own) / (w_sum + n)
+    elif earlier is not None and len(earlier):
         # Earlier machine labels join every candidate set (module docstring): a weighted agreement, its
         # weighted label noise, and Kish's effective sample size in place of the count.
         w = earlier.weight
