@@ -415,12 +415,7 @@ def test_a_stricter_look_certifies_a_subset_of_what_a_looser_one_does() -> None:
 def test_earlier_machine_labels_at_their_certified_bound_leave_only_the_slack_it_proves() -> None:
     from quorum_inference.core.thresholds import EarlierCertified
 
-    # The same hard pool as above: 90 % right at best above 0.8.
-    rng = np.random.default_rng(6)
-    n = 200
-    pred = rng.integers(4, size=n)
-    conf = rng.uniform(0.3, 1.0, size=n)
-    truth = np.where(rng.random(n) < np.where(conf > 0.8, 0.9, 0.5), pred, (pred + 1) % 4)
+    pred, conf, truth = _pool(6, 200, 4, 0.8, 0.9, 0.3)  # a hard pool: 90 % right at best
     # 300 earlier draws, all right: counted at their verdicts they admit a set of this pool (test above)...
     verdicts = EarlierCertified(np.ones(300), np.zeros(300), np.ones(300))
     assert pooled_certification(pred, conf, truth, 4, earlier=verdicts)[0][0].threshold is not None
@@ -450,3 +445,15 @@ def test_earlier_sets_take_the_latest_bound_certified_before_the_version() -> No
     assert got is not None and got.lower == pytest.approx(0.955)  # version 3's own bound is not earlier
     assert earlier_certified(draws, rates, 2, bounds).lower == pytest.approx(0.97)  # type: ignore[union-attr]
     assert earlier_certified(draws, rates, 3).lower is None  # type: ignore[union-attr]  # no bounds: verdicts
+
+
+def _pool(
+    seed: int, n: int, k: int, confident_above: float, right_then: float, low: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(predicted, confidence, truth): predictions right with probability `right_then` above
+    `confident_above` and half the time below; confidences uniform in [low, 1]."""
+    rng = np.random.default_rng(seed)
+    pred = rng.integers(k, size=n)
+    conf = rng.uniform(low, 1.0, size=n)
+    p_right = np.where(conf > confident_above, right_then, 0.5)
+    return pred, conf, np.where(rng.random(n) < p_right, pred, (pred + 1) % k)
