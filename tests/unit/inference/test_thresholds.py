@@ -457,3 +457,26 @@ def _pool(
     conf = rng.uniform(low, 1.0, size=n)
     p_right = np.where(conf > confident_above, right_then, 0.5)
     return pred, conf, np.where(rng.random(n) < p_right, pred, (pred + 1) % k)
+
+
+def test_the_label_noise_credited_to_a_set_is_capped() -> None:
+    """Early in a job consolidation is under-confident: labels 96 % right whose confidences claim 92 %. The
+    credit of a set's label noise stops at MAX_SET_NOISE, so disagreements beyond it count as model errors."""
+    from quorum_inference.core.thresholds import MAX_SET_NOISE, noisy_lower_bound
+
+    n = 150
+    conf = np.linspace(0.999, 0.5, n)
+    pred = np.zeros(n, dtype=np.int64)
+    truth = pred.copy()
+    truth[np.linspace(5, n - 1, 11).astype(int)] = 1  # 11 disagreements spread over the confidences
+    claimed = np.full(n, 0.08)  # the labels' confidences say 8 % of them are wrong
+    cut = pooled_certification(pred, conf, truth, 10, object_noise=claimed)[0][0]
+    uncapped = float(noisy_lower_bound(139, n, 0.95, 0.08, 10))
+    assert uncapped >= 0.95  # crediting 8 % would machine-label the whole set
+    assert float(noisy_lower_bound(139, n, 0.95, MAX_SET_NOISE, 10)) < 0.95
+    assert cut.threshold is None or cut.threshold > conf[-1]  # not the whole set
+    if cut.threshold is not None:
+        above = conf >= cut.threshold
+        k, m = int((pred[above] == truth[above]).sum()), int(above.sum())
+        credited = min(MAX_SET_NOISE, 1 - k / m)
+        assert cut.lower_bound == pytest.approx(float(noisy_lower_bound(k, m, 0.95, credited, 10)))

@@ -24,9 +24,10 @@ uses eps_S = the mean of eps_i over S (clipped to [0, MAX_OBJECT_NOISE]), which 
 disagreement sum_i P(disagree_i) = sum_i e_i + sum_i eps_i - K / (K - 1) sum_i e_i eps_i when the model's
 errors within S are uncorrelated with the eps_i (the global formula's assumption, restricted to S). Direction:
 if consolidation is over-confident (q_i too high), eps_S is too small and the bound is *conservative*;
-under-confident q_i would make it optimistic. Residual optimism the formula still cannot see: model errors
-that fall on the objects whose human labels are also wrong (sum e_i eps_i above mean(e) sum eps_i), and
-wrong human labels that agree with a wrong model more often than uniformly.
+under-confident q_i would make it optimistic, so eps_S is capped at MAX_SET_NOISE (early in a job, with few
+answers per worker, consolidation is under-confident). Residual optimism the formula still cannot see: model
+errors that fall on the objects whose human labels are also wrong (sum e_i eps_i above mean(e) sum eps_i),
+and wrong human labels that agree with a wrong model more often than uniformly.
 
 Earlier machine labels (pooled mode). The requester's target is about the job's machine labels as a whole,
 and an iteration's threshold adds to those that earlier versions already machine-labeled. Each earlier
@@ -55,6 +56,12 @@ from scipy.stats import beta
 # Per-object noise rates are clipped to [0, MAX_OBJECT_NOISE]: a label below 50% confidence says little, and
 # the correction's denominator 1 - eps K / (K - 1) reaches 0 at eps = 0.5 for two classes.
 MAX_OBJECT_NOISE = 0.5
+# A set's credited label noise eps_S from consolidated confidences is capped (as metrics.NOISE_CAP caps the
+# fitted estimate): early in a job, with few answers per worker, consolidation is under-confident, and an
+# overstated eps_S is optimistic. Seen: digits after 150 labels, 139 of 150 draws agreeing with labels 96.0 %
+# right whose confidences claimed <= 92.7 %: eps_S credited every disagreement (estimate 1.0), the bound
+# cleared 0.95 and the whole pool was machine-labeled at 94.4 % (docs/benchmarks.md, eleventh session).
+MAX_SET_NOISE = 0.05
 
 
 @dataclass(frozen=True)
@@ -236,7 +243,7 @@ def _bound_curve(
         valid[:-1] = conf[:-1] > conf[1:]
     eps: NDArray[np.float64] | float = label_noise
     if object_noise is not None:
-        eps = subset_noise(np.clip(object_noise[order], 0.0, MAX_OBJECT_NOISE))
+        eps = np.minimum(subset_noise(np.clip(object_noise[order], 0.0, MAX_OBJECT_NOISE)), MAX_SET_NOISE)
     if earlier is not None and len(earlier) and earlier.lower is not None:
         # Earlier machine labels count at their certified bound, with the share of the pool their draws
         # stand for; the candidate set at its own bound. Both hold together at least as often as each
@@ -251,7 +258,9 @@ def _bound_curve(
         total = w.sum() + n
         rate = (float(w @ earlier.agree) + k) / total
         running = np.broadcast_to(np.asarray(eps, dtype=np.float64), n.shape) * n
-        eps = (float(w @ np.clip(earlier.noise, 0.0, MAX_OBJECT_NOISE)) + running) / total
+        eps = np.minimum(
+            (float(w @ np.clip(earlier.noise, 0.0, MAX_OBJECT_NOISE)) + running) / total, MAX_SET_NOISE
+        )
         n_eff = total**2 / (float(w @ w) + n)
         lower = noisy_lower_bound(rate * n_eff, n_eff, level, eps, n_classes)
     else:
