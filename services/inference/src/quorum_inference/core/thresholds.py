@@ -246,8 +246,8 @@ def _bound_curve(
         eps = np.minimum(subset_noise(np.clip(object_noise[order], 0.0, MAX_OBJECT_NOISE)), MAX_SET_NOISE)
     if earlier is not None and len(earlier) and earlier.lower is not None:
         # Earlier machine labels count at their certified bound, with the share of the pool their draws
-        # stand for; the candidate set at its own bound. Both hold together at least as often as each
-        # misses, added up: the weighted mean bounds every machine label of the job.
+        # stand for; the candidate set at its own bound. Either misses at most as often as the two miss
+        # rates added up, and when both hold their weighted mean bounds every machine label of the job.
         w_sum = float(earlier.weight.sum())
         own = noisy_lower_bound(k, n, level, eps, n_classes)
         lower = (w_sum * earlier.lower + n * own) / (w_sum + n)
