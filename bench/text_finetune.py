@@ -33,6 +33,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
+from scipy.special import softmax  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from quorum_cli.simulation import content_dataset  # noqa: E402
@@ -83,9 +84,7 @@ def one_run(
     correct = predicted == labels[test]
     # The service's bag-of-words expert (TEXT_LEXICON) on the same labels, its log-probabilities added.
     bag = lexicon.fit([texts[i] for i in train], noisy, n_classes)
-    joint = np.log(np.maximum(proba, 1e-12)) + bag.log_probs([texts[i] for i in test])
-    joint = np.exp(joint - joint.max(axis=1, keepdims=True))
-    joint /= joint.sum(axis=1, keepdims=True)
+    joint = softmax(np.log(np.maximum(proba, 1e-12)) + bag.log_probs([texts[i] for i in test]), axis=1)
     joint_correct = joint.argmax(axis=1) == labels[test]
     return {
         "finetune_cap_seconds": seconds,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -213,6 +214,7 @@ class InferenceEngine:
         lexicon_weights = None if soft is None else np.where(quality > 0, quality, 1.0)
 
         def kept_lexicon(rows: NDArray[np.int64]) -> tuple[str, lexicon.Lexicon]:
+            """This version's lexicon, fitted on `rows` and saved."""
             weights = None if lexicon_weights is None else lexicon_weights[rows]
             return self._fit_lexicon(job_id, version, [texts[i] for i in rows], labels[rows], arch, weights)
 
@@ -230,8 +232,7 @@ class InferenceEngine:
                     noise,
                     quality,
                     soft,
-                    lexicon_weights if with_lexicon else None,
-                    with_lexicon,
+                    kept_lexicon if with_lexicon else None,
                 )
                 if done is not None:
                     return done
@@ -268,9 +269,7 @@ class InferenceEngine:
                     confidence=soft,
                 )
                 if with_lexicon:  # the same folds as cross_fit's, so each row's two experts never saw it
-                    fold = nets.fold_indices(
-                        labels, max(2, min(self._settings.folds, len(labels))), config.seed
-                    )
+                    fold = nets.cross_fit_folds(labels, self._settings.folds, config.seed)
                     held_logits = held_logits + lexicon.out_of_fold(
                         texts, labels, len(categories), fold, lexicon_weights
                     )
@@ -390,8 +389,7 @@ class InferenceEngine:
         noise: float | None,
         quality: NDArray[np.float64],
         soft: NDArray[np.float64] | None,
-        lexicon_weights: NDArray[np.float64] | None,
-        with_lexicon: bool,
+        fit_lexicon: Callable[[NDArray[np.int64]], tuple[str, lexicon.Lexicon]] | None,
     ) -> tuple[Any, Any, nets.Arch] | None:
         """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
         object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
@@ -400,7 +398,8 @@ class InferenceEngine:
         C's logits fit the temperature (and the label-noise estimate) and certify the threshold, on the C
         objects no earlier version would have machine-labelled. Neither the encoder nor the head ever saw C,
         so the bound is an honest held-out one. `soft`: the confidences the head trains against (None: bare
-        labels). None (too few training labels yet): the frozen path runs."""
+        labels). `fit_lexicon`: fits and saves the version's bag-of-words expert on the given rows (None: no
+        expert). None (too few training labels yet): the frozen path runs."""
         s = self._settings
         drawn = self._drawn(job_id, objects)
         excluded = self._ids(job_id, "excluded") or set()
@@ -431,10 +430,8 @@ class InferenceEngine:
         c_rows = np.flatnonzero(is_c)
         held_logits = nets.logits(head, x[c_rows])
         lexicon_key = ""
-        if with_lexicon:  # fitted on the head's labels only: C stays held out from both experts
-            texts = [objects[i].text for i in train_rows]
-            weights = None if lexicon_weights is None else lexicon_weights[train_rows]
-            lexicon_key, fitted = self._fit_lexicon(job_id, version, texts, labels[train_rows], arch, weights)
+        if fit_lexicon is not None:  # fitted on the head's labels only: C stays held out from both experts
+            lexicon_key, fitted = fit_lexicon(train_rows)
             held_logits = held_logits + fitted.log_probs([objects[i].text for i in c_rows])
         certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
         metrics = evaluate(

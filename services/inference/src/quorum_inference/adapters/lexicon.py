@@ -14,6 +14,7 @@ Saved as a `.npz` of plain arrays (no pickle): the vocabulary, its IDF weights a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +39,14 @@ class Lexicon:
     def n_classes(self) -> int:
         return int(self.coef.shape[0])
 
+    @cached_property
+    def _counter(self) -> CountVectorizer:
+        """Term counts over this vocabulary (built once: Predict calls `features` on every request)."""
+        return CountVectorizer(ngram_range=NGRAMS, vocabulary={t: i for i, t in enumerate(self.vocabulary)})
+
     def features(self, texts: list[str]) -> sparse.csr_matrix:
         """TF-IDF rows as sklearn's TfidfVectorizer(sublinear_tf=True) gives them for this vocabulary."""
-        counter = CountVectorizer(
-            ngram_range=NGRAMS, vocabulary={t: i for i, t in enumerate(self.vocabulary)}
-        )
-        x = counter.transform(texts).astype(np.float64).tocsr()
+        x = self._counter.transform(texts).astype(np.float64).tocsr()
         x.data = 1.0 + np.log(x.data)
         x = x.multiply(self.idf[None, :]).tocsr()
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())

@@ -221,6 +221,12 @@ def fold_indices(y: NDArray[np.int64], folds: int, seed: int = 0) -> NDArray[np.
     return fold
 
 
+def cross_fit_folds(y: NDArray[np.int64], folds: int, seed: int = 0) -> NDArray[np.int64]:
+    """The fold of each row in `cross_fit` (between 2 and len(y) folds): other models cross-fitted beside a
+    network (e.g. the text lexicon) use the same folds, so no row's models ever saw it."""
+    return fold_indices(y, max(2, min(folds, len(y))), seed)
+
+
 def cross_fit(
     arch: Arch,
     x: NDArray[np.float32],
@@ -239,10 +245,9 @@ def cross_fit(
     of the data more, so held-out accuracy slightly understates its own. `init_state` starts the kept
     network, `fold_init_state` the fold networks: never weights that saw these rows (a same-job version).
     `confidence`: each label's consolidated confidence (see `train`)."""
-    folds = max(2, min(folds, len(y)))
-    fold = fold_indices(y, folds, config.seed)
+    fold = cross_fit_folds(y, folds, config.seed)
     oof = np.zeros((len(y), arch.n_classes), dtype=np.float32)
-    for f in range(folds):
+    for f in range(max(2, min(folds, len(y)))):
         held = fold == f
         if not held.any():
             continue
