@@ -203,6 +203,9 @@ def run_ours(labels_csv: Path, gold: dict[str, str], repeat: int) -> dict[str, d
         out[name] = {"accuracy": acc, "ece": ece, "seconds": min(times)}
         if name == "auto":
             out[name]["chosen"] = agg.chosen_  # type: ignore[attr-defined]
+            factors = agg.class_factors_  # type: ignore[attr-defined]
+            if factors is not None:
+                out[name]["class_factors"] = dict(zip(answers.categories, factors.tolist(), strict=True))
             out[name]["_reliability"] = reliability_points(pred, conf, gold)
         out[name]["_labels"] = pred
     return out
@@ -502,7 +505,7 @@ def print_tables(table: dict[str, Any]) -> None:
     out.write("\n## auto vs the best crowd-kit number (README) and the best crowd-kit method here\n\n")
     out.write(
         "| dataset | auto | README best | auto - README best | best ck here "
-        "| chosen (s, u, T, rho, slope) |\n"
+        "| chosen (s, u, T, rho, slope; per-class factors > 1) |\n"
     )
     out.write("|---|---|---|---|---|---|\n")
     autos, bests = [], []
@@ -515,6 +518,8 @@ def print_tables(table: dict[str, Any]) -> None:
             f"{ch.get('population_prior')}, {ch.get('spam_prior')}, {ch.get('temperature', 0):.2f}, "
             f"{ch.get('correlation', 0):.3f}, {ch.get('count_slope', 0):.2f}"
         )
+        hotter = [f"{c} x{f:.2f}" for c, f in auto.get("class_factors", {}).items() if f > 1.0]
+        chosen += f"; {', '.join(hotter)}" if hotter else ""
         diff = "" if readme is None else f"{auto['accuracy'] - readme:+.2f}"
         out.write(
             f"| {name} | {auto['accuracy']:.2f} | {readme if readme is not None else '-'} | {diff} | "

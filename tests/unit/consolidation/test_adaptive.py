@@ -339,3 +339,25 @@ def test_streamed_posteriors_temper_by_the_answer_count_slope_like_the_batch_fit
     assert np.abs(posteriors(flat, crowd.answers) - auto.probas_).max() > 0.2
     with pytest.raises(ValueError, match="count_slope"):
         dataclasses.replace(model, count_slope=-0.1)
+
+
+def test_streamed_posteriors_temper_by_the_predicted_class_like_the_batch_fit() -> None:
+    """Where the crowd finds one class harder, `auto` tempers the objects predicted as that class more; a
+    job's cached model applies the same per-class factors (to EM's convergence), without which it is off."""
+    import dataclasses
+
+    from quorum_consolidation.core.auto import AutoDawidSkene
+
+    crowd = simulate_lured(
+        np.random.default_rng(0), 3000, 40, 5, n_classes=4, hard_share=0.6, hard_classes=(0,)
+    )
+    auto = AutoDawidSkene().fit(crowd.answers)
+    assert auto.class_factors_ is not None and auto.class_factors_[0] > 1.1 and auto.probas_ is not None
+    model = WorkerModel.from_auto(auto, crowd.answers)
+    assert model.class_factors == tuple(auto.class_factors_.tolist())
+    np.testing.assert_allclose(posteriors(model, crowd.answers), auto.probas_, atol=0.02)
+    flat = dataclasses.replace(model, class_factors=())
+    assert np.abs(posteriors(flat, crowd.answers) - auto.probas_).max() > 0.05
+    for bad in ((1.0, 1.0), (0.5, 1.0, 1.0, 1.0), (float("nan"), 1.0, 1.0, 1.0)):
+        with pytest.raises(ValueError, match="class_factors"):
+            dataclasses.replace(model, class_factors=bad)

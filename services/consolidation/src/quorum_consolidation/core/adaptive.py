@@ -133,6 +133,9 @@ class WorkerModel:
     # How the held-out answers had the temperature grow with an object's answer count n
     # (`AutoDawidSkene.chosen_["count_slope"]`): a further factor 1 + (n - 1) * count_slope.
     count_slope: float = 0.0
+    # Per class, a further factor on the temperature of objects whose untempered posterior picks it
+    # (`AutoDawidSkene.class_factors_`, each >= 1); empty = none.
+    class_factors: tuple[float, ...] = ()
     # Known-answer calibration of the top label (`AutoDawidSkene.chosen_["calibration_slope"]` and
     # `["calibration_intercept"]`, fitted when the job had enough known-answer objects): applied after the
     # tempering, as the batch fit does. (1, 0) = none.
@@ -155,6 +158,10 @@ class WorkerModel:
             raise ValueError(f"correlation must be in [0, 1), got {self.correlation}")
         if not (np.isfinite(self.count_slope) and self.count_slope >= 0.0):
             raise ValueError(f"count_slope must be a finite number >= 0, got {self.count_slope}")
+        if self.class_factors and (
+            len(self.class_factors) != k or not all(np.isfinite(f) and f >= 1.0 for f in self.class_factors)
+        ):
+            raise ValueError(f"class_factors must be {k} finite numbers >= 1, got {list(self.class_factors)}")
         if not (np.isfinite(self.calibration_slope) and np.isfinite(self.calibration_intercept)):
             raise ValueError("calibration_slope and calibration_intercept must be finite")
 
@@ -249,6 +256,7 @@ class WorkerModel:
             model.n_answers,
             float(auto.chosen_.get("correlation", 0.0)),
             float(auto.chosen_.get("count_slope", 0.0)),
+            () if auto.class_factors_ is None else tuple(float(f) for f in auto.class_factors_),
             float(auto.chosen_.get("calibration_slope", 1.0)),
             float(auto.chosen_.get("calibration_intercept", 0.0)),
         )
@@ -371,8 +379,8 @@ def posteriors(model: WorkerModel, answers: Answers, *, temper: bool = True) -> 
 
     E-step in log space: ``log p(z=c) + sum_w log pi_w[c, y_w]`` (a worker the model does not know answers
     with the population matrix), divided by the model's temperature (and the object's design effect
-    ``1 + (n - 1) correlation``) when `temper`, then a softmax. One gather
-    and K bincounts; no loop over answers.
+    ``1 + (n - 1) correlation``, count slope and predicted class's factor) when `temper`, then a softmax. One
+    gather and K bincounts; no loop over answers.
     """
     if tuple(answers.categories) != tuple(model.categories):
         raise ValueError(
@@ -386,9 +394,14 @@ def posteriors(model: WorkerModel, answers: Answers, *, temper: bool = True) -> 
     for c in range(k):
         logits[:, c] = np.bincount(answers.objects, weights=columns[:, c], minlength=n)
     logits += model.log_prior
-    if temper and (model.correlation > 0.0 or model.count_slope > 0.0):
+    by_class = any(f > 1.0 for f in model.class_factors)
+    if temper and (model.correlation > 0.0 or model.count_slope > 0.0 or by_class):
         per_object = np.bincount(answers.objects, minlength=n)
-        tau = object_temperatures(model.temperature, per_object, model.correlation, model.count_slope)
+        factors = np.asarray(model.class_factors) if by_class else None
+        labels = logits.argmax(axis=1)
+        tau = object_temperatures(
+            model.temperature, per_object, model.correlation, model.count_slope, factors, labels
+        )
         logits /= tau[:, None]
     elif temper and model.temperature != 1.0:
         logits /= model.temperature

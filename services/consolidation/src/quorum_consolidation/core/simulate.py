@@ -87,18 +87,28 @@ def simulate_lured(
     hard_share: float = 0.3,
     lure_prob: float = 0.6,
     accuracy: tuple[float, float] = (0.75, 0.95),
+    hard_classes: tuple[int, ...] | None = None,
+    lure_class: int | None = None,
 ) -> SimulatedCrowd:
     """A crowd whose errors are correlated: on a `hard_share` of the objects every worker picks the object's
     one lure class with probability `lure_prob` (else answers as usual: right with the worker's accuracy,
     uniform in `accuracy`, otherwise a uniformly wrong class). Answers are then not independent given the
     class, which no answer-only model can see. `confusions` are the workers' behaviour on ordinary objects.
+    `hard_classes`: only objects of these true classes can be hard; `lure_class`: every hard object's lure
+    (together: one class that the crowd often mistakes for another, as listeners mistake one music genre for
+    a neighbouring one).
     """
     n, w, per, k = n_objects, n_workers, per_object, n_classes
     if not 1 <= per <= w // 2:
         raise ValueError(f"per_object must be in [1, {w // 2}], got {per}")
     truth = rng.integers(0, k, n)
     hard = rng.random(n) < hard_share
+    if hard_classes is not None:
+        hard &= np.isin(truth, hard_classes)
     lure = (truth + rng.integers(1, k, n)) % k
+    if lure_class is not None:
+        lure[:] = lure_class
+        hard &= truth != lure_class
     start, step = rng.integers(0, w, (n, 1)), rng.integers(1, w // per, (n, 1))
     workers = ((start + np.arange(per) * step) % w).ravel()
     objects = np.repeat(np.arange(n), per)
