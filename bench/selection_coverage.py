@@ -19,8 +19,13 @@ sees) and their mean accuracy, and the mean share of the population machine-labe
 stricter rule costs), for one look (the last, all draws) and for the first of many looks; for each
 `--levels` confidence level (the baseline: one level at every look), and with `--spending-base B` the
 service's rule that tightens the level as the draws double since B (`look_confidence_level`).
+`--model-change D` trains a new model at every look (each draw's confidence and correctness redrawn with
+correlation 1 - D to the first model's, the population curve unchanged), as the service does at every
+iteration; `--one-look-per-doubling` applies the service's rule of certifying once per doubling of the draws
+(`look_at`) instead of at every look.
 
     .venv/bin/python bench/selection_coverage.py [--reps 2000] [--levels 0.95 0.99] [--spending-base 100]
+        [--model-change 0.3] [--one-look-per-doubling]
 """
 
 from __future__ import annotations
@@ -36,8 +41,13 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 
 import numpy as np  # noqa: E402
+from scipy.stats import norm  # noqa: E402
 
-from quorum_inference.core.thresholds import look_confidence_level, pooled_certification  # noqa: E402
+from quorum_inference.core.thresholds import (  # noqa: E402
+    look_at,
+    look_confidence_level,
+    pooled_certification,
+)
 
 
 def population_accuracy(threshold: float, m: float, g: float) -> float:
@@ -76,15 +86,40 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
     for _ in range(args.reps):
         n = args.max_draws
         conf = rng.random(n)
-        model_ok = rng.random(n) < 1.0 - m * (1.0 - conf) ** g
+        u_ok = rng.random(n)
+        model_ok = u_ok < 1.0 - m * (1.0 - conf) ** g
         mean = args.label_noise
         eps = rng.beta(2.0, 2.0 * (1.0 - mean) / mean, size=n)
         label_ok = rng.random(n) >= eps
         cut = certify(conf, model_ok, label_ok, eps, k, target, look_confidence_level(level, n, base), rng)
         single.append(None if cut is None else (population_accuracy(cut, m, g), 1.0 - cut))
         hit = None
-        for size in looks:
+        # A new model at every look (`--model-change`): each draw's confidence and correctness are redrawn,
+        # correlated with the first model's by `rho` through a Gaussian copula, so that every look's model has
+        # the same population curve a(c) but gives the same draws a fresh chance to look good.
+        z_conf, z_ok = norm.ppf(conf), norm.ppf(u_ok)
+        last_epoch = None
+        for look, size in enumerate(looks):
             at = look_confidence_level(level, size, base)
+            if args.one_look_per_doubling and base > 0:
+                epoch = look_at(
+                    size,
+                    size,
+                    base,
+                    last_epoch,
+                    target_accuracy=target,
+                    confidence_level=at,
+                    pooled_with_earlier=False,
+                )
+                if epoch is None:
+                    continue
+                last_epoch = epoch
+            if look and args.model_change > 0.0:
+                rho = 1.0 - args.model_change
+                fresh = np.sqrt(1.0 - rho**2)
+                conf = norm.cdf(rho * z_conf + fresh * rng.standard_normal(n))
+                ok_u = norm.cdf(rho * z_ok + fresh * rng.standard_normal(n))
+                model_ok = ok_u < 1.0 - m * (1.0 - conf) ** g
             cut = certify(conf[:size], model_ok[:size], label_ok[:size], eps[:size], k, target, at, rng)
             if cut is not None:
                 hit = (population_accuracy(cut, m, g), 1.0 - cut)
@@ -108,6 +143,8 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
         **setting,
         "confidence_level": level,
         "spending_base": base,
+        "one_look_per_doubling": bool(args.one_look_per_doubling and base > 0),
+        "model_change": args.model_change,
         "one_look": summary(single),
         f"first_of_{len(looks)}_looks": summary(first),
     }
@@ -124,6 +161,19 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=0, help="draws at the first look (default: --step)")
     parser.add_argument("--max-draws", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--one-look-per-doubling",
+        action="store_true",
+        help="the service's rule (ONE_LOOK_PER_DOUBLING): certify once each time the draws double from "
+        "--spending-base, not at every look",
+    )
+    parser.add_argument(
+        "--model-change",
+        type=float,
+        default=0.0,
+        help="1 - the correlation of each draw's confidence and correctness between looks (0: one model "
+        "for every look; the service trains a new one at every iteration)",
+    )
     parser.add_argument(
         "--levels", type=float, nargs="+", default=[0.95], help="confidence levels (the service: 0.95)"
     )

@@ -525,6 +525,68 @@ async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, mo
         assert not t.has_threshold or t.lower_bound >= 0.9
 
 
+async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str, tmp_path: Path) -> None:
+    """One look per doubling of the certification draws (from look_spending_base_draws = 20 here): a new
+    model at every iteration would give the same draws a fresh chance to look good. A second version on the
+    same 30 draws is no look; once random picks bring the draws to 40, the next version looks again."""
+    settings = make_settings(migrated_url, tmp_path, "torch").model_copy(
+        update={"look_spending_base_draws": 20}
+    )
+    job = uuid.uuid4().hex
+    first = sentences(10, seed=41)  # 30 easy sentences, all of them draws of the pool
+    request = inference_pb2.TrainModelRequest(
+        job_id=job, objects=text_objects(first), categories=CATS, target_accuracy=0.85
+    )
+    async with running(settings) as s:
+        v1 = await s.TrainModel(request)
+        assert v1.metrics.certification_look and any(t.has_threshold for t in v1.metrics.thresholds)
+        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0}
+        v2 = await s.TrainModel(request)
+        assert not v2.metrics.certification_look and not any(t.has_threshold for t in v2.metrics.thresholds)
+        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0}
+        # Random picks of a pool whose sentences are as easy: 30 draws + at least 10 more = the next doubling.
+        pool_data = sentences(20, seed=42)
+        pool = [
+            inference_pb2.InferenceObject(object_id=f"p{i}", text=t) for i, (t, _) in enumerate(pool_data)
+        ]
+        resp = await s.Predict(
+            inference_pb2.PredictRequest(
+                job_id=job, objects=pool, select_count=40, labeled=text_objects(first), pool_size=600
+            )
+        )
+        assert len(resp.random_object_ids) >= 10
+        index = {f"p{i}": label for i, (_, label) in enumerate(pool_data)}
+        picks = [
+            inference_pb2.InferenceObject(object_id=o.object_id, text=o.text, label=index[o.object_id])
+            for o in pool
+            if o.object_id in set(resp.selected_object_ids)
+        ]
+        v3 = await s.TrainModel(
+            inference_pb2.TrainModelRequest(
+                job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.85
+            )
+        )
+        assert v3.metrics.certification_look
+        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 1}
+
+
+async def test_a_first_batch_too_small_to_certify_does_not_spend_a_look(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """12 draws could not clear 0.9 even all right: that training is no look, and none is recorded."""
+    settings = make_settings(migrated_url, tmp_path, "torch").model_copy(
+        update={"look_spending_base_draws": 20}
+    )
+    job = uuid.uuid4().hex
+    async with running(settings) as s:
+        v1 = await s.TrainModel(
+            inference_pb2.TrainModelRequest(
+                job_id=job, objects=text_objects(sentences(4, seed=43)), categories=CATS, target_accuracy=0.9
+            )
+        )
+    assert not v1.metrics.certification_look and not (tmp_path / job / "looks.json").exists()
+
+
 async def test_until_a_job_certifies_every_pick_is_a_random_draw(stub: Stub) -> None:
     """Nothing is machine-labeled before a bound clears the target and only draws feed it (settings:
     random_share_uncertified = 1)."""

@@ -4,7 +4,9 @@ import pytest
 from quorum_inference.core.thresholds import (
     auto_label_mask,
     clopper_pearson_lower,
+    look_at,
     look_confidence_level,
+    look_epoch,
     pick_thresholds,
     pooled_certification,
 )
@@ -480,3 +482,20 @@ def test_the_label_noise_credited_to_a_set_is_capped() -> None:
         k, m = int((pred[above] == truth[above]).sum()), int(above.sum())
         credited = min(MAX_SET_NOISE, 1 - k / m)
         assert cut.lower_bound == pytest.approx(float(noisy_lower_bound(k, m, 0.95, credited, 10)))
+
+
+def test_a_job_looks_once_per_doubling_of_its_draws() -> None:
+    assert [look_epoch(n, 100) for n in (30, 99, 100, 199, 200, 399, 400, 1600)] == [-2, -1, 0, 0, 1, 1, 2, 4]
+    with pytest.raises(ValueError, match="base_draws"):
+        look_epoch(10, 0)
+    kw = {"target_accuracy": 0.95, "confidence_level": 0.95, "pooled_with_earlier": False}
+    assert look_at(120, 120, 100, None, **kw) == 0  # the job's first look
+    assert look_at(180, 150, 100, 0, **kw) is None  # the same doubling: no second look
+    assert look_at(200, 150, 100, 0, **kw) == 1  # the draws doubled
+    assert look_at(210, 150, 100, 1, **kw) is None
+    # 40 draws could not clear 0.95 even all agreeing (bound 0.928): no look, the epoch stays unspent...
+    assert look_at(40, 40, 100, None, **kw) is None
+    assert look_at(60, 60, 100, None, **kw) == -1  # ... until they could (59 all agreeing: 0.9505)
+    # ... unless earlier machine labels pool with them (a small set can join a bound with slack)
+    assert look_at(400, 10, 100, 1, **{**kw, "pooled_with_earlier": True}) == 2
+    assert look_at(0, 0, 100, None, **kw) is None

@@ -44,10 +44,18 @@ class InferenceSettings(ServiceSettings):
     look_spending_base_draws: int = Field(
         100,
         ge=0,
-        description="A job's certification is tried at every iteration; its confidence_level is split over "
+        description="A job's certification is tried at looks (every iteration, or once per doubling of its "
+        "draws with one_look_per_doubling); its confidence_level is split over "
         "those looks by how often the job's certification draws have doubled since this many "
         "(core/thresholds.py: look_confidence_level; at 0.95: 0.95 below 2x, 0.975 below 4x, 0.983 below "
         "8x). 0 = the same confidence_level at every look.",
+    )
+    one_look_per_doubling: bool = Field(
+        True,
+        description="A job's certification is tried once each time its certification draws double (from "
+        "look_spending_base_draws; below it, once per halving), not at every iteration: a new model at "
+        "every iteration gives the same draws a fresh chance to look good (core/thresholds.py: look_epoch). "
+        "Iterations between looks machine-label nothing. Needs look_spending_base_draws > 0.",
     )
     earlier_at_bound: bool = Field(
         True,

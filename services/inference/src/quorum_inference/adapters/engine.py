@@ -26,6 +26,7 @@ from quorum_inference.core.thresholds import (
     EarlierCertified,
     auto_label_mask,
     earlier_certified,
+    look_at,
     look_confidence_level,
     object_noise_from_confidence,
 )
@@ -281,13 +282,15 @@ class InferenceEngine:
                 is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
                 certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
                 earlier = self._earlier(job_id, version)
+                level, is_look = self._look(job_id, int(is_drawn.sum()), int(certify.sum()), target, earlier)
                 metrics = evaluate(
                     held_logits,
                     labels,
                     len(categories),
                     n_train=len(objects),
                     target_accuracy=target,
-                    confidence_level=self._look_level(int(is_drawn.sum())),
+                    confidence_level=level,
+                    may_certify=is_look,
                     threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                     label_noise=noise,
                     certify=certify,
@@ -315,13 +318,15 @@ class InferenceEngine:
                 arch_kept = replace(arch, lexicon=key)
                 val_texts = [t for t, v in zip(texts, is_val, strict=True) if v]
                 val_logits = val_logits + fitted.log_probs(val_texts)
+            level, is_look = self._look(job_id, int(is_val.sum()), int(is_val.sum()), target, None)
             metrics = evaluate(
                 val_logits,
                 labels[is_val],
                 len(categories),
                 n_train=int((~is_val).sum()),
                 target_accuracy=target,
-                confidence_level=self._look_level(int(is_val.sum())),
+                confidence_level=level,
+                may_certify=is_look,
                 threshold_mode=mode,  # type: ignore[arg-type]  # checked above
                 label_noise=noise,
                 label_confidence=quality[is_val],
@@ -358,15 +363,39 @@ class InferenceEngine:
             best_lower_bound_support=metrics.best_lower_bound_support,
             label_noise=round(metrics.label_noise, 4),
             certified=any(t.threshold is not None for t in metrics.thresholds),
+            look=metrics.certification_look,
             backend=self.backend.name,
         )
         return recorded
 
-    def _look_level(self, n_draws: int) -> float:
-        """The confidence level of this look at a job's certification, on its `n_draws` certification draws
-        so far (machine-labeled or not: the level must not relax when a certified set leaves the pool)."""
+    def _look(
+        self, job_id: str, n_draws: int, n_certify: int, target: float, earlier: EarlierCertified | None
+    ) -> tuple[float, bool]:
+        """This training's confidence level on the job's `n_draws` certification draws so far (machine-labeled
+        or not: the level must not relax when a certified set leaves the pool), and whether it may certify.
+        With one_look_per_doubling, only the first training in each doubling of the draws
+        (thresholds.look_epoch) is a look, recorded in `<job>/looks.json`; a training whose `n_certify` draws
+        could not clear the target even all agreeing (and no earlier machine labels to pool with) cannot
+        certify anyway, so it does not spend the epoch's look."""
         s = self._settings
-        return look_confidence_level(s.confidence_level, n_draws, s.look_spending_base_draws)
+        base = s.look_spending_base_draws
+        level = look_confidence_level(s.confidence_level, n_draws, base)
+        if not s.one_look_per_doubling or base <= 0:
+            return level, True
+        looked = self._read_json(job_id, "looks") or {}
+        epoch = look_at(
+            n_draws,
+            n_certify,
+            base,
+            int(looked["epoch"]) if "epoch" in looked else None,
+            target_accuracy=target,
+            confidence_level=level,
+            pooled_with_earlier=earlier is not None,
+        )
+        if epoch is None:
+            return level, False
+        self._write_json(job_id, "looks", {"epoch": epoch})
+        return level, True
 
     def _drawn(self, job_id: str, objects: list[InferenceObject]) -> set[str]:
         """The job's random draws of the pool; at its first training, its objects (the random first batch)."""
@@ -434,18 +463,21 @@ class InferenceEngine:
             lexicon_key, fitted = fit_lexicon(train_rows)
             held_logits = held_logits + fitted.log_probs([objects[i].text for i in c_rows])
         certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
+        earlier = self._earlier(job_id, version)
+        level, is_look = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
         metrics = evaluate(
             held_logits,
             labels[c_rows],
             arch.n_classes,
             n_train=int(len(train_rows)),
             target_accuracy=target,
-            confidence_level=self._look_level(len(c_rows)),
+            confidence_level=level,
+            may_certify=is_look,
             threshold_mode=mode,  # type: ignore[arg-type]  # checked by the caller
             label_noise=noise,
             certify=certify,
             label_confidence=quality[c_rows],
-            earlier=self._earlier(job_id, version),
+            earlier=earlier,
         )
         metrics = replace(
             metrics,

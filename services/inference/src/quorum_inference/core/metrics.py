@@ -72,6 +72,9 @@ class ModelMetrics:
     # the share of the certification draws above its thresholds when another network than the certifying
     # ones scores (cross-fitting), else 1 (no cap).
     max_auto_share: float = 1.0
+    # Whether this version was one of the job's looks at certification (thresholds.look_epoch); a version
+    # that was not certifies nothing, whatever its best bound.
+    certification_look: bool = True
 
 
 def evaluate(
@@ -88,6 +91,7 @@ def evaluate(
     label_confidence: NDArray[np.floating] | None = None,
     earlier: EarlierCertified | None = None,
     cap_share: bool = False,
+    may_certify: bool = True,
 ) -> ModelMetrics:
     """Fit the temperature on the validation set, then pick thresholds on its calibrated confidences.
 
@@ -104,6 +108,8 @@ def evaluate(
     threshold is bounded together with them, i.e. on all the job's machine labels.
     `cap_share`: the logits are held-out predictions of other networks than the one that will score the pool
     (cross-fitting): `max_auto_share` is then the share of the certified objects above the thresholds.
+    `may_certify`: False when this training is not one of the job's looks (thresholds.look_epoch): the
+    thresholds are then all None; the best bound a threshold reached is still reported.
     """
     val_logits = np.asarray(val_logits, dtype=np.float64).reshape(-1, n_classes)
     val_labels = np.asarray(val_labels, dtype=np.int64)
@@ -167,6 +173,8 @@ def evaluate(
             label_noise=label_noise,
             object_noise=object_noise,
         )
+    if not may_certify:
+        thresholds = [ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)]
     global_noise = float(label_noise)
     if object_noise is not None and len(object_noise):
         label_noise = float(object_noise.mean())
@@ -200,4 +208,5 @@ def evaluate(
         best_lower_bound=best[0],
         best_lower_bound_support=best[1],
         max_auto_share=max_share,
+        certification_look=may_certify,
     )
