@@ -113,8 +113,9 @@ class InferenceSettings(ServiceSettings):
         description="Text: add a bag-of-words expert (TF-IDF of words and word pairs, logistic regression on "
         "the same labels; adapters/lexicon.py) to the head's logits before calibration. It keeps the single "
         "words a sentence embedding blurs (trec6 through the platform: 71 % machine-labeled instead of "
-        "55-69 %), but off by default: with it, both sst2 runs machine-labeled below the 95 % target, the "
-        "certification's optimism over repeated looks that more certifications expose (docs/benchmarks.md).",
+        "55-69 %), but off by default: with it, both sst2 runs machine-labeled below the 95 % target before "
+        "one_look_per_doubling; with that rule they meet it, but one trec6 run saved less with the expert "
+        "(35 %) than without (52 %) (docs/benchmarks.md, twelfth session).",
     )
     certify_share: float = Field(
         0.5, gt=0, lt=1, description="finetune: share of the random draws kept for certification."
