@@ -471,6 +471,18 @@ async def test_predict_selects_uncertain_distinct_objects_for_humans(
     assert await _code(stub.Predict(bad)) == (grpc.StatusCode.INVALID_ARGUMENT, "select_count_invalid")
 
 
+def labeled_picks(
+    pool_data: list[tuple[str, str]], resp: inference_pb2.PredictResponse
+) -> list[inference_pb2.InferenceObject]:
+    """The pool objects (ids p0, p1, ...) Predict selected for humans, with their labels."""
+    selected = set(resp.selected_object_ids)
+    return [
+        inference_pb2.InferenceObject(object_id=f"p{i}", text=t, label=label)
+        for i, (t, label) in enumerate(pool_data)
+        if f"p{i}" in selected
+    ]
+
+
 async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, models_dir: Path) -> None:
     """A version's certified draws are recorded with its verdict; Predict records its draws' sampling rate
     (from pool_size when the objects are a sample); the next version bounds its threshold with them."""
@@ -509,12 +521,7 @@ async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, mo
     assert rates["1"] == pytest.approx(n_random / left)
 
     # Version 2 on the first labels and the picks: version 1's certified draws join its bound.
-    index = {f"p{i}": label for i, (_, label) in enumerate(pool_data)}
-    picks = [
-        inference_pb2.InferenceObject(object_id=o.object_id, text=o.text, label=index[o.object_id])
-        for o in pool
-        if o.object_id in set(resp.selected_object_ids)
-    ]
+    picks = labeled_picks(pool_data, resp)
     v2 = await stub.TrainModel(
         inference_pb2.TrainModelRequest(
             job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.9
@@ -555,12 +562,7 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
             )
         )
         assert len(resp.random_object_ids) >= 10
-        index = {f"p{i}": label for i, (_, label) in enumerate(pool_data)}
-        picks = [
-            inference_pb2.InferenceObject(object_id=o.object_id, text=o.text, label=index[o.object_id])
-            for o in pool
-            if o.object_id in set(resp.selected_object_ids)
-        ]
+        picks = labeled_picks(pool_data, resp)
         v3 = await s.TrainModel(
             inference_pb2.TrainModelRequest(
                 job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.85

@@ -225,21 +225,22 @@ def test_the_same_answers_in_another_order_give_the_same_model() -> None:
     np.testing.assert_allclose(x.probas_, y.probas_, atol=1e-9)
 
 
-def face_with_truth() -> tuple[Answers, np.ndarray, np.ndarray]:
-    """The real `face` answers, the rows of its gold objects and their true classes (skips when absent)."""
-    if not (SHARED / "face" / "labels.csv").is_file():
-        pytest.skip("face is not present")
-    answers, gold = load_shared("face")
+def shared_with_truth(name: str) -> tuple[Answers, np.ndarray, np.ndarray]:
+    """A real set's answers, the rows of its gold objects and their true classes (skips when absent)."""
+    if not (SHARED / name / "labels.csv").is_file():
+        pytest.skip(f"{name} is not present")
+    answers, gold = load_shared(name)
     index = {o: i for i, o in enumerate(answers.object_ids.tolist())}
     cat = {c: i for i, c in enumerate(answers.categories)}
-    return answers, np.array([index[o] for o in gold]), np.array([cat[gold[o]] for o in gold])
+    items = [o for o in gold if o in index]
+    return answers, np.array([index[o] for o in items]), np.array([cat[gold[o]] for o in items])
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared datasets are not present")
 def test_correlated_answers_on_real_data_lower_the_calibration_error() -> None:
     """On `face` a crowd's unanimous answers are wrong one time in ten: the measured correlation of answers
     (gold-free) tempers them, which the held-out temperature alone cannot (ECE 0.24 there)."""
-    answers, rows, truth = face_with_truth()
+    answers, rows, truth = shared_with_truth("face")
     with_rho = AutoDawidSkene().fit(answers)
     without = AutoDawidSkene(correlation=False).fit(answers)
     assert with_rho.probas_ is not None and without.probas_ is not None and with_rho.labels_ is not None
@@ -278,7 +279,7 @@ def test_the_bootstrap_lowers_the_calibration_error_on_real_data() -> None:
     """On `face` (27 workers, 9 answers per object) the plug-in confusion matrices are far surer than their
     estimates allow; averaging over refits on resampled objects tempers the posteriors further (gold-free).
     (The per-class step, which comes after it, is off on both sides: this measures the bootstrap.)"""
-    answers, rows, truth = face_with_truth()
+    answers, rows, truth = shared_with_truth("face")
     boot = AutoDawidSkene(class_temperature=False).fit(answers)
     plain = AutoDawidSkene(bootstrap=0, class_temperature=False).fit(answers)
     assert boot.probas_ is not None and plain.probas_ is not None and boot.labels_ is not None
@@ -327,11 +328,7 @@ def test_answer_counts_unrelated_to_difficulty_leave_the_temperature_flat() -> N
 def test_the_answer_count_slope_lowers_the_calibration_error_on_real_adaptive_data() -> None:
     """`music_genre`'s answers were collected adaptively (1 to 7 per item, many where the first disagreed):
     its many-answer items were 97 % confident and 83 % right, its few-answer ones under-confident."""
-    answers, gold = load_shared("music_genre")
-    index = {o: i for i, o in enumerate(answers.object_ids.tolist())}
-    cat = {c: i for i, c in enumerate(answers.categories)}
-    rows = np.array([index[o] for o in gold])
-    truth = np.array([cat[gold[o]] for o in gold])
+    answers, rows, truth = shared_with_truth("music_genre")
     shaped = AutoDawidSkene().fit(answers)
     scalar = AutoDawidSkene(count_shape=False).fit(answers)
     assert shaped.probas_ is not None and scalar.probas_ is not None and shaped.labels_ is not None
@@ -383,13 +380,7 @@ def test_the_objects_of_a_class_the_crowd_finds_harder_are_tempered_more(seed: i
 def test_per_class_temperatures_lower_the_calibration_error_on_real_data(name: str) -> None:
     """On `music_genre` listeners mistake some genres for one another; on `adult` the middle ratings (P, R)
     are the disputed ones: the objects predicted there were over-confident beyond the job's temperature."""
-    if not (SHARED / name / "labels.csv").is_file():
-        pytest.skip(f"{name} is absent")
-    answers, gold = load_shared(name)
-    index = {o: i for i, o in enumerate(answers.object_ids.tolist())}
-    cat = {c: i for i, c in enumerate(answers.categories)}
-    rows = np.array([index[o] for o in gold if o in index])
-    truth = np.array([cat[gold[o]] for o in gold if o in index])
+    answers, rows, truth = shared_with_truth(name)
     by_class = AutoDawidSkene().fit(answers)
     flat = AutoDawidSkene(class_temperature=False).fit(answers)
     assert by_class.probas_ is not None and flat.probas_ is not None and by_class.labels_ is not None
