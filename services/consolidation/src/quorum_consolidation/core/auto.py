@@ -25,13 +25,13 @@ _T_LOW, _T_HIGH = 1.0, 20.0
 #: Held-out answers needed from objects whose answer count is not the commonest one before a slope is fitted.
 _MIN_OTHER_COUNTS = 100
 #: Values of the answer-count slope of the temperature tried (`_count_shape`).
+_COUNT_SHAPE_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0)
 #: Held-out answers a predicted class needs before it gets a temperature of its own (fewer: the job's).
 _MIN_CLASS_ANSWERS = 100
 #: ... and a held-out log-likelihood gain over the job's temperature of more than this (a likelihood-ratio
 #: test of the one extra parameter at 5 %: half of chi-square(1)'s 95 % quantile). A crowd that follows
 #: Dawid-Skene gains at most ~1.2 by chance (simulated); the real sets' disputed classes 2 to 21.
 _CLASS_MIN_GAIN = 1.92
-_COUNT_SHAPE_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0)
 
 
 def answer_folds(answers: Answers, n_folds: int, seed: int) -> np.ndarray:
