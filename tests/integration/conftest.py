@@ -59,6 +59,10 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             # default draws everything until then), so that its objects carry the model's vote whenever the
             # first certification comes: test_autolabel_end_to_end checks those votes.
             "RANDOM_SHARE_UNCERTIFIED": "0.5",
+            # A certification try at every iteration: with half of each batch drawn, a 400-object job's draws
+            # double only twice, too few tries to certify reliably within a test. The one-look rule itself
+            # is tested in test_inference_service.py.
+            "ONE_LOOK_PER_DOUBLING": "false",
         },
     )
     plat.test_kafka = kafka  # type: ignore[attr-defined]  # the broker-loss test restarts it
