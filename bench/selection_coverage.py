@@ -21,11 +21,12 @@ stricter rule costs), for one look (the last, all draws) and for the first of ma
 service's rule that tightens the level as the draws double since B (`look_confidence_level`).
 `--model-change D` trains a new model at every look (each draw's confidence and correctness redrawn with
 correlation 1 - D to the first model's, the population curve unchanged), as the service does at every
-iteration; `--one-look-per-doubling` applies the service's rule of certifying once per doubling of the draws
-(`look_at`) instead of at every look.
+iteration; `--looks-per-doubling L` applies the service's rule of certifying L times per doubling of the
+draws (`look_at`) instead of at every look; `--improve B` lets the model get better as draws grow (the
+service's does: its error scale m x (max_draws / draws)^B at each look).
 
     .venv/bin/python bench/selection_coverage.py [--reps 2000] [--levels 0.95 0.99] [--spending-base 100]
-        [--model-change 0.3] [--one-look-per-doubling]
+        [--model-change 0.3] [--looks-per-doubling 1] [--improve 0.5]
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
         mean = args.label_noise
         eps = rng.beta(2.0, 2.0 * (1.0 - mean) / mean, size=n)
         label_ok = rng.random(n) >= eps
-        cut = certify(conf, model_ok, label_ok, eps, k, target, look_confidence_level(level, n, base), rng)
+        one = look_confidence_level(level, n, base, args.looks_per_doubling)
+        cut = certify(conf, model_ok, label_ok, eps, k, target, one, rng)
         single.append(None if cut is None else (population_accuracy(cut, m, g), 1.0 - cut))
         hit = None
         # A new model at every look (`--model-change`): each draw's confidence and correctness are redrawn,
@@ -100,8 +102,8 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
         z_conf, z_ok = norm.ppf(conf), norm.ppf(u_ok)
         last_epoch = None
         for look, size in enumerate(looks):
-            at = look_confidence_level(level, size, base)
-            if args.one_look_per_doubling and base > 0:
+            at = look_confidence_level(level, size, base, args.looks_per_doubling)
+            if args.looks_per_doubling and base > 0:
                 epoch = look_at(
                     size,
                     size,
@@ -110,6 +112,7 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
                     target_accuracy=target,
                     confidence_level=at,
                     pooled_with_earlier=False,
+                    looks_per_doubling=args.looks_per_doubling,
                 )
                 if epoch is None:
                     continue
@@ -118,11 +121,14 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
                 rho = 1.0 - args.model_change
                 fresh = np.sqrt(1.0 - rho**2)
                 conf = norm.cdf(rho * z_conf + fresh * rng.standard_normal(n))
-                ok_u = norm.cdf(rho * z_ok + fresh * rng.standard_normal(n))
-                model_ok = ok_u < 1.0 - m * (1.0 - conf) ** g
+                u_ok = norm.cdf(rho * z_ok + fresh * rng.standard_normal(n))
+            # `--improve B`: a model that learns from the growing labels, its error scale m times
+            # (max_draws / size)^B at a look on `size` draws (at most 1), the setting's m at the last.
+            m_now = min(1.0, m * (args.max_draws / size) ** args.improve)
+            model_ok = u_ok < 1.0 - m_now * (1.0 - conf) ** g
             cut = certify(conf[:size], model_ok[:size], label_ok[:size], eps[:size], k, target, at, rng)
             if cut is not None:
-                hit = (population_accuracy(cut, m, g), 1.0 - cut)
+                hit = (population_accuracy(cut, m_now, g), 1.0 - cut)
                 break
         first.append(hit)
 
@@ -143,8 +149,9 @@ def run(setting: dict, args: argparse.Namespace, level: float, base: int, seed: 
         **setting,
         "confidence_level": level,
         "spending_base": base,
-        "one_look_per_doubling": bool(args.one_look_per_doubling and base > 0),
+        "looks_per_doubling": args.looks_per_doubling if base > 0 else 0,
         "model_change": args.model_change,
+        "improve": args.improve,
         "one_look": summary(single),
         f"first_of_{len(looks)}_looks": summary(first),
     }
@@ -162,10 +169,18 @@ def main() -> None:
     parser.add_argument("--max-draws", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--one-look-per-doubling",
-        action="store_true",
-        help="the service's rule (ONE_LOOK_PER_DOUBLING): certify once each time the draws double from "
-        "--spending-base, not at every look",
+        "--looks-per-doubling",
+        type=int,
+        default=0,
+        help="the service's rule (LOOKS_PER_DOUBLING, default 1): certify this many times each time the "
+        "draws double from --spending-base, each at that share of the doubling's error rate (0: every look)",
+    )
+    parser.add_argument(
+        "--improve",
+        type=float,
+        default=0.0,
+        help="a model that improves as labels grow: its error scale m x (max_draws / draws)^B at each look "
+        "(0: the same model quality throughout)",
     )
     parser.add_argument(
         "--model-change",

@@ -62,7 +62,7 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             # A certification try at every iteration: with half of each batch drawn, a 400-object job's draws
             # double only twice, too few tries to certify reliably within a test. The one-look rule itself
             # is tested in test_inference_service.py.
-            "ONE_LOOK_PER_DOUBLING": "false",
+            "LOOKS_PER_DOUBLING": "0",
         },
     )
     plat.test_kafka = kafka  # type: ignore[attr-defined]  # the broker-loss test restarts it

@@ -547,10 +547,10 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
     async with running(settings) as s:
         v1 = await s.TrainModel(request)
         assert v1.metrics.certification_look and any(t.has_threshold for t in v1.metrics.thresholds)
-        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0}
+        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0, "per_doubling": 1}
         v2 = await s.TrainModel(request)
         assert not v2.metrics.certification_look and not any(t.has_threshold for t in v2.metrics.thresholds)
-        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0}
+        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0, "per_doubling": 1}
         # Random picks of a pool whose sentences are as easy: 30 draws + at least 10 more = the next doubling.
         pool_data = sentences(20, seed=42)
         pool = [
@@ -569,7 +569,7 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
             )
         )
         assert v3.metrics.certification_look
-        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 1}
+        assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 1, "per_doubling": 1}
 
 
 async def test_a_first_batch_too_small_to_certify_does_not_spend_a_look(
@@ -648,18 +648,33 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
     assert v2.version == 2 and v2.metrics.n_validation == n_c and v2.metrics.n_train == len(more) - n_c
     assert v2.metrics.finetune_steps == 0  # the encoder was reused
     assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-1.pt"]
-    # Grown enough: a warm-started encoder replaces the job's previous one on disk.
+    # Grown enough, but no look at certification (the draws did not grow): only a look can machine-label, so
+    # the encoder is reused still.
     most = text_objects(sentences(60, seed=1))
     v3 = await tuned_stub.TrainModel(
         inference_pb2.TrainModelRequest(job_id=job, objects=most, categories=CATS)
     )
     assert v3.version == 3 and v3.metrics.n_validation == n_c
-    assert v3.metrics.finetune_steps > 0
+    assert not v3.metrics.certification_look and v3.metrics.finetune_steps == 0
+    # Random picks of the pool bring the draws to the next look: a warm-started encoder replaces the job's
+    # previous one on disk.
+    pool_data = sentences(20, seed=33)
+    pool = [inference_pb2.InferenceObject(object_id=f"p{i}", text=t) for i, (t, _) in enumerate(pool_data)]
+    picked = await tuned_stub.Predict(
+        inference_pb2.PredictRequest(job_id=job, objects=pool, select_count=50, labeled=most)
+    )
+    v4 = await tuned_stub.TrainModel(
+        inference_pb2.TrainModelRequest(
+            job_id=job, objects=[*most, *labeled_picks(pool_data, picked)], categories=CATS
+        )
+    )
+    assert v4.metrics.certification_look and v4.metrics.n_validation > n_c
+    assert v4.metrics.finetune_steps > 0
     assert [p.name for p in (models_dir / job).glob("encoder-*.pt")] == ["encoder-2.pt"]
     resp = await tuned_stub.Predict(
         inference_pb2.PredictRequest(job_id=job, objects=text_objects(held_out, False))
     )
-    assert resp.version == 3
+    assert resp.version == 4
     assert np.mean([p.label == g for p, (_, g) in zip(resp.predictions, held_out, strict=True)]) >= 0.9
 
 

@@ -499,3 +499,18 @@ def test_a_job_looks_once_per_doubling_of_its_draws() -> None:
     # ... unless earlier machine labels pool with them (a small set can join a bound with slack)
     assert look_at(400, 10, 100, 1, **{**kw, "pooled_with_earlier": True}) == 2
     assert look_at(0, 0, 100, None, **kw) is None
+
+
+def test_two_looks_per_doubling_look_at_each_factor_sqrt2_at_half_the_error_rate() -> None:
+    # epochs of [100, 141), [141, 200), [200, 283), [283, 400): the looks come at every factor sqrt(2)
+    ns = (99, 100, 141, 142, 199, 200, 282, 283, 400)
+    assert [look_epoch(n, 100, 2) for n in ns] == [-1, 0, 0, 1, 1, 2, 2, 3, 4]
+    with pytest.raises(ValueError, match="looks_per_doubling"):
+        look_epoch(100, 100, 0)
+    kw = {"target_accuracy": 0.95, "confidence_level": 0.95, "pooled_with_earlier": False}
+    assert look_at(150, 150, 100, 0, **kw, looks_per_doubling=2) == 1  # one look later than L = 1 allows
+    assert look_at(150, 150, 100, 0, **kw) is None
+    # The two looks of a doubling share its error rate: each at half of it.
+    assert look_confidence_level(0.95, 150, 100, 2) == pytest.approx(0.975)
+    assert look_confidence_level(0.95, 300, 100, 2) == pytest.approx(1 - 0.05 / 4)
+    assert look_confidence_level(0.95, 300, 100, 0) == look_confidence_level(0.95, 300, 100, 1)

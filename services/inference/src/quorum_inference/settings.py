@@ -44,18 +44,21 @@ class InferenceSettings(ServiceSettings):
     look_spending_base_draws: int = Field(
         100,
         ge=0,
-        description="A job's certification is tried at looks (every iteration, or once per doubling of its "
-        "draws with one_look_per_doubling); its confidence_level is split over "
-        "those looks by how often the job's certification draws have doubled since this many "
-        "(core/thresholds.py: look_confidence_level; at 0.95: 0.95 below 2x, 0.975 below 4x, 0.983 below "
-        "8x). 0 = the same confidence_level at every look.",
+        description="A job's certification is tried at looks (looks_per_doubling times per doubling of its "
+        "draws, or every iteration); its confidence_level is split over those looks by how often the job's "
+        "certification draws have doubled since this many, and shared by the looks of one doubling "
+        "(core/thresholds.py: look_confidence_level; at 0.95 with one look per doubling: 0.95 below 2x, "
+        "0.975 below 4x, 0.983 below 8x). 0 = the same confidence_level at every iteration.",
     )
-    one_look_per_doubling: bool = Field(
-        True,
-        description="A job's certification is tried once each time its certification draws double (from "
-        "look_spending_base_draws; below it, once per halving), not at every iteration: a new model at "
-        "every iteration gives the same draws a fresh chance to look good (core/thresholds.py: look_epoch). "
-        "Iterations between looks machine-label nothing. Needs look_spending_base_draws > 0.",
+    looks_per_doubling: int = Field(
+        1,
+        ge=0,
+        le=4,
+        description="How many times a job's certification is tried each time its certification draws double "
+        "(from look_spending_base_draws; 2: at every factor sqrt(2), each at half the doubling's error "
+        "rate), not at every iteration: a new model at every iteration gives the same draws a fresh chance "
+        "to look good (core/thresholds.py: look_epoch). Iterations between looks machine-label nothing. 0 = "
+        "every iteration (the older rule). Needs look_spending_base_draws > 0.",
     )
     earlier_at_bound: bool = Field(
         True,
@@ -114,7 +117,7 @@ class InferenceSettings(ServiceSettings):
         "the same labels; adapters/lexicon.py) to the head's logits before calibration. It keeps the single "
         "words a sentence embedding blurs (trec6 through the platform: 71 % machine-labeled instead of "
         "55-69 %), but off by default: with it, both sst2 runs of the eleventh session machine-labeled "
-        "below the 95 % target (before one_look_per_doubling; with it, one sst2 run met the target at 8.9 % "
+        "below the 95 % target (before looks_per_doubling; with one, one sst2 run met the target at 8.9 % "
         "machine-labeled), and one trec6 run saved less with it (35 %) than without (52 %) "
         "(docs/benchmarks.md, twelfth session).",
     )
@@ -134,9 +137,9 @@ class InferenceSettings(ServiceSettings):
     finetune_growth: float = Field(
         1.5,
         ge=1.0,
-        description="finetune: fine-tune again (warm-started from the job's previous encoder) once the "
-        "training labels have grown by this factor since the last fine-tuning; in between only the head is "
-        "retrained.",
+        description="finetune: fine-tune again (warm-started from the job's previous encoder) at the job's "
+        "next look at certification (looks_per_doubling) once the training labels have grown by this factor "
+        "since the last fine-tuning; in between only the head is retrained.",
     )
     finetune_epochs: int = Field(3, ge=1, le=100, description="finetune: epochs from the pretrained encoder.")
     finetune_max_steps: int = Field(400, ge=1, description="finetune: most optimiser steps per fine-tuning.")

@@ -373,28 +373,32 @@ class InferenceEngine:
     ) -> tuple[float, bool]:
         """This training's confidence level on the job's `n_draws` certification draws so far (machine-labeled
         or not: the level must not relax when a certified set leaves the pool), and whether it may certify.
-        With one_look_per_doubling, only the first training in each doubling of the draws
-        (thresholds.look_epoch) is a look, recorded in `<job>/looks.json`; a training whose `n_certify` draws
-        could not clear the target even all agreeing (and no earlier machine labels to pool with) cannot
-        certify anyway, so it does not spend the epoch's look."""
+        With looks_per_doubling L > 0, only the first training in each of the job's look epochs (L per
+        doubling of the draws: thresholds.look_epoch) is a look, recorded in `<job>/looks.json`; a training
+        whose `n_certify` draws could not clear the target even all agreeing (and no earlier machine labels to
+        pool with) cannot certify anyway, so it does not spend the epoch's look."""
         s = self._settings
-        base = s.look_spending_base_draws
-        level = look_confidence_level(s.confidence_level, n_draws, base)
-        if not s.one_look_per_doubling or base <= 0:
+        base, per = s.look_spending_base_draws, s.looks_per_doubling
+        level = look_confidence_level(s.confidence_level, n_draws, base, per)
+        if per <= 0 or base <= 0:
             return level, True
         looked = self._read_json(job_id, "looks") or {}
+        last = None
+        if "epoch" in looked:  # in this setting's epochs (a restart may have changed it mid-job)
+            last = int(np.floor(int(looked["epoch"]) * per / int(looked.get("per_doubling", 1))))
         epoch = look_at(
             n_draws,
             n_certify,
             base,
-            int(looked["epoch"]) if "epoch" in looked else None,
+            last,
             target_accuracy=target,
             confidence_level=level,
             pooled_with_earlier=earlier is not None,
+            looks_per_doubling=per,
         )
         if epoch is None:
             return level, False
-        self._write_json(job_id, "looks", {"epoch": epoch})
+        self._write_json(job_id, "looks", {"epoch": epoch, "per_doubling": per})
         return level, True
 
     def _drawn(self, job_id: str, objects: list[InferenceObject]) -> set[str]:
@@ -422,13 +426,13 @@ class InferenceEngine:
     ) -> tuple[Any, Any, nets.Arch] | None:
         """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
         object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
-        is fine-tuned on the other human labels only, warm-started from the job's previous encoder once they
-        have grown by finetune_growth, else reused; a head is trained on its embeddings of the same labels;
-        C's logits fit the temperature (and the label-noise estimate) and certify the threshold, on the C
-        objects no earlier version would have machine-labelled. Neither the encoder nor the head ever saw C,
-        so the bound is an honest held-out one. `soft`: the confidences the head trains against (None: bare
-        labels). `fit_lexicon`: fits and saves the version's bag-of-words expert on the given rows (None: no
-        expert). None (too few training labels yet): the frozen path runs."""
+        is fine-tuned on the other human labels only, warm-started from the job's previous encoder at a look
+        (`_look`) once they have grown by finetune_growth, else reused; a head is trained on its embeddings
+        of the same labels; C's logits fit the temperature (and the label-noise estimate) and certify the
+        threshold, on the C objects no earlier version would have machine-labelled. Neither the encoder nor
+        the head ever saw C, so the bound is an honest held-out one. `soft`: the confidences the head trains
+        against (None: bare labels). `fit_lexicon`: fits and saves the version's bag-of-words expert on the
+        given rows (None: no expert). None (too few training labels yet): the frozen path runs."""
         s = self._settings
         drawn = self._drawn(job_id, objects)
         excluded = self._ids(job_id, "excluded") or set()
@@ -440,10 +444,17 @@ class InferenceEngine:
         train_rows = np.flatnonzero(~is_c)
         if len(train_rows) < s.finetune_min_labels:
             return None
+        c_rows = np.flatnonzero(is_c)
+        certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
+        earlier = self._earlier(job_id, version)
+        level, is_look = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
         state = self._encoder_state(job_id) or {}
         key = str(state.get("path", ""))
         stats: dict[str, float] = {}
-        if not key or len(train_rows) >= s.finetune_growth * int(state.get("n_train", 0)):
+        # A fine-tuning costs up to minutes of CPU and only a look can machine-label: between looks the head
+        # is retrained on the job's latest encoder (for picking the next batch).
+        grown = len(train_rows) >= s.finetune_growth * int(state.get("n_train", 0))
+        if not key or (grown and is_look):
             texts = [objects[i].text for i in train_rows]
             key, stats = self._fine_tune(job_id, key, texts, labels[train_rows], arch)
             self._save_encoder_state(job_id, {"path": key, "n_train": int(len(train_rows))})
@@ -456,15 +467,11 @@ class InferenceEngine:
             device=self.device,
             confidence=None if soft is None else soft[train_rows],
         )
-        c_rows = np.flatnonzero(is_c)
         held_logits = nets.logits(head, x[c_rows])
         lexicon_key = ""
         if fit_lexicon is not None:  # fitted on the head's labels only: C stays held out from both experts
             lexicon_key, fitted = fit_lexicon(train_rows)
             held_logits = held_logits + fitted.log_probs([objects[i].text for i in c_rows])
-        certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
-        earlier = self._earlier(job_id, version)
-        level, is_look = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
         metrics = evaluate(
             held_logits,
             labels[c_rows],

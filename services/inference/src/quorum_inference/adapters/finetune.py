@@ -23,7 +23,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from quorum_inference.adapters.features import EMBEDDING_DIM, LRU, cached_embed
+from quorum_inference.adapters.features import EMBEDDING_DIM, LRU, cached_embed, encode_batch_size
 
 # Logit scale of the fine-tuning classifier: the sentence embedding is unit-norm (cosine-classifier style).
 _SCALE = 16.0
@@ -32,7 +32,7 @@ _SCALE = 16.0
 @dataclass(frozen=True)
 class FinetuneConfig:
     epochs: int = 3  # from the pretrained encoder
-    warm_epochs: int = 2  # from the job's previous encoder (it already saw most of these labels)
+    warm_epochs: int = 1  # from the job's previous encoder (it saw the labels of its last look, about half)
     batch_size: int = 32
     lr: float = 4e-5  # encoder (AdamW)
     head_lr: float = 2e-3  # the throw-away classifier
@@ -70,15 +70,15 @@ def save_encoder(path: Path, model: Any) -> None:
     tmp.replace(path)  # a crash never leaves a half-written encoder behind
 
 
-def embed(model: Any, texts: list[str], batch_size: int = 128) -> NDArray[np.float32]:
-    """Unit-norm sentence embeddings, as the frozen TextEmbedder gives them."""
+def embed(model: Any, texts: list[str], batch_size: int = 0) -> NDArray[np.float32]:
+    """Unit-norm sentence embeddings, as the frozen TextEmbedder gives them (`batch_size` 0: the device's)."""
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     model.eval()
     return np.asarray(
         model.encode(
             texts,
-            batch_size=batch_size,
+            batch_size=batch_size or encode_batch_size(model.device),
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,

@@ -136,37 +136,45 @@ def earlier_certified(
     )
 
 
-def look_confidence_level(confidence_level: float, n_draws: int, base_draws: int) -> float:
+def look_confidence_level(
+    confidence_level: float, n_draws: int, base_draws: int, looks_per_doubling: int = 1
+) -> float:
     """The confidence level of one look (one iteration's certification) on `n_draws` certification draws.
 
-    Certification is tried again at every iteration as draws accumulate and machine-labels at the first
-    success, so a job's chance of certifying a set below the target is that of *any* of its looks: with one
-    level for all, up to 9.8 % of simulated runs at 0.95 (`bench/selection_coverage.py`, 19 looks to 1,000
-    draws, accuracy falling gently with confidence). Looks below 2 x `base_draws` keep the full level (an
-    easy job certifies there, and few looks fit in it); after that the error rate 1 - `confidence_level` is
-    divided by 1 + the number of doublings of the draws since `base_draws` (at 0.95: 0.975 below 4 x, 0.983
-    below 8 x). Looks between doublings share most of their draws and so most of their errors: the level
-    tightens as fast as the information grows, not per look. A heuristic calibrated by that simulation, not
-    a union bound over looks. `base_draws` <= 0: one level for every look. That simulation kept one model for
-    every look; the service trains a new one at every iteration, which gives the same draws a fresh chance
-    each time (up to 13 % of runs below the target), so it also looks only once per doubling (`look_at`)."""
+    Certification is tried again as draws accumulate and machine-labels at the first success, so a job's
+    chance of certifying a set below the target is that of *any* of its looks: with one level for all, up to
+    9.8 % of simulated runs at 0.95 (`bench/selection_coverage.py`, 19 looks to 1,000 draws, accuracy falling
+    gently with confidence). Looks below 2 x `base_draws` keep the full level (an easy job certifies there,
+    and few looks fit in it); after that the error rate 1 - `confidence_level` is divided by 1 + the number of
+    doublings of the draws since `base_draws` (at 0.95: 0.975 below 4 x, 0.983 below 8 x), and shared by the
+    `looks_per_doubling` looks of each doubling (`look_epoch`; 2: each at half of it; 0 or 1: not shared).
+    Looks between doublings share most of their draws and so most of their errors: the level tightens as fast
+    as the information grows, not per look. A heuristic calibrated by that simulation, not a union bound over
+    looks. `base_draws` <= 0: one level for every look. That simulation kept one model for every look; the
+    service trains a new one at every iteration, which gives the same draws a fresh chance each time (up to
+    13 % of runs below the target), so it also looks only `looks_per_doubling` times per doubling
+    (`look_at`)."""
     if base_draws <= 0:
         return confidence_level
     doublings = int(np.floor(np.log2(max(n_draws, base_draws) / base_draws)))
-    return 1.0 - (1.0 - confidence_level) / (doublings + 1)
+    return 1.0 - (1.0 - confidence_level) / ((doublings + 1) * max(1, looks_per_doubling))
 
 
-def look_epoch(n_draws: int, base_draws: int) -> int:
-    """Which doubling of the certification draws `n_draws` lies in: floor(log2(n_draws / base_draws)), so 0
-    for [base, 2 base), 1 for [2 base, 4 base), and negative below base. With one look per epoch (the
-    service's default), a job's certification is tried once each time its draws double, not at every
+def look_epoch(n_draws: int, base_draws: int, looks_per_doubling: int = 1) -> int:
+    """Which of the job's look epochs `n_draws` certification draws lie in: floor(L log2(n_draws /
+    base_draws)) with L = `looks_per_doubling`, so with L = 1 one epoch per doubling (0 for [base, 2 base), 1
+    for [2 base, 4 base), negative below base) and with L = 2 one per factor sqrt(2). With one look per epoch
+    (the service's rule), a job's certification is tried L times each time its draws double, not at every
     iteration: a new model at every iteration gives the same draws a fresh chance to look good, and with one
     look per iteration the first certified set fell below the target in up to 13.4 % of simulated runs where
-    5 % is promised (`bench/selection_coverage.py --model-change 0.3`), at most 4.9 % with one look per
-    epoch."""
+    5 % is promised (`bench/selection_coverage.py --model-change 0.3`), at most 4.9 % with L = 1 (docs/
+    benchmarks.md has L = 2's figures)."""
     if base_draws <= 0 or n_draws <= 0:
         raise ValueError(f"n_draws and base_draws must be > 0, got {n_draws} and {base_draws}")
-    return int(np.floor(np.log2(n_draws / base_draws)))
+    if looks_per_doubling < 1:
+        raise ValueError(f"looks_per_doubling must be >= 1, got {looks_per_doubling}")
+    # The small epsilon keeps exact powers (n = base * 2^(j/L)) in their own epoch despite rounding.
+    return int(np.floor(looks_per_doubling * np.log2(n_draws / base_draws) + 1e-9))
 
 
 def look_at(
@@ -178,6 +186,7 @@ def look_at(
     target_accuracy: float,
     confidence_level: float,
     pooled_with_earlier: bool,
+    looks_per_doubling: int = 1,
 ) -> int | None:
     """The epoch (`look_epoch`) in which a training on `n_draws` certification draws so far looks at
     certification, or None when it may not certify: its epoch is not after `last_epoch` (the job's last
@@ -190,7 +199,7 @@ def look_at(
         best = clopper_pearson_lower(n_certify, n_certify, confidence_level) if n_certify > 0 else 0.0
         if best < target_accuracy:
             return None
-    epoch = look_epoch(n_draws, base_draws)
+    epoch = look_epoch(n_draws, base_draws, looks_per_doubling)
     return epoch if last_epoch is None or epoch > last_epoch else None
 
 
