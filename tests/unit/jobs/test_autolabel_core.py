@@ -52,21 +52,21 @@ def test_first_batch_is_seeded_random_and_disjoint() -> None:
 
 
 def test_decide_continues_with_a_batch_while_much_is_left() -> None:
-    nxt = decide(1, remaining=1500, sent_to_humans=200, plan=PLAN, spec=ON)
+    nxt = decide(1, remaining=1500, sent_to_humans=400, plan=PLAN, spec=ON)
     assert nxt.decision == Decision.CONTINUE and nxt.to_humans == PLAN.batch_size and nxt.to_fail == 0
 
 
 def test_batches_grow_with_the_human_labels_so_far() -> None:
-    # 20 % of what humans labeled, never below the base batch: 50 until 250 were sent, then growing.
-    assert PLAN.batch_after(0) == PLAN.batch_after(250) == 50
-    assert PLAN.batch_after(251) == 51 and PLAN.batch_after(1200) == 240
+    # 10 % of what humans labeled, never below the base batch: 50 until 500 were sent, then growing.
+    assert PLAN.batch_after(0) == PLAN.batch_after(500) == 50
+    assert PLAN.batch_after(501) == 51 and PLAN.batch_after(1200) == 120
     nxt = decide(9, remaining=1500, sent_to_humans=1200, plan=PLAN, spec=ON)
-    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 240)
+    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 120)
     # Less than the grown batch and a base batch left: the rest goes to humans now, not in one more iteration.
-    nxt = decide(9, remaining=289, sent_to_humans=1200, plan=PLAN, spec=ON)
-    assert (nxt.decision, nxt.to_humans) == (Decision.REST_TO_HUMANS, 289)
-    nxt = decide(9, remaining=290, sent_to_humans=1200, plan=PLAN, spec=ON)
-    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 240)
+    nxt = decide(9, remaining=169, sent_to_humans=1200, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans) == (Decision.REST_TO_HUMANS, 169)
+    nxt = decide(9, remaining=170, sent_to_humans=1200, plan=PLAN, spec=ON)
+    assert (nxt.decision, nxt.to_humans) == (Decision.CONTINUE, 120)
     # The budget still caps a grown batch.
     spec = AutoLabelSpec(enabled=True, max_human_labeled=1250)
     nxt = decide(9, remaining=1500, sent_to_humans=1200, plan=PLAN, spec=spec)

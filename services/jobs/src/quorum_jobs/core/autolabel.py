@@ -133,10 +133,8 @@ MAX_ITERATIONS = 40
 #: Later batches are at least this share of the objects humans labeled so far. Another iteration never costs
 #: human labels (what it sends would otherwise all go to humans at the end) but costs a training; batches that
 #: grow with the labels keep the number of trainings logarithmic in the dataset's size while a model that
-#: certifies late still gets the chance to. A job certifies only at its looks, once each time its random draws
-#: double (inference's looks_per_doubling), so the batches between two looks only pick objects: 0.2 reaches
-#: the next look in fewer trainings than 0.1 (rt-polarity: 18 iterations instead of 26).
-BATCH_GROWTH = 0.2
+#: certifies late still gets the chance to.
+BATCH_GROWTH = 0.1
 #: Iterations whose model certified nothing score at most this many unlabeled objects (a seeded uniform
 #: sample): there is nothing to machine-label, only a batch to pick, and scoring a large pool (e.g. embedding
 #: 10,000 texts with a freshly fine-tuned encoder) would dominate the iteration's time.
