@@ -537,7 +537,7 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
     model at every iteration would give the same draws a fresh chance to look good. A second version on the
     same 30 draws is no look; once random picks bring the draws to 40, the next version looks again."""
     settings = make_settings(migrated_url, tmp_path, "torch").model_copy(
-        update={"look_spending_base_draws": 20}
+        update={"look_spending_base_draws": 20, "looks_per_doubling": 1}
     )
     job = uuid.uuid4().hex
     first = sentences(10, seed=41)  # 30 easy sentences, all of them draws of the pool
