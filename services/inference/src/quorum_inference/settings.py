@@ -51,16 +51,16 @@ class InferenceSettings(ServiceSettings):
         "0.975 below 4x, 0.983 below 8x). 0 = the same confidence_level at every iteration.",
     )
     looks_per_doubling: int = Field(
-        2,
+        1,
         ge=0,
         le=4,
         description="How many times a job's certification is tried each time its certification draws double "
         "(from look_spending_base_draws; 2: at every factor sqrt(2), each at half the doubling's error "
         "rate), not at every iteration: a new model at every iteration gives the same draws a fresh chance "
         "to look good (core/thresholds.py: look_epoch). Iterations between looks machine-label nothing. 0 = "
-        "every iteration (the older rule). Needs look_spending_base_draws > 0. Default 2: sklearn-digits "
-        "seeds 0 and 2 machine-labeled 85.8 % and 73.2 % with it, 87.1 % and 54.9 % with 1 "
-        "(docs/benchmarks.md, thirteenth session).",
+        "every iteration (the older rule). Needs look_spending_base_draws > 0. With 2, sklearn-digits seeds "
+        "0 and 2 machine-labeled 85.8 % and 73.2 % (87.1 % and 54.9 % with 1), but trec6 with 3 answers per "
+        "draw nothing (18.2 % with 1): one run each (docs/benchmarks.md, thirteenth session).",
     )
     earlier_at_bound: bool = Field(
         True,
