@@ -135,9 +135,23 @@ def test_auto_labeling_machine_labels_what_the_model_is_sure_of_and_humans_label
     ]
     assert np.mean(correct) >= target - margin, (np.mean(correct), len(correct), shown)
 
+    # A version's bound pools with the certified sets of the earlier versions whose machine labels the job
+    # committed (the jobs service names them; a version it never committed must not vouch for a later set).
+    job_id = job["job_id"]
+    rows = _sql(
+        platform,
+        "SELECT model_version, machine_labeled, metrics FROM jobs.autolabel_iterations WHERE job_id = %s"
+        " ORDER BY iteration",
+        job_id,
+    )
+    committed_before = False
+    for version, labeled, metrics in rows:
+        if version:
+            assert (int(metrics.get("n_certified_earlier", 0)) > 0) == committed_before, rows
+        committed_before = committed_before or labeled > 0
+
     # The model as one more annotator: every object sent to humans after the first iteration carries the
     # predicted class of that iteration's model, except the random draws (inference's record of them), ...
-    job_id = job["job_id"]
     sent = _sent_to_humans(platform, job_id, "model_label, answer_count")
     drawn = _random_draws(platform, job_id)
     later = [(oid, label) for oid, it, label, _ in sent if it >= 1]

@@ -409,6 +409,16 @@ async def test_versions_and_warm_start(stub: Stub, text_job: tuple[str, inferenc
             grpc.StatusCode.INVALID_ARGUMENT,
             "image_unreadable",
         ),
+        (
+            inference_pb2.TrainModelRequest(
+                job_id="j",
+                objects=text_objects(sentences(2, 0)),
+                categories=CATS,
+                machine_labeled_versions=[0],
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "machine_labeled_versions_invalid",
+        ),
     ],
 )
 async def test_bad_train_requests_are_rejected_with_a_reason(
@@ -485,7 +495,8 @@ def labeled_picks(
 
 async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, models_dir: Path) -> None:
     """A version's certified draws are recorded with its verdict; Predict records its draws' sampling rate
-    (from pool_size when the objects are a sample); the next version bounds its threshold with them."""
+    (from pool_size when the objects are a sample); a later version bounds its threshold with them once the
+    caller says that version's machine labels were committed (not for a version whose iteration never was)."""
     job = uuid.uuid4().hex
     first = sentences(40, seed=21)
     v1 = await stub.TrainModel(
@@ -520,15 +531,18 @@ async def test_earlier_machine_labels_join_a_later_versions_bound(stub: Stub, mo
     assert rates["0"] == pytest.approx(120 / (600 + 120))  # the first batch: 120 of the 720 objects
     assert rates["1"] == pytest.approx(n_random / left)
 
-    # Version 2 on the first labels and the picks: version 1's certified draws join its bound.
+    # Version 2 on the first labels and the picks, version 1's machine labels committed: version 1's certified
+    # draws join its bound.
     picks = labeled_picks(pool_data, resp)
-    v2 = await stub.TrainModel(
-        inference_pb2.TrainModelRequest(
-            job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.9
-        )
+    request = inference_pb2.TrainModelRequest(
+        job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.9
     )
-    assert v2.version == 2 and v2.metrics.n_certified_earlier == len(certified)
-    for t in v2.metrics.thresholds:
+    v2 = await stub.TrainModel(request)
+    assert v2.version == 2 and v2.metrics.n_certified_earlier == 0  # the caller committed no version's labels
+    request.machine_labeled_versions[:] = [1]
+    v3 = await stub.TrainModel(request)
+    assert v3.version == 3 and v3.metrics.n_certified_earlier == len(certified)
+    for t in v3.metrics.thresholds:
         assert not t.has_threshold or t.lower_bound >= 0.9
 
 

@@ -98,6 +98,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             warm_start_model_id=request.warm_start_model_id,
             threshold_mode=request.threshold_mode,
             label_noise=request.label_noise,
+            machine_labeled_versions=list(request.machine_labeled_versions),
         )
         return _version_pb(mv, self._engine.backend.name)
 

@@ -160,7 +160,12 @@ class AutoLabeler:
             try:
                 noise = expected_label_noise([h.confidence for h in humans])
                 model = await self.inference.train(
-                    job.job_id, train, spec.categories, spec.auto_labeling.target_accuracy, label_noise=noise
+                    job.job_id,
+                    train,
+                    spec.categories,
+                    spec.auto_labeling.target_accuracy,
+                    label_noise=noise,
+                    machine_labeled_versions=await self.loop.machine_labeled_versions(job.job_id),
                 )
                 to_score = unsent_objects
                 if not _certifies(model.metrics):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -128,9 +128,19 @@ class InferenceEngine:
         warm_start_model_id: str = "",
         threshold_mode: str = "",
         label_noise: float = 0.0,
+        machine_labeled_versions: Sequence[int] = (),
     ) -> ModelVersion:
+        """`machine_labeled_versions`: the job's earlier versions whose machine labels were committed; only
+        their certified sets pool with this version's bound (`_earlier`)."""
         if not job_id:
             raise InvalidArgument("job_id is empty", reason="missing_job_id")
+        for i, v in enumerate(machine_labeled_versions):
+            if v < 1:
+                raise InvalidArgument(
+                    f"machine_labeled_versions[{i}] is {v}; versions start at 1",
+                    reason="machine_labeled_versions_invalid",
+                )
+        applied = frozenset(int(v) for v in machine_labeled_versions)
         if len(categories) < 2 or len(set(categories)) != len(categories) or not all(categories):
             raise InvalidArgument(
                 "categories must be at least 2 distinct non-empty names", reason="categories_invalid"
@@ -234,6 +244,7 @@ class InferenceEngine:
                     quality,
                     soft,
                     kept_lexicon if with_lexicon else None,
+                    applied,
                 )
                 if done is not None:
                     return done
@@ -281,7 +292,7 @@ class InferenceEngine:
                 drawn = self._drawn(job_id, objects)
                 is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
                 certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
-                earlier = self._earlier(job_id, version)
+                earlier = self._earlier(job_id, version, applied)
                 level, is_look = self._look(job_id, int(is_drawn.sum()), int(certify.sum()), target, earlier)
                 metrics = evaluate(
                     held_logits,
@@ -423,6 +434,7 @@ class InferenceEngine:
         quality: NDArray[np.float64],
         soft: NDArray[np.float64] | None,
         fit_lexicon: Callable[[NDArray[np.int64]], tuple[str, lexicon.Lexicon]] | None,
+        applied: frozenset[int],
     ) -> tuple[Any, Any, nets.Arch] | None:
         """TEXT_MODEL=finetune (runs in the worker thread). The certification set C: the random draws whose
         object id hashes into certify_share (a fixed split, so it never moves between iterations). The encoder
@@ -432,7 +444,8 @@ class InferenceEngine:
         threshold, on the C objects no earlier version would have machine-labelled. Neither the encoder nor
         the head ever saw C, so the bound is an honest held-out one. `soft`: the confidences the head trains
         against (None: bare labels). `fit_lexicon`: fits and saves the version's bag-of-words expert on the
-        given rows (None: no expert). None (too few training labels yet): the frozen path runs."""
+        given rows (None: no expert). `applied`: the versions whose machine labels were committed
+        (`_earlier`). None (too few training labels yet): the frozen path runs."""
         s = self._settings
         drawn = self._drawn(job_id, objects)
         excluded = self._ids(job_id, "excluded") or set()
@@ -446,7 +459,7 @@ class InferenceEngine:
             return None
         c_rows = np.flatnonzero(is_c)
         certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
-        earlier = self._earlier(job_id, version)
+        earlier = self._earlier(job_id, version, applied)
         level, is_look = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
         state = self._encoder_state(job_id) or {}
         key = str(state.get("path", ""))
@@ -535,19 +548,21 @@ class InferenceEngine:
         bounds[str(version)] = max(t.lower_bound for t in metrics.thresholds if t.threshold is not None)
         self._write_json(job_id, "bounds", bounds)
 
-    def _earlier(self, job_id: str, version: int) -> EarlierCertified | None:
+    def _earlier(self, job_id: str, version: int, applied: frozenset[int]) -> EarlierCertified | None:
         """The draws inside earlier versions' machine-labeled sets, weighted for version `version`'s bound
-        (core/thresholds.py: earlier_certified)."""
+        (core/thresholds.py: earlier_certified). Only the `applied` versions count: a training records its
+        set when it certifies, but its iteration may never commit (a failure before the commit, then a retry
+        that trains again), and a set that was never machine-labeled must not vouch for a weaker one."""
         record = self._read_json(job_id, "certified")
         rates = self._read_json(job_id, "sampling")
         if not record or not rates:
             return None
         bounds = self._read_json(job_id, "bounds") if self._settings.earlier_at_bound else None
         return earlier_certified(
-            [(int(a), float(e), int(v)) for a, e, v in record.values()],
+            [(int(a), float(e), int(v)) for a, e, v in record.values() if int(v) in applied],
             {int(v): float(r) for v, r in rates.items()},
             version,
-            {int(v): float(b) for v, b in (bounds or {}).items()},
+            {int(v): float(b) for v, b in (bounds or {}).items() if int(v) in applied},
         )
 
     def _record_sampling(

@@ -165,6 +165,16 @@ class AutoLabelStore:
                 for r in rows
             ]
 
+    async def machine_labeled_versions(self, job_id: str) -> list[int]:
+        """The model versions whose committed iterations machine-labeled objects (inference pools only their
+        certified sets with a new version's bound)."""
+        t = autolabel_iterations
+        query = select(t.c.model_version).where(
+            t.c.job_id == job_id, t.c.machine_labeled > 0, t.c.model_version > 0
+        )
+        async with self.sessions() as s:
+            return sorted({int(v) for v in (await s.execute(query)).scalars()})
+
     async def mark_released(self, job_id: str, iteration: int) -> None:
         t = autolabel_iterations
         async with transaction(self.sessions) as s:

@@ -79,13 +79,17 @@ class InferenceClient:
         categories: Sequence[str],
         target_accuracy: float,
         label_noise: float = 0.0,
+        machine_labeled_versions: Sequence[int] = (),
     ) -> TrainedModel:
+        """`machine_labeled_versions`: the job's versions whose machine labels were committed (only their
+        certified sets pool with the new version's bound)."""
         request = inference_pb2.TrainModelRequest(
             job_id=job_id,
             objects=[o.proto() for o in objects],
             categories=list(categories),
             target_accuracy=target_accuracy,
             label_noise=label_noise,
+            machine_labeled_versions=list(machine_labeled_versions),
         )
         try:
             mv = await self._stub.TrainModel(request, timeout=self.timeout_s)
