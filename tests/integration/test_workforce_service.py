@@ -109,6 +109,7 @@ class Job:
     job_id: str
     workers: list[str]
     tokens: list[str]
+    spec: pb.JobSpec | None = None  # as opened
 
 
 async def make_job(
@@ -150,7 +151,7 @@ async def make_job(
         object_count=objects,
     )
     await stub.OpenJob(pb.OpenJobRequest(spec=spec))
-    return Job(owner, team, job_id, ids, tokens)
+    return Job(owner, team, job_id, ids, tokens, spec)
 
 
 async def next_task(stub: Stub, worker: str, job_id: str = "") -> pb.Task | None:
@@ -801,6 +802,98 @@ async def test_objects_with_their_own_answer_count_take_that_many_workers_at_onc
     events = await consume_answers(kafka_bootstrap, job.job_id, len(tasks) + 4)
     replayed = [e.answer_submitted for _, e in events if e.answer_submitted.answer.object_id == 2]
     assert {(a.required_answers, a.min_answers) for a in replayed} == {(4, 4)} and len(replayed) == 8
+
+
+async def test_a_random_draw_with_its_own_early_stop_asks_for_more_answers_only_after_the_first_ones(
+    stub: Stub, redis_url: str, kafka_bootstrap: str
+) -> None:
+    """A fixed job of 3 answers per object; object 1 put with required 5, min 3, target 0.975 (an automated-
+    labeling loop's random draw): 3 workers at once, a 4th only once all three answered and consolidation
+    had its moment to label it, one at a time; its label closes it, in this non-adaptive job too, also after
+    a rebuild. Its answer events carry its own maximum, minimum and target; object 0's the job's."""
+    job = await make_job(stub, objects=1, n=3, workers=5, task_type="text-classification")
+    draw = common_pb2.DataObject(
+        object_id=1, source="a random draw", required_answers=5, min_answers=3, target_confidence=0.975
+    )
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=[draw]))
+    w0, w1, w2, w3, w4 = job.workers
+    wait_s = 5.1  # the service's draw_verdict_wait_ms (5000 by default) and a margin
+    tasks: list[tuple[str, pb.Task]] = []
+    for w in (w0, w1, w2):
+        for want in (0, 1):
+            task = await next_task(stub, w, job.job_id)
+            assert task is not None and task.object_id == want, (w, want, task)
+            tasks.append((w, task))
+    assert await next_task(stub, w3, job.job_id) is None  # three at once: the draw's answers are not all in
+    for w, task in tasks:
+        await submit(stub, w, task)
+    assert await next_task(stub, w3, job.job_id) is None  # all in: consolidation's moment to label it
+    await asyncio.sleep(wait_s)
+    t3 = await next_task(stub, w3, job.job_id)  # no label came: one more worker
+    assert t3 is not None and t3.object_id == 1
+    assert await next_task(stub, w4, job.job_id) is None  # one at a time
+
+    events = await consume_answers(kafka_bootstrap, job.job_id, len(tasks))
+    carried = {
+        (
+            e.answer_submitted.answer.object_id,
+            e.answer_submitted.required_answers,
+            e.answer_submitted.min_answers,
+            round(e.answer_submitted.target_confidence, 3),
+        )
+        for _, e in events
+    }
+    assert carried == {(0, 3, 0, 0.0), (1, 5, 3, 0.975)}
+
+    label = envelope(
+        label_consolidated=events_pb2.LabelConsolidated(
+            job_id=job.job_id, object_id=1, label="cat", method="adaptive-ds", answer_count=3
+        )
+    )
+    producer = await start_producer(kafka_bootstrap)
+    redis = Redis.from_url(redis_db(redis_url, 5))
+    try:
+        await producer.send_and_wait(LABELS_TOPIC, label.SerializeToString(), key=object_key(job.job_id, 1))
+        closed_key = f"qw:j:{job.job_id}:closed"
+        assert await eventually(lambda: redis.sismember(closed_key, "1"), timeout_s=30)
+        assert not (await submit(stub, w3, t3)).duplicate  # the lease already out still answers
+        await asyncio.sleep(wait_s)
+        assert await next_task(stub, w4, job.job_id) is None  # 4 of at most 5, but labeled: closed
+        # Rebuilt from PostgreSQL (the meta is gone, OpenJob again), the draw stays closed.
+        await redis.delete(f"qw:j:{job.job_id}:m", closed_key)
+        await stub.OpenJob(pb.OpenJobRequest(spec=job.spec))
+        assert await redis.sismember(closed_key, "1")
+        assert await next_task(stub, w4, job.job_id) is None
+    finally:
+        await redis.aclose()
+        await producer.stop()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "named"),
+    [
+        (
+            {"required_answers": 3, "min_answers": 4, "target_confidence": 0.9},
+            "min_answers_invalid",
+            "between 1",
+        ),
+        ({"min_answers": 2, "target_confidence": 0.9}, "min_answers_invalid", "required_answers (0)"),
+        ({"required_answers": 5, "min_answers": 3}, "target_confidence_invalid", "(0.5, 1)"),
+        (
+            {"required_answers": 5, "min_answers": 3, "target_confidence": 1.0},
+            "target_confidence_invalid",
+            "1.0",
+        ),
+    ],
+)
+async def test_an_early_stop_out_of_range_is_refused_naming_the_object(
+    stub: Stub, fields: dict[str, float], reason: str, named: str
+) -> None:
+    job = await make_job(stub, objects=1, n=3, workers=1, task_type="text-classification")
+    bad = common_pb2.DataObject(object_id=9, source="a draw", **fields)  # type: ignore[arg-type]
+    err = await rpc_error(stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=[bad])))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and reason_from_rpc_error(err) == reason
+    assert "object 9" in (err.details() or "") and named in (err.details() or "")
 
 
 async def test_an_answer_count_out_of_range_is_refused_naming_the_object_and_stores_nothing(

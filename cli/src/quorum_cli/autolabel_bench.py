@@ -202,7 +202,8 @@ def autolabel_bench(
         "--validation-workers",
         min=0,
         max=10,
-        help="Answers per random draw, the labels that certify the model (0 = --workers-per-object).",
+        help="Answers per random draw at most, the labels that certify the model: --workers-per-object at "
+        "once, more only while they disagree (0 = --workers-per-object + 2).",
     ),
     workers: int = typer.Option(10, "--workers", min=1, max=200, help="Simulated workers."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Run the frozen reference (text)."),

@@ -183,8 +183,8 @@ def create(
         typer.Option(
             "--validation-workers",
             min=0,
-            help="--auto-label: answers per random draw, the labels that certify the model "
-            "(0 = --workers-per-object).",
+            help="--auto-label: answers per random draw at most, the labels that certify the model: "
+            "--workers-per-object at once, more only while they disagree (0 = --workers-per-object + 2).",
         ),
     ] = 0,
     api: ApiOption = None,

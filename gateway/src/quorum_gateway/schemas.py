@@ -129,9 +129,11 @@ class AutoLabelingFields(BaseModel):
     validation_workers_per_object: int = Field(
         0,
         ge=0,
-        description="Answers per random draw, the human-labeled objects that certify the model: cleaner "
-        "labels there certify sooner (0 = workers_per_object; else workers_per_object to 10; all of them, "
-        "also in an adaptive job).",
+        description="Answers per random draw at most, the human-labeled objects that certify the model: "
+        "cleaner labels there certify sooner. A draw gets workers_per_object answers at once (also in an "
+        "adaptive job), then one more at a time while its label's posterior is below half the target's error "
+        "rate (0 = workers_per_object + 2, at most 10; workers_per_object = exactly that many; else "
+        "workers_per_object to 10).",
     )
 
     def proto(self) -> jobs_pb2.AutoLabeling:

@@ -10,6 +10,7 @@ from quorum_jobs.core.autolabel import (
     GT_MIN_DATASET_SIZE,
     AutoLabelSpec,
     Decision,
+    DrawAnswers,
     auto_label_errors,
     auto_label_spec,
     dataset_size_error,
@@ -20,6 +21,7 @@ from quorum_jobs.core.autolabel import (
     scoring_sample,
     true_accuracy_estimate,
 )
+from quorum_jobs.core.batching import DataObject
 from quorum_jobs.core.spec import JobSpecInput, validate_spec
 from quorum_jobs.errors import InvalidArgument
 
@@ -174,21 +176,40 @@ def test_validation_workers_are_zero_or_from_the_jobs_count_to_ten(validation_wo
         assert validate_spec(spec).auto_labeling.validation_workers == validation_workers
     else:
         message = (
-            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
+            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object + 2) or between "
             f"workers_per_object (3) and 10, got {validation_workers}"
         )
         with pytest.raises(InvalidArgument, match=re.escape(message)):
             validate_spec(spec)
 
 
-def test_random_draws_get_the_validation_count_and_all_of_it_in_an_adaptive_job() -> None:
-    assert draw_answers(ON, 3, adaptive=False) == 0  # the job's own rule: 3 answers
-    assert draw_answers(ON, 3, adaptive=True) == 3  # 3, not stopped early
-    five = AutoLabelSpec(enabled=True, validation_workers=5)
-    assert draw_answers(five, 3, adaptive=False) == draw_answers(five, 3, adaptive=True) == 5
-    assert draw_answers(AutoLabelSpec(enabled=True, validation_workers=3), 3, adaptive=False) == 0
+def test_random_draws_get_the_jobs_count_at_once_and_more_only_while_their_workers_disagree() -> None:
+    # Default: the job's 3 at once, up to 2 more one at a time until the label's posterior reaches half the
+    # target's error rate; in an adaptive job too (its other objects may stop at 1).
+    extra = DrawAnswers(required=5, min_answers=3, target_confidence=pytest.approx(0.975))
+    assert draw_answers(ON, 3, adaptive=False) == draw_answers(ON, 3, adaptive=True) == extra
+    at_80 = draw_answers(AutoLabelSpec(enabled=True, target_accuracy=0.8), 3, adaptive=False)
+    assert at_80.target_confidence == pytest.approx(0.9)
+    seven = AutoLabelSpec(enabled=True, validation_workers=7)
+    assert draw_answers(seven, 3, adaptive=False) == DrawAnswers(7, 3, pytest.approx(0.975))
+    # validation_workers = the job's count: exactly that many (the job's own rule, or all of them in an
+    # adaptive job); the default never goes past 10 answers.
+    three = AutoLabelSpec(enabled=True, validation_workers=3)
+    assert draw_answers(three, 3, adaptive=False) == DrawAnswers()
+    assert draw_answers(three, 3, adaptive=True) == DrawAnswers(3)
+    assert draw_answers(ON, 10, adaptive=False) == DrawAnswers() and draw_answers(ON, 9, False).required == 10
     spec = validate_spec(_spec(auto_validation_workers=5))
     assert spec.auto_labeling.validation_workers == 5
+
+
+def test_a_stored_draw_goes_to_workforce_with_its_early_stop() -> None:
+    draws = draw_answers(ON, 3, adaptive=False)
+    obj = DataObject(7, "text")
+    assert draws.apply(obj, 0) == obj  # not a draw
+    early = DataObject(7, "text", required_answers=5, min_answers=3, target_confidence=0.975)
+    assert draws.apply(obj, 5) == early
+    # A draw stored under another count (e.g. before the early stop existed) keeps its count, all at once.
+    assert draws.apply(obj, 4) == DataObject(7, "text", required_answers=4)
 
 
 def test_too_small_a_dataset_is_refused_with_its_size() -> None:

@@ -23,7 +23,7 @@ from quorum_common.task_types import CUSTOM
 from quorum_jobs.adapters.store import JobRecord, JobStore, RequesterRecord
 from quorum_jobs.adapters.workforce import OpenSpec, WorkforceClient, WorkforceError
 from quorum_jobs.autolabeling import AutoLabeler, AutoLabelReport
-from quorum_jobs.core.autolabel import draw_answers, plan_first_batch, plan_loop
+from quorum_jobs.core.autolabel import DrawAnswers, draw_answers, plan_first_batch, plan_loop
 from quorum_jobs.core.batching import DataObject
 from quorum_jobs.core.content import image_ref, mask_ref
 from quorum_jobs.core.known import known_label
@@ -148,16 +148,14 @@ class JobsApp:
         custom = spec.task_type == CUSTOM
         sent = None if first_batch is None else set(first_batch.validation) | set(first_batch.training)
         draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
+        known = spec.known_answer_attribute
         await self._open(
             job,
             [
-                _data_object(
-                    o,
-                    previous.get(o.object_id),
-                    custom=custom,
-                    known=spec.known_answer_attribute,
-                    # The random first batch certifies the loop's models (core/autolabel.draw_answers).
-                    required_answers=draws if sent is not None else 0,
+                # The random first batch certifies the loop's models (core/autolabel.draw_answers).
+                draws.apply(
+                    _data_object(o, previous.get(o.object_id), custom=custom, known=known),
+                    draws.required if sent is not None else 0,
                 )
                 for o in manifest.objects
                 if sent is None or o.object_id in sent
@@ -287,6 +285,7 @@ class JobsApp:
     async def reconcile_once(self) -> None:
         for job in await self.store.claim_jobs(JobStatus.INITIALIZING, self._open_lease_s):
             log.info("reconcile_open_job", job_id=job.job_id)
+            spec = job.spec
             objects = [
                 obj
                 async for obj in self._stored_objects(
@@ -295,6 +294,7 @@ class JobsApp:
                     custom=job.spec.task_type == CUSTOM,
                     sent_only=job.spec.auto_labeling.enabled,
                     known=job.spec.known_answer_attribute,
+                    draws=draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive),
                 )
             ]
             await self._open(job, objects)
@@ -436,19 +436,21 @@ class JobsApp:
         custom: bool = False,
         sent_only: bool = False,
         known: str = "",
+        draws: DrawAnswers = DrawAnswers(),
     ) -> AsyncIterator[DataObject]:
+        """`draws`: what the objects stored with their own answer count (the random draws) get."""
         async for object_id, line, required in self.store.object_lines(job_id, sent_only=sent_only):
             data = json.loads(line)
             prev = previous_label(data, source_label_attribute)[0] if source_label_attribute else None
-            yield DataObject(
+            obj = DataObject(
                 object_id,
                 data.get("source") or "",
                 data.get("source-ref") or "",
                 canonical_json(prev.as_dict()) if prev is not None else "",
                 canonical_json(data) if custom else "",
                 known_label(data, known),
-                required_answers=required,
             )
+            yield draws.apply(obj, required)
 
     async def _open(self, job: JobRecord, objects: Sequence[DataObject]) -> None:
         """Load the objects into workforce and open the job; on success the job is in progress."""
@@ -554,7 +556,6 @@ def _data_object(
     *,
     custom: bool = False,
     known: str = "",
-    required_answers: int = 0,
 ) -> DataObject:
     """The object as workforce stores it; a custom task's input is the whole manifest line; `known`: the
     job's known-answer attribute (the object's known class goes along, for consolidation only)."""
@@ -567,7 +568,6 @@ def _data_object(
         prev,
         line,
         known_label(obj.data, known),
-        required_answers=required_answers,
     )
 
 

@@ -206,6 +206,7 @@ class AutoLabeler:
         labeled_now = {oid for oid, _, _ in machine}
         rest = [oid for oid, _ in unsent if oid not in labeled_now]
         nxt = decide(iteration, len(rest), counts.sent, plan, spec.auto_labeling)
+        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
         if not model_id and nxt.decision == Decision.CONTINUE:  # no model: nothing to iterate on
             nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
         to_humans, to_fail = _split(nxt, selected, rest)
@@ -226,7 +227,7 @@ class AutoLabeler:
                 model_labels=annotated,
                 # The random draws certify later models: their own answer count (core/autolabel.draw_answers).
                 draws=drawn,
-                draw_answers=draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive),
+                draw_answers=draws.required,
             ),
         )
         if not committed:
@@ -249,11 +250,13 @@ class AutoLabeler:
     async def _release(self, job: JobRecord, iteration: int) -> None:
         """Put the iteration's human batch into workforce (idempotent) and record that it is there."""
         objects = []
+        spec = job.spec
+        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
         # The model labels were stored with the iteration: a retried release sends the same ones.
         for oid, line, model_label, required in await self.loop.sent_objects(job.job_id, iteration):
             data = json.loads(line)
             source, ref = data.get("source") or "", data.get("source-ref") or ""
-            objects.append(DataObject(oid, source, ref, model_label=model_label, required_answers=required))
+            objects.append(draws.apply(DataObject(oid, source, ref, model_label=model_label), required))
         if objects:
             await self.workforce.put_objects(job.job_id, objects)
         await self.loop.mark_released(job.job_id, iteration)

@@ -40,7 +40,10 @@ async def build_service(settings: WorkforceSettings) -> GrpcService:
     raw = RawPool(settings.database_url, settings.db_pool_size)
     repo = Repository(sessions, raw)
     dispatch = DispatchStore(
-        redis, settings.redis_key_prefix, verdict_wait_ms=settings.adaptive_verdict_wait_ms
+        redis,
+        settings.redis_key_prefix,
+        verdict_wait_ms=settings.adaptive_verdict_wait_ms,
+        draw_verdict_wait_ms=settings.draw_verdict_wait_ms,
     )
     workforce = Workforce(settings, repo, dispatch)
     servicer = WorkforceServicer(workforce)

@@ -120,6 +120,8 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
                 o.known_label,
                 o.model_label,
                 o.required_answers,
+                o.min_answers,
+                o.target_confidence,
             )
             for o in request.objects
         ]

@@ -38,3 +38,11 @@ class WorkforceSettings(ContentServiceSettings):
         description="Adaptive jobs: after an answer beyond the minimum, how long an object waits for its "
         "label (which closes it) before the next worker is sent to it.",
     )
+    draw_verdict_wait_ms: int = Field(
+        5000,
+        ge=0,
+        description="Objects with their own early stop (DataObject.min_answers: the automated-labeling "
+        "loop's random draws): the same wait. Longer, because a further answer there is asked for only when "
+        "the first ones disagreed, and a label later than the wait costs one (2 s let a third of the "
+        "unanimous draws get another answer in the end-to-end tests).",
+    )

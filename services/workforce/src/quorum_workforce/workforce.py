@@ -152,6 +152,19 @@ class Workforce:
                     f"{MAX_WORKERS_PER_OBJECT}, not {o.required_answers}",
                     reason="required_answers_invalid",
                 )
+            if o.min_answers or o.target_confidence:
+                if not (o.required_answers and 1 <= o.min_answers <= o.required_answers):
+                    raise InvalidArgument(
+                        f"object {o.object_id}: min_answers must be between 1 and its required_answers "
+                        f"({o.required_answers}), not {o.min_answers}",
+                        reason="min_answers_invalid",
+                    )
+                if not 0.5 < o.target_confidence < 1:
+                    raise InvalidArgument(
+                        f"object {o.object_id}: target_confidence must be in (0.5, 1) with min_answers, "
+                        f"not {o.target_confidence}",
+                        reason="target_confidence_invalid",
+                    )
         unique = list({o.object_id: o for o in objects}.values())
         new_ids = set(await self.repo.put_objects(job_id, unique))
         carries = any(o.known_label or o.model_label or o.required_answers for o in unique)
@@ -210,7 +223,8 @@ class Workforce:
             for _, oid, worker in leases:
                 takers.setdefault(oid, []).append(worker)
             declined = await self.repo.declined_workers(spec.job_id)
-            closed = set(await self.repo.closed_object_ids(spec.job_id)) if spec.adaptive else set()
+            # Adaptive jobs' labeled objects, and any job's objects with their own early stop, stay closed.
+            closed = set(await self.repo.closed_object_ids(spec.job_id))
             async for batch in self.repo.iter_objects(spec.job_id):
                 n = spec.workers_per_object
                 await self.dispatch.load_objects(spec.job_id, n, batch, takers, declined, closed=closed)

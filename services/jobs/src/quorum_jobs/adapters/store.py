@@ -291,7 +291,7 @@ class JobStore:
                         job_id,
                         first_batch,
                         len(objects),
-                        required_answers=draw_answers(auto, spec.workers_per_object, spec.adaptive),
+                        required_answers=draw_answers(auto, spec.workers_per_object, spec.adaptive).required,
                     )
                 await self.outbox.add_events(s, [status_event(job_id, JobStatus.INITIALIZING)])
         except IntegrityError as err:

@@ -85,6 +85,8 @@ class WorkforceClient:
                             known_label=o.known_label,
                             model_label=o.model_label,
                             required_answers=o.required_answers,
+                            min_answers=o.min_answers,
+                            target_confidence=o.target_confidence,
                         )
                         for o in batch
                     ],

@@ -23,9 +23,12 @@ class DataObject:
     # Automated-labeling jobs: the loop's model's predicted class when it sent the object to humans (never
     # shown to workers; consolidation counts it as a pseudo-worker's answer; see core/model_annotator.py).
     model_label: str = ""
-    # Automated-labeling jobs: the answers a random draw of the loop gets, all of them (0 = the job's rule;
-    # core/autolabel.py: draw_answers).
+    # Automated-labeling jobs: the answers a random draw of the loop gets at most (0 = the job's rule),
+    # min_answers of them at once and more only while its label's posterior is below target_confidence (0:
+    # all at once); core/autolabel.py: draw_answers.
     required_answers: int = 0
+    min_answers: int = 0
+    target_confidence: float = 0.0
 
     def approx_bytes(self) -> int:
         return (

@@ -266,7 +266,7 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
     draws = spec.auto_validation_workers
     if spec.auto_labeling and draws != 0 and not spec.workers_per_object <= draws <= MAX_WORKERS:
         errors.append(
-            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object) or between "
+            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object + 2) or between "
             f"workers_per_object ({spec.workers_per_object}) and {MAX_WORKERS}, got {draws}"
         )
     if not spec.team_id.strip():

@@ -17,12 +17,16 @@ Key layout (prefix P, default "qw:"; single Redis, not Cluster: scripts touch ke
   P j:<job>:o:<object>:w        SET     takers: workers that answered the object or hold a lease on it
   P j:<job>:o:<object>:d        SET     workers that declined the object
   P j:<job>:lock                STRING  rebuild lock (one rebuilder per job)
-  Adaptive jobs only (meta ad=1, min = takers at once before dispatch waits, vw = verdict wait in ms):
+  Adaptive jobs only (meta ad=1, min = takers at once before dispatch waits, vw = verdict wait in ms; dw = the
+  wait of objects with their own early stop, `rmin`, in any job):
   P j:<job>:closed              SET     labeled objects, never dispatched again (mirror of closed_objects)
   P j:<job>:fly                 HASH    object -> gated leases out (takers beyond min: one at a time)
   P j:<job>:hold                HASH    object -> epoch ms before which no further taker (set on answer)
   P j:<job>:req                 HASH    object -> its own number of takers, all at once and never closed early
                                         (DataObject.required_answers: the automated-labeling loop's draws)
+  P j:<job>:rmin                HASH    object -> its takers at once (DataObject.min_answers, with `req`):
+                                        beyond them gated as an adaptive job's objects (fly, hold, closed),
+                                        in any job
   P leases                      ZSET    lease id -> when the sweeper looks at it (expiry; later if submitting)
   P l:<lease>                   HASH    j, o, w, exp, acc, st (a|s|x|d|c, see core.dispatch.LeaseState), subs,
                                         g (1 while the lease counts in `fly`)
@@ -107,10 +111,18 @@ def _s(value: Any) -> str:
 
 
 class DispatchStore:
-    def __init__(self, redis: Redis, prefix: str = "qw:", *, verdict_wait_ms: int = 2000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "qw:",
+        *,
+        verdict_wait_ms: int = 2000,
+        draw_verdict_wait_ms: int = 5000,
+    ) -> None:
         self.redis = redis
         self.p = prefix
         self.verdict_wait_ms = verdict_wait_ms
+        self.draw_verdict_wait_ms = draw_verdict_wait_ms
         self._next = redis.register_script((_LUA / "next_task.lua").read_text())
         self._begin = redis.register_script((_LUA / "begin_submit.lua").read_text())
         self._abort = redis.register_script((_LUA / "abort_submit.lua").read_text())
@@ -257,6 +269,7 @@ class DispatchStore:
             "min": spec.min_workers,
             "tc": spec.target_confidence,
             "vw": self.verdict_wait_ms,
+            "dw": self.draw_verdict_wait_ms,
         }
 
     async def update_meta(self, spec: JobSpec, previous_team: str) -> None:
@@ -384,6 +397,13 @@ class DispatchStore:
                 own = {str(o.object_id): o.required_answers for o in chunk if o.required_answers > 0}
                 if own:
                     pipe.hset(self.job_key(job_id, "req"), mapping=own)
+                own_min = {
+                    str(o.object_id): o.min_answers
+                    for o in chunk
+                    if o.required_answers > 0 and 0 < o.min_answers < o.required_answers
+                }
+                if own_min:
+                    pipe.hset(self.job_key(job_id, "rmin"), mapping=own_min)
                 if open_scores:
                     pipe.zadd(self.job_key(job_id, "open"), open_scores)
                     if reopened:
@@ -410,12 +430,8 @@ class DispatchStore:
 
     async def drop_job(self, job_id: str) -> None:
         """Free a closed job's memory (per-object keys are dropped separately, by id)."""
-        await self.redis.unlink(
-            *(
-                self.job_key(job_id, s)
-                for s in ("m", "open", "reopen", "cur", "src", "leases", "closed", "fly", "hold", "req")
-            )
-        )
+        keys = ("m", "open", "reopen", "cur", "src", "leases", "closed", "fly", "hold", "req", "rmin")
+        await self.redis.unlink(*(self.job_key(job_id, s) for s in keys))
 
     async def active_leases(self, job_id: str) -> int:
         return int(await self.redis.scard(self.job_key(job_id, "leases")))

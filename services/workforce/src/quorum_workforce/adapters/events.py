@@ -38,8 +38,12 @@ def answer_submitted(
     extras: ObjectExtras = ObjectExtras(),
 ) -> Event:
     """A fresh event (new event id) on the answers topic, keyed by object so its events stay in order."""
-    if extras.required_answers > 0:  # the object's own count, without early stop: consolidation waits for all
-        required_answers = min_answers = extras.required_answers
+    if extras.required_answers > 0:  # the object's own count
+        required_answers = extras.required_answers
+        if extras.min_answers > 0:  # its own early stop, in any job
+            min_answers, target_confidence = extras.min_answers, extras.target_confidence
+        else:  # without early stop: consolidation waits for all
+            min_answers = required_answers
     env = envelope(
         answer_submitted=events_pb2.AnswerSubmitted(
             answer=answer_to_proto(answer),

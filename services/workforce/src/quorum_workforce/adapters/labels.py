@@ -2,9 +2,10 @@
 
 Runs inside DbOffsetConsumer's transaction: the closed objects are recorded in `closed_objects` (so a rebuild
 of the dispatch state from PostgreSQL keeps them closed) with the offsets, and taken out of the Redis pool.
-Idempotent (a replayed label closes nothing new). Only jobs with a target confidence are touched: a fixed
-redundancy job's objects leave the pool by their answer count as before. Records that do not decode are
-logged and skipped (raising would block the partition).
+Idempotent (a replayed label closes nothing new). Only jobs with a target confidence, and objects with their
+own early stop (DataObject.min_answers: the automated-labeling loop's random draws, in any job), are touched:
+a fixed redundancy job's other objects leave the pool by their answer count as before. Records that do not
+decode are logged and skipped (raising would block the partition).
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ class LabelCloser:
         if not keys:
             return
         adaptive = await Repository.adaptive_jobs(session, sorted({job for job, _ in keys}))
-        closing = sorted(k for k in keys if k[0] in adaptive)
+        others = sorted(k for k in keys if k[0] not in adaptive)
+        own = await Repository.early_stop_objects(session, others)
+        closing = sorted(k for k in keys if k[0] in adaptive or k in own)
         if not closing:
             return
         await Repository.close_objects(session, closing)

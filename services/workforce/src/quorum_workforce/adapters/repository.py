@@ -256,6 +256,8 @@ class Repository:
                                 "known_label": o.known_label,
                                 "model_label": o.model_label,
                                 "required_answers": o.required_answers,
+                                "min_answers": o.min_answers,
+                                "target_confidence": o.target_confidence,
                             }
                             for o in chunk
                         ]
@@ -336,6 +338,7 @@ class Repository:
                             job_objects.c.source,
                             job_objects.c.source_ref,
                             job_objects.c.required_answers,
+                            job_objects.c.min_answers,
                         )
                         .where(job_objects.c.job_id == job_id, job_objects.c.object_id > after)
                         .order_by(job_objects.c.object_id)
@@ -347,7 +350,13 @@ class Repository:
             batch_objects = []
             for r in rows:
                 batch_objects.append(
-                    DataObject(r.object_id, r.source, r.source_ref, required_answers=r.required_answers)
+                    DataObject(
+                        r.object_id,
+                        r.source,
+                        r.source_ref,
+                        required_answers=r.required_answers,
+                        min_answers=r.min_answers,
+                    )
                 )
             yield batch_objects
             after = rows[-1].object_id
@@ -373,6 +382,8 @@ class Repository:
                     job_objects.c.known_label,
                     job_objects.c.model_label,
                     job_objects.c.required_answers,
+                    job_objects.c.min_answers,
+                    job_objects.c.target_confidence,
                 ).where(job_objects.c.job_id == job_id, job_objects.c.object_id.in_(object_ids))
             )
             return [
@@ -385,6 +396,8 @@ class Repository:
                     r.known_label,
                     r.model_label,
                     r.required_answers,
+                    r.min_answers,
+                    r.target_confidence,
                 )
                 for r in rows
             ]
@@ -405,14 +418,24 @@ class Repository:
         o = job_objects
         async with self._sessions() as s:
             rows = await s.execute(
-                select(o.c.object_id, o.c.known_label, o.c.model_label, o.c.required_answers).where(
+                select(
+                    o.c.object_id,
+                    o.c.known_label,
+                    o.c.model_label,
+                    o.c.required_answers,
+                    o.c.min_answers,
+                    o.c.target_confidence,
+                ).where(
                     o.c.job_id == job_id,
                     o.c.object_id.in_(list(object_ids)),
                     _carries_extras(o),
                 )
             )
             return {
-                int(r.object_id): ObjectExtras(r.known_label, r.model_label, r.required_answers) for r in rows
+                int(r.object_id): ObjectExtras(
+                    r.known_label, r.model_label, r.required_answers, r.min_answers, r.target_confidence
+                )
+                for r in rows
             }
 
     async def answered_workers(self, job_id: str) -> dict[int, list[str]]:
@@ -441,6 +464,20 @@ class Repository:
             select(jobs.c.job_id).where(jobs.c.job_id.in_(list(job_ids)), jobs.c.target_confidence > 0)
         )
         return {r.job_id for r in rows}
+
+    @staticmethod
+    async def early_stop_objects(s: AsyncSession, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Those of the (job, object) `keys` with their own early stop (min_answers: they close when labeled,
+        in any job)."""
+        if not keys:
+            return set()
+        o = job_objects
+        rows = await s.execute(
+            select(o.c.job_id, o.c.object_id).where(
+                tuple_(o.c.job_id, o.c.object_id).in_([tuple(k) for k in keys]), o.c.min_answers > 0
+            )
+        )
+        return {(r.job_id, int(r.object_id)) for r in rows}
 
     @staticmethod
     async def close_objects(s: AsyncSession, keys: Sequence[tuple[str, int]]) -> None:

@@ -98,6 +98,10 @@ job_objects = Table(
     # Answers the object gets, without an adaptive job's early stop; 0 = the job's rule (migration 0007): the
     # automated-labeling loop's random draws, whose labels certify its model.
     Column("required_answers", Integer, nullable=False, server_default="0"),
+    # With required_answers: takers at once before one at a time, and the posterior that closes the object
+    # early (migration 0008); 0 = all required_answers, no early stop.
+    Column("min_answers", Integer, nullable=False, server_default="0"),
+    Column("target_confidence", Float, nullable=False, server_default="0"),
 )
 
 answers = Table(

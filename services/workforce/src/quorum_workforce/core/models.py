@@ -37,9 +37,15 @@ class DataObject:
     # to consolidation with every answer event of the object (one answer of a pseudo-worker there); never
     # into a Task.
     model_label: str = ""
-    # Answers this object gets (0: the job's rule), all of them even in an adaptive job; its answer events
-    # carry required_answers = min_answers = this (the automated-labeling loop's random draws).
+    # Answers this object gets at most (0: the job's rule), all of them even in an adaptive job unless
+    # `min_answers` is set: its answer events carry required_answers = min_answers = this (the automated-
+    # labeling loop's random draws).
     required_answers: int = 0
+    # With required_answers: this many takers at once, then one at a time until consolidation labels the
+    # object (posterior >= target_confidence: the label closes it) or it has required_answers; its answer
+    # events carry these instead of the job's (0: no early stop for this object).
+    min_answers: int = 0
+    target_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class ObjectExtras:
     known_label: str = ""
     model_label: str = ""
     required_answers: int = 0
+    min_answers: int = 0
+    target_confidence: float = 0.0
 
 
 @dataclass(frozen=True)

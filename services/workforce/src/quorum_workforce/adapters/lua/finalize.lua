@@ -11,17 +11,19 @@ if n > 0 then  -- else the job's state is gone: a rebuild counts the answer from
   local wk = J .. ':o:' .. f[2] .. ':w'
   redis.call('SADD', wk, f[3])
   local c = redis.call('SCARD', wk)
-  local req = tonumber(redis.call('HGET', J .. ':req', f[2]) or '')  -- the object's own count (no early stop)
+  local req = tonumber(redis.call('HGET', J .. ':req', f[2]) or '')  -- the object's own count
+  local omin = req and tonumber(redis.call('HGET', J .. ':rmin', f[2]) or '')  -- and its own early stop
   if c >= (req or n) or redis.call('SISMEMBER', J .. ':closed', f[2]) == 1 then
     redis.call('ZREM', J .. ':open', f[2])
     redis.call('ZREM', J .. ':reopen', f[2])
   else
-    local a = redis.call('HMGET', J .. ':m', 'ad', 'min', 'vw')
+    local a = redis.call('HMGET', J .. ':m', 'ad', 'min', 'vw', 'dw')
     local mn = tonumber(a[2] or '') or n
-    if a[1] == '1' and mn < n and c >= mn and not req then
+    if (a[1] == '1' and mn < n and c >= mn and not req) or (omin and c >= omin) then
       -- Adaptive job, an answer at or beyond the minimum: consolidation may label (close) the object now;
-      -- give it `vw` ms before the next worker is sent (through `reopen`: it may lie below cursors).
-      local vw = tonumber(a[3] or '0')
+      -- give it `vw` ms (`dw` for an object with its own minimum) before the next worker is sent (through
+      -- `reopen`: it may lie below cursors).
+      local vw = tonumber((omin and a[4]) or a[3] or '0')
       if vw > 0 then
         local t = redis.call('TIME')
         redis.call('HSET', J .. ':hold', f[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + vw)

@@ -40,12 +40,24 @@ for _, j in ipairs(jobs) do
     -- Adaptive jobs ('ad' = 1): labeled objects are closed; beyond `min` takers an object gets one more
     -- taker at a time (its `fly` count of gated leases must be 0) and, after each answer, only once its
     -- `hold` (a short wait for consolidation's verdict, set by finalize.lua) is over: a label closes it.
-    -- Objects in `req` get their own number of takers instead of n, ungated (consolidation waits for all).
+    -- Objects in `req` get their own number of takers instead of n, ungated (consolidation waits for all),
+    -- unless `rmin` gives them their own minimum, in any job: every lease on them counts in `fly`, so beyond
+    -- the minimum a further taker waits until all earlier ones answered (and the hold): the extra answers
+    -- are asked for only once the first ones disagreed. A label closes them as above.
     local adaptive = m[7] == '1'
     local mn = tonumber(m[6] or '') or n
     if mn > n then mn = n end
     local gated = adaptive and mn < n
     local function own(o) return tonumber(redis.call('HGET', J .. ':req', o) or '') end
+    local function own_min(o) return tonumber(redis.call('HGET', J .. ':rmin', o) or '') end
+    -- Whether the object's next taker must wait its turn (one gated lease out, no hold) at `c` takers.
+    local function beyond(o, c, req)
+      if req then
+        local omin = own_min(o)
+        return omin ~= nil and c >= omin
+      end
+      return gated and c >= mn
+    end
     local function eligible(o)  -- core.dispatch.is_eligible
       local wk = J .. ':o:' .. o .. ':w'
       if redis.call('SISMEMBER', wk, w) == 1 then return false end
@@ -53,8 +65,8 @@ for _, j in ipairs(jobs) do
       local c = redis.call('SCARD', wk)
       local req = own(o)
       if c >= (req or n) then return false end
-      if adaptive and redis.call('SISMEMBER', J .. ':closed', o) == 1 then return false end
-      if gated and c >= mn and not req then
+      if redis.call('SISMEMBER', J .. ':closed', o) == 1 then return false end
+      if beyond(o, c, req) then
         if tonumber(redis.call('HGET', J .. ':fly', o) or '0') > 0 then return false end
         if tonumber(redis.call('HGET', J .. ':hold', o) or '0') > now then return false end
       end
@@ -106,7 +118,7 @@ for _, j in ipairs(jobs) do
     if chosen then
       local wk = J .. ':o:' .. chosen .. ':w'
       local req = own(chosen)
-      local beyond_min = gated and not req and redis.call('SCARD', wk) >= mn
+      local beyond_min = beyond(chosen, redis.call('SCARD', wk), req) or (req and own_min(chosen) ~= nil)
       redis.call('SADD', wk, w)
       if redis.call('SCARD', wk) >= (req or n) then
         redis.call('ZREM', open, chosen)
