@@ -746,6 +746,26 @@ async def test_a_late_objects_model_label_goes_with_its_answer_events_and_never_
 # ---- adaptive redundancy ---------------------------------------------------------------------------------
 
 
+async def label_and_wait_closed(kafka_bootstrap: str, redis: Redis, job_id: str, object_id: int) -> str:
+    """Publish consolidation's label of the object and wait until workforce closed it (the key of the job's
+    closed set in `redis`, returned)."""
+    label = envelope(
+        label_consolidated=events_pb2.LabelConsolidated(
+            job_id=job_id, object_id=object_id, label="cat", method="adaptive-ds", answer_count=3
+        )
+    )
+    producer = await start_producer(kafka_bootstrap)
+    try:
+        await producer.send_and_wait(
+            LABELS_TOPIC, label.SerializeToString(), key=object_key(job_id, object_id)
+        )
+    finally:
+        await producer.stop()
+    closed_key = f"qw:j:{job_id}:closed"
+    assert await eventually(lambda: redis.sismember(closed_key, str(object_id)), timeout_s=30)
+    return closed_key
+
+
 def adaptive_spec(job: Job, *, n: int, minimum: int, objects: int) -> pb.JobSpec:
     """`job` (text-classification) as an adaptive job: from `minimum` to `n` answers, target 0.9."""
     return pb.JobSpec(
@@ -845,17 +865,9 @@ async def test_a_random_draw_with_its_own_early_stop_asks_for_more_answers_only_
     }
     assert carried == {(0, 3, 0, 0.0), (1, 5, 3, 0.975)}
 
-    label = envelope(
-        label_consolidated=events_pb2.LabelConsolidated(
-            job_id=job.job_id, object_id=1, label="cat", method="adaptive-ds", answer_count=3
-        )
-    )
-    producer = await start_producer(kafka_bootstrap)
     redis = Redis.from_url(redis_db(redis_url, 5))
     try:
-        await producer.send_and_wait(LABELS_TOPIC, label.SerializeToString(), key=object_key(job.job_id, 1))
-        closed_key = f"qw:j:{job.job_id}:closed"
-        assert await eventually(lambda: redis.sismember(closed_key, "1"), timeout_s=30)
+        closed_key = await label_and_wait_closed(kafka_bootstrap, redis, job.job_id, 1)
         assert not (await submit(stub, w3, t3)).duplicate  # the lease already out still answers
         await asyncio.sleep(wait_s)
         assert await next_task(stub, w4, job.job_id) is None  # 4 of at most 5, but labeled: closed
@@ -866,7 +878,6 @@ async def test_a_random_draw_with_its_own_early_stop_asks_for_more_answers_only_
         assert await next_task(stub, w4, job.job_id) is None
     finally:
         await redis.aclose()
-        await producer.stop()
 
 
 @pytest.mark.parametrize(
@@ -934,17 +945,9 @@ async def test_a_label_stops_dispatch_of_an_adaptive_jobs_object(
     t4 = await next_task(stub, w4, job.job_id)  # beyond the minimum, one worker at a time
     assert t4 is not None and t4.object_id == 1
 
-    label = envelope(
-        label_consolidated=events_pb2.LabelConsolidated(
-            job_id=job.job_id, object_id=0, label="cat", method="adaptive-ds", answer_count=2
-        )
-    )
-    producer = await start_producer(kafka_bootstrap)
     redis = Redis.from_url(redis_db(redis_url, 5))
     try:
-        await producer.send_and_wait(LABELS_TOPIC, label.SerializeToString(), key=object_key(job.job_id, 0))
-        closed_key = f"qw:j:{job.job_id}:closed"
-        assert await eventually(lambda: redis.sismember(closed_key, "0"), timeout_s=30)
+        closed_key = await label_and_wait_closed(kafka_bootstrap, redis, job.job_id, 0)
         # The lease already out still answers; the answer is stored and counted.
         assert not (await submit(stub, w3, t3)).duplicate
         assert len(await answers_of(stub, job.job_id, [0])) == 3
@@ -959,4 +962,3 @@ async def test_a_label_stops_dispatch_of_an_adaptive_jobs_object(
         assert await next_task(stub, w2, job.job_id) is None
     finally:
         await redis.aclose()
-        await producer.stop()

@@ -290,10 +290,10 @@ class JobsApp:
                 obj
                 async for obj in self._stored_objects(
                     job.job_id,
-                    job.spec.source_label_attribute,
-                    custom=job.spec.task_type == CUSTOM,
-                    sent_only=job.spec.auto_labeling.enabled,
-                    known=job.spec.known_answer_attribute,
+                    spec.source_label_attribute,
+                    custom=spec.task_type == CUSTOM,
+                    sent_only=spec.auto_labeling.enabled,
+                    known=spec.known_answer_attribute,
                     draws=draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive),
                 )
             ]

@@ -206,13 +206,13 @@ class AutoLabeler:
         labeled_now = {oid for oid, _, _ in machine}
         rest = [oid for oid, _ in unsent if oid not in labeled_now]
         nxt = decide(iteration, len(rest), counts.sent, plan, spec.auto_labeling)
-        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
         if not model_id and nxt.decision == Decision.CONTINUE:  # no model: nothing to iterate on
             nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
         to_humans, to_fail = _split(nxt, selected, rest)
         # The model's opinion of each object it sends to humans (not of its random draws) goes with it: the
         # consolidation counts it as one answer of a pseudo-worker whose reliability it learns.
         annotated = model_labels(to_humans, predicted, drawn) if self.settings.model_annotator else {}
+        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
         committed = await self.loop.commit_iteration(
             job.job_id,
             IterationOutcome(
