@@ -27,6 +27,7 @@ from rich.console import Console
 from quorum_cli.labeling_run import ApiClient, RunResult, fetch_answers, run_labeling_job
 from quorum_cli.platform import borrowed_platform
 from quorum_cli.simulation import CrowdDataset, content_dataset
+from quorum_jobs.core.autolabel import DRAW_EXTRA_ANSWERS, MAX_DRAW_ANSWERS
 
 console = Console(stderr=True)
 
@@ -290,7 +291,9 @@ def autolabel_bench(
     summary.update(
         target_accuracy=target_accuracy,
         target_confidence=target_confidence,
-        validation_workers=validation_workers or workers_per_object,
+        # The most answers a random draw may get (the jobs service's default when 0).
+        validation_workers=validation_workers
+        or min(MAX_DRAW_ANSWERS, workers_per_object + DRAW_EXTRA_ANSWERS),
         seed=seed,
     )
     if baseline and data.task_type == "text-classification":
