@@ -579,7 +579,11 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
         picks = labeled_picks(pool_data, resp)
         v3 = await s.TrainModel(
             inference_pb2.TrainModelRequest(
-                job_id=job, objects=[*text_objects(first), *picks], categories=CATS, target_accuracy=0.85
+                job_id=job,
+                objects=[*text_objects(first), *picks],
+                categories=CATS,
+                target_accuracy=0.85,
+                machine_labeled_versions=[1],  # as the jobs loop says once it committed version 1's labels
             )
         )
         assert v3.metrics.certification_look
@@ -679,7 +683,10 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
     )
     v4 = await tuned_stub.TrainModel(
         inference_pb2.TrainModelRequest(
-            job_id=job, objects=[*most, *labeled_picks(pool_data, picked)], categories=CATS
+            job_id=job,
+            objects=[*most, *labeled_picks(pool_data, picked)],
+            categories=CATS,
+            machine_labeled_versions=[1],  # the job committed version 1's machine labels
         )
     )
     assert v4.metrics.certification_look and v4.metrics.n_validation > n_c

@@ -77,6 +77,13 @@ class FakeWorkforce(workforce_pb2_grpc.WorkforceServiceServicer):
             ]
         )
 
+    async def ListWorkers(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._maybe_fail("ListWorkers", context)
+        # Every team has ten workers: a job's random draws may get their extra answers.
+        return workforce_pb2.ListWorkersResponse(
+            workers=[workforce_pb2.Worker(worker_id=f"{request.team_id}-w{i}") for i in range(10)]
+        )
+
     async def PutJobObjects(self, request: Any, context: Any) -> Any:  # noqa: N802
         await self._maybe_fail("PutJobObjects", context)
         stored = self.objects.setdefault(request.job_id, {})

@@ -132,7 +132,8 @@ class AutoLabelingFields(BaseModel):
         description="Answers per random draw at most, the human-labeled objects that certify the model: "
         "cleaner labels there certify sooner. A draw gets workers_per_object answers at once (also in an "
         "adaptive job), then one more at a time while its label's posterior is below half the target's error "
-        "rate (0 = workers_per_object + 2, at most 10; workers_per_object = exactly that many; else "
+        "rate (0 = workers_per_object + 2, at most 10 and at most the team's workers; workers_per_object = "
+        "exactly that many; else "
         "workers_per_object to 10).",
     )
 

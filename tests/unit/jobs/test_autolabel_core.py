@@ -191,15 +191,28 @@ def test_random_draws_get_the_jobs_count_at_once_and_more_only_while_their_worke
     at_80 = draw_answers(AutoLabelSpec(enabled=True, target_accuracy=0.8), 3, adaptive=False)
     assert at_80.target_confidence == pytest.approx(0.9)
     seven = AutoLabelSpec(enabled=True, validation_workers=7)
-    assert draw_answers(seven, 3, adaptive=False) == DrawAnswers(7, 3, pytest.approx(0.975))
+    assert draw_answers(seven, 3, adaptive=False).required == 7
     # validation_workers = the job's count: exactly that many (the job's own rule, or all of them in an
     # adaptive job); the default never goes past 10 answers.
     three = AutoLabelSpec(enabled=True, validation_workers=3)
-    assert draw_answers(three, 3, adaptive=False) == DrawAnswers()
-    assert draw_answers(three, 3, adaptive=True) == DrawAnswers(3)
-    assert draw_answers(ON, 10, adaptive=False) == DrawAnswers() and draw_answers(ON, 9, False).required == 10
+    assert draw_answers(three, 3, adaptive=False).required == 0
+    assert draw_answers(three, 3, adaptive=True).required == 3
+    assert draw_answers(ON, 10, adaptive=False).required == 0 and draw_answers(ON, 9, False).required == 10
     spec = validate_spec(_spec(auto_validation_workers=5))
     assert spec.auto_labeling.validation_workers == 5
+
+
+def test_the_default_never_asks_a_draw_for_more_answers_than_the_team_has_workers() -> None:
+    # A team of 4: one extra answer at most; of 3 or fewer: none (the job's count, as the job asks anyway).
+    assert draw_answers(ON, 3, adaptive=False, team_size=4).required == 4
+    assert draw_answers(ON, 3, adaptive=False, team_size=3).required == 0
+    assert draw_answers(ON, 1, adaptive=False, team_size=1).required == 0
+    assert draw_answers(ON, 3, adaptive=True, team_size=2).required == 3
+    assert draw_answers(ON, 3, adaptive=False, team_size=50).required == 5
+    # An explicit count is the requester's: kept.
+    assert (
+        draw_answers(AutoLabelSpec(enabled=True, validation_workers=5), 3, False, team_size=3).required == 5
+    )
 
 
 def test_a_stored_draw_goes_to_workforce_with_its_early_stop() -> None:
@@ -208,8 +221,12 @@ def test_a_stored_draw_goes_to_workforce_with_its_early_stop() -> None:
     assert draws.apply(obj, 0) == obj  # not a draw
     early = DataObject(7, "text", required_answers=5, min_answers=3, target_confidence=0.975)
     assert draws.apply(obj, 5) == early
-    # A draw stored under another count (e.g. before the early stop existed) keeps its count, all at once.
-    assert draws.apply(obj, 4) == DataObject(7, "text", required_answers=4)
+    # Stored with 4 (a smaller team then): it stops early from 3 as well; with the job's 3 (an adaptive job's
+    # draws without extra answers), all of them at once.
+    assert draws.apply(obj, 4) == DataObject(
+        7, "text", required_answers=4, min_answers=3, target_confidence=0.975
+    )
+    assert draws.apply(obj, 3) == DataObject(7, "text", required_answers=3)
 
 
 def test_too_small_a_dataset_is_refused_with_its_size() -> None:

@@ -118,7 +118,8 @@ class JobsApp:
                 "(job names are unique per requester, ignoring case)",
                 reason="job_name_exists",
             )
-        await self._check_team(requester_id, spec.team_id)
+        team_size = await self._check_team(requester_id, spec.team_id)
+        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive, team_size)
         job_id = uuid.uuid4().hex
         first_batch = None
         if spec.auto_labeling.enabled:
@@ -134,6 +135,7 @@ class JobsApp:
             manifest.objects,
             retry_lease_s=self._open_lease_s,
             first_batch=first_batch,
+            draw_required=draws.required,
         )
         log.info(
             "job_created",
@@ -147,7 +149,6 @@ class JobsApp:
         previous = previous_labels(spec, manifest)
         custom = spec.task_type == CUSTOM
         sent = None if first_batch is None else set(first_batch.validation) | set(first_batch.training)
-        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
         known = spec.known_answer_attribute
         await self._open(
             job,
@@ -372,9 +373,15 @@ class JobsApp:
             return JobView(job, job.label_answers)
         return JobView(job, max(progress.answers, 0))
 
-    async def _check_team(self, requester_id: str, team_id: str) -> None:
+    async def _check_team(self, requester_id: str, team_id: str) -> int:
+        """Check the team is the requester's; returns how many workers it has now."""
         try:
             teams = await self.workforce.team_ids(requester_id)
+            if team_id not in teams:
+                raise NotFound(
+                    f"team {team_id!r} not found among this requester's teams", reason="team_not_found"
+                )
+            return await self.workforce.team_size(requester_id, team_id)
         except WorkforceError as err:
             if err.retryable:
                 raise Unavailable(
@@ -382,10 +389,6 @@ class JobsApp:
                     reason="workforce_unavailable",
                 ) from err
             raise
-        if team_id not in teams:
-            raise NotFound(
-                f"team {team_id!r} not found among this requester's teams", reason="team_not_found"
-            )
 
     async def _manifest_bytes(self, source: ManifestSource) -> bytes:
         limit = self.settings.max_manifest_bytes

@@ -212,7 +212,9 @@ class AutoLabeler:
         # The model's opinion of each object it sends to humans (not of its random draws) goes with it: the
         # consolidation counts it as one answer of a pseudo-worker whose reliability it learns.
         annotated = model_labels(to_humans, predicted, drawn) if self.settings.model_annotator else {}
-        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive)
+        # The draws' answers at most, capped by the team's workers now (core/autolabel.draw_answers).
+        team_size = await self.workforce.team_size(job.requester_id, spec.team_id) if drawn else 0
+        draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive, team_size)
         committed = await self.loop.commit_iteration(
             job.job_id,
             IterationOutcome(

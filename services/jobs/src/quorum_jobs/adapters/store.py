@@ -25,7 +25,7 @@ from quorum_common.events import JOB_STATUS_TOPIC, envelope
 from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox
 from quorum_jobs.adapters.tables import autolabel_iterations, job_objects, jobs, requesters
-from quorum_jobs.core.autolabel import OFF, AutoLabelSpec, FirstBatch, draw_answers
+from quorum_jobs.core.autolabel import OFF, AutoLabelSpec, FirstBatch
 from quorum_jobs.core.manifest import ManifestObject
 from quorum_jobs.core.paging import Cursor
 from quorum_jobs.core.spec import JobSpec
@@ -241,9 +241,11 @@ class JobStore:
         *,
         retry_lease_s: float,
         first_batch: FirstBatch | None = None,
+        draw_required: int = 0,
     ) -> None:
         """Store the job (initializing) and all its objects in one transaction; an automated-labeling job's
-        `first_batch` is marked as sent to humans by iteration 0 (only those objects go to workforce)."""
+        `first_batch` is marked as sent to humans by iteration 0 (only those objects go to workforce), each
+        with `draw_required` answers (core/autolabel.draw_answers; 0 = the job's rule)."""
         auto = spec.auto_labeling
         try:
             async with transaction(self.sessions) as s:
@@ -291,7 +293,7 @@ class JobStore:
                         job_id,
                         first_batch,
                         len(objects),
-                        required_answers=draw_answers(auto, spec.workers_per_object, spec.adaptive).required,
+                        required_answers=draw_required,
                     )
                 await self.outbox.add_events(s, [status_event(job_id, JobStatus.INITIALIZING)])
         except IntegrityError as err:

@@ -68,6 +68,13 @@ class WorkforceClient:
         assert isinstance(resp, workforce_pb2.ListTeamsResponse)
         return {team.team_id for team in resp.teams if team.owner_id in ("", owner_id)}
 
+    async def team_size(self, owner_id: str, team_id: str) -> int:
+        """How many workers the team has now."""
+        request = workforce_pb2.ListWorkersRequest(owner_id=owner_id, team_id=team_id)
+        resp = await self._call("ListWorkers", request)
+        assert isinstance(resp, workforce_pb2.ListWorkersResponse)
+        return len(resp.workers)
+
     async def put_objects(self, job_id: str, objects: Iterable[DataObject]) -> int:
         """Load the job's objects in calls of at most `batch_bytes`; returns how many calls were made."""
         calls = 0

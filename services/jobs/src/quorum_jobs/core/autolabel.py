@@ -109,10 +109,11 @@ class DrawAnswers:
     target_confidence: float = 0.0
 
     def apply(self, obj: DataObject, required: int) -> DataObject:
-        """`obj` as workforce gets it when the job stored it with `required` answers (> 0: a random draw)."""
+        """`obj` as workforce gets it when the job stored it with `required` answers (> 0: a random draw;
+        more than `min_answers`: it stops early)."""
         if required <= 0:
             return obj
-        if required == self.required and self.min_answers:
+        if 0 < self.min_answers < required:
             return replace(
                 obj,
                 required_answers=required,
@@ -129,18 +130,25 @@ def draw_target_confidence(target_accuracy: float) -> float:
     return 1.0 - (1.0 - target_accuracy) / 2.0
 
 
-def draw_answers(auto: AutoLabelSpec, workers_per_object: int, adaptive: bool) -> DrawAnswers:
+def draw_answers(
+    auto: AutoLabelSpec, workers_per_object: int, adaptive: bool, team_size: int = 0
+) -> DrawAnswers:
     """The answers each random draw of the loop gets. Its label certifies thresholds, and on real crowds the
     draws' label noise decides what a model can certify (trec6 machine-labeled 18 % of its objects with 3
     answers per draw, 52 % with 5: docs/benchmarks.md). So a draw gets the job's workers_per_object at once
     (even in an adaptive job, where noisier early-stopped labels would need many more draws for one bound)
     and then more, one at a time, while its label's posterior is below `draw_target_confidence`, up to
     `validation_workers` (default workers_per_object + DRAW_EXTRA_ANSWERS): extra answers go only where the
-    workers disagree. `validation_workers` = workers_per_object: exactly that many (no extra answers)."""
-    most = auto.validation_workers or min(MAX_DRAW_ANSWERS, workers_per_object + DRAW_EXTRA_ANSWERS)
-    if most > workers_per_object:
-        return DrawAnswers(most, workers_per_object, draw_target_confidence(auto.target_accuracy))
-    return DrawAnswers(most if adaptive else 0)
+    workers disagree. `validation_workers` = workers_per_object: exactly that many (no extra answers).
+    `team_size` (> 0: the job's team's workers now) caps the default: answers beyond the team would never
+    come, and the draw would hold up the loop for good. `min_answers` and `target_confidence` are set either
+    way (what a draw stored with more answers than workers_per_object stops at)."""
+    default = min(MAX_DRAW_ANSWERS, workers_per_object + DRAW_EXTRA_ANSWERS)
+    if team_size > 0:
+        default = max(workers_per_object, min(default, team_size))
+    most = auto.validation_workers or default
+    target = draw_target_confidence(auto.target_accuracy)
+    return DrawAnswers(most if adaptive or most > workers_per_object else 0, workers_per_object, target)
 
 
 def dataset_size_error(spec: AutoLabelSpec, n_objects: int) -> str | None:
