@@ -18,6 +18,7 @@ from quorum_common.task_types import (
     TEXT_CLASSIFICATION,
 )
 from quorum_jobs.core.autolabel import (
+    DRAW_EXTRA_ANSWERS,
     OFF,
     AutoLabelSpec,
     auto_label_errors,
@@ -266,7 +267,8 @@ def validate_spec(spec: JobSpecInput) -> JobSpec:
     draws = spec.auto_validation_workers
     if spec.auto_labeling and draws != 0 and not spec.workers_per_object <= draws <= MAX_WORKERS:
         errors.append(
-            "auto_labeling.validation_workers_per_object must be 0 (workers_per_object + 2) or between "
+            "auto_labeling.validation_workers_per_object must be 0 "
+            f"(workers_per_object + {DRAW_EXTRA_ANSWERS}) or between "
             f"workers_per_object ({spec.workers_per_object}) and {MAX_WORKERS}, got {draws}"
         )
     if not spec.team_id.strip():

@@ -118,7 +118,8 @@ for _, j in ipairs(jobs) do
     if chosen then
       local wk = J .. ':o:' .. chosen .. ':w'
       local req = own(chosen)
-      local beyond_min = beyond(chosen, redis.call('SCARD', wk), req) or (req and own_min(chosen) ~= nil)
+      -- Every lease of an object with its own minimum gates it; else only those beyond the job's minimum.
+      local beyond_min = (req and own_min(chosen) ~= nil) or (not req and beyond(chosen, redis.call('SCARD', wk)))
       redis.call('SADD', wk, w)
       if redis.call('SCARD', wk) >= (req or n) then
         redis.call('ZREM', open, chosen)
