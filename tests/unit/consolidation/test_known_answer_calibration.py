@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quorum_consolidation.core.adaptive import WorkerModel, posteriors
 from quorum_consolidation.core.answers import Answers
 from quorum_consolidation.core.auto import AutoDawidSkene
 from quorum_consolidation.core.calibration import (
+    MAX_CORRELATION,
     TopLabelCalibrator,
     answer_correlation,
     expected_calibration_error,
@@ -15,6 +17,8 @@ from quorum_consolidation.core.calibration import (
 )
 from quorum_consolidation.core.side_info import KnownLabels
 from quorum_consolidation.core.simulate import simulate_lured
+
+CATS3 = ("cat", "dog", "bird")
 
 
 def test_ece_of_a_hand_computed_case() -> None:
@@ -133,3 +137,18 @@ def test_answer_correlation_recovers_a_dirichlet_multinomial_correlation() -> No
         assert pairs == n * per * (per - 1)
         assert rho == pytest.approx(expected, abs=0.02)
     assert answer_correlation(objects[:3], workers[:3], classes[:3], posterior, confusions) == (0.0, 6)
+
+
+def test_answers_that_always_agree_give_a_worker_model_with_correlation_below_one() -> None:
+    """Every worker gives every object the same class (a test crowd, or a job of identical items): the
+    measured correlation would be 1, which a worker model cannot carry (it crashed the consolidation
+    consumer); it is capped at MAX_CORRELATION and the streaming model builds and labels."""
+    n, per = 300, 3
+    answers = Answers.from_arrays(
+        np.repeat(np.arange(n), per), np.tile([f"w{i}" for i in range(per)], n), ["cat"] * (n * per), CATS3
+    )
+    auto = AutoDawidSkene().fit(answers)
+    assert auto.chosen_["correlation"] == pytest.approx(MAX_CORRELATION)
+    model = WorkerModel.from_auto(auto, answers)
+    assert model.correlation < 1.0
+    assert (posteriors(model, answers).argmax(axis=1) == 0).all()

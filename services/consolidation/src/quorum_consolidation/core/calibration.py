@@ -123,6 +123,10 @@ class TopLabelCalibrator:
         return out / out.sum(axis=1, keepdims=True)
 
 
+#: The most `answer_correlation` reports: the worker model that carries it needs rho < 1.
+MAX_CORRELATION = 0.99
+
+
 def answer_correlation(
     objects: np.ndarray,
     workers: np.ndarray,
@@ -141,8 +145,10 @@ def answer_correlation(
     :math:`\hat A = \overline{\sum_c p_{ic} \sum_l \pi_w(c, l)\,\pi_v(c, l)}` (answers independent given the
     class). If each object's answers are drawn around its class's distribution with intra-object correlation
     :math:`\rho` (a Dirichlet-multinomial), :math:`A = \hat A + \rho\,(1 - \hat A)`, hence
-    :math:`\rho = (A - \hat A) / (1 - \hat A)`, clipped to [0, 1]; 0 below `min_pairs` pairs (too little to
-    tell). Cost: K gathers and reductions over the answers (no loop over objects or answers).
+    :math:`\rho = (A - \hat A) / (1 - \hat A)`, clipped to [0, MAX_CORRELATION] (answers that always agree,
+    e.g. every worker giving every object one class, reach 1, which would make an object's answers count as
+    one whatever their number); 0 below `min_pairs` pairs (too little to tell). Cost: K gathers and reductions
+    over the answers (no loop over objects or answers).
     """
     m = objects.shape[0]
     if m < 2:
@@ -166,4 +172,4 @@ def answer_correlation(
     expected /= pairs
     if expected >= 1.0:
         return 0.0, int(pairs)
-    return float(min(max((observed - expected) / (1.0 - expected), 0.0), 1.0)), int(pairs)
+    return float(min(max((observed - expected) / (1.0 - expected), 0.0), MAX_CORRELATION)), int(pairs)
