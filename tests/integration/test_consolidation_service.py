@@ -109,6 +109,15 @@ class LabelWatcher:
         await eventually(seen, f"{count} label event(s) for {job_id}:{object_id}")
         return [e.label_consolidated for e in self.of(job_id, object_id)]
 
+    def wanted(self, job_id: str, object_id: int) -> list[int]:
+        """The answer counts of the AnswersWanted events of one object, in order."""
+        return [
+            e.answers_wanted.answer_count
+            for e in self.events
+            if e.WhichOneof("payload") == "answers_wanted"
+            and (e.answers_wanted.job_id, e.answers_wanted.object_id) == (job_id, object_id)
+        ]
+
 
 @pytest.fixture(scope="module")
 def migrated_url(database_url: str) -> str:
@@ -1002,7 +1011,8 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
     service: GrpcService, producer: AIOKafkaProducer, labels: LabelWatcher, db: AsyncEngine
 ) -> None:
     """min 2, max 5, target 0.9: two agreeing answers of a reliable crowd are enough; a 1-1 split waits for
-    more; an object at its maximum is labeled whatever its posterior."""
+    more and says so (AnswersWanted, so that dispatch need not wait out its verdict hold); an object at its
+    maximum is labeled whatever its posterior."""
     job = new_job()
 
     def adaptive(object_id: int, worker: str, label: str) -> events_pb2.EventEnvelope:
@@ -1026,7 +1036,12 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
     meta = await publish(producer, adaptive(101, "w2", "dog"))
     await wait_consumed(db, meta)
     assert labels.of(job, 100) == [] and labels.of(job, 101) == []
-    assert await outbox_rows(db, job, 101) == 0
+    assert await outbox_rows(db, job, 100) == 0  # below its minimum: no verdict at all
+
+    async def wanted_at_two() -> bool:
+        return labels.wanted(job, 101) == [2]
+
+    await eventually(wanted_at_two, "AnswersWanted for the contested object at 2 answers")
 
     # More answers for "cat" settle it before the maximum.
     await publish(producer, adaptive(101, "w3", "cat"))
@@ -1035,6 +1050,9 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
     first = (await labels.wait(job, 101))[0]
     assert (first.label, first.method) == ("cat", "adaptive-auto")
     assert 3 <= first.answer_count <= 4 and first.confidence >= 0.9
+    # Wanted at undecided counts only (w3 and w4 may arrive in one batch), never at the count that labeled it.
+    wanted = labels.wanted(job, 101)
+    assert wanted[0] == 2 and set(wanted) <= set(range(2, first.answer_count)), wanted
 
     # An object that never gets confident is labeled at its maximum (here a job of min 2, max 3).
     other = new_job()
@@ -1046,3 +1064,4 @@ async def test_adaptive_job_labels_confident_objects_after_min_answers_and_waits
             assert labels.of(other, 0) == [], f"labeled after {i + 1} answers"
     [last] = (await labels.wait(other, 0))[:1]
     assert last.answer_count == 3 and last.method.startswith("adaptive-") and last.confidence < 0.9
+    assert labels.wanted(other, 0) == [2]  # not at its maximum: labeled there, nothing more to want

@@ -6,8 +6,9 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -746,6 +747,17 @@ async def test_a_late_objects_model_label_goes_with_its_answer_events_and_never_
 # ---- adaptive redundancy ---------------------------------------------------------------------------------
 
 
+async def publish_verdict(
+    kafka_bootstrap: str, env: events_pb2.EventEnvelope, job_id: str, object_id: int
+) -> None:
+    """Publish one of consolidation's events about an object on the labels topic, keyed as it does."""
+    producer = await start_producer(kafka_bootstrap)
+    try:
+        await producer.send_and_wait(LABELS_TOPIC, env.SerializeToString(), key=object_key(job_id, object_id))
+    finally:
+        await producer.stop()
+
+
 async def label_and_wait_closed(kafka_bootstrap: str, redis: Redis, job_id: str, object_id: int) -> str:
     """Publish consolidation's label of the object and wait until workforce closed it (the key of the job's
     closed set in `redis`, returned)."""
@@ -754,13 +766,7 @@ async def label_and_wait_closed(kafka_bootstrap: str, redis: Redis, job_id: str,
             job_id=job_id, object_id=object_id, label="cat", method="adaptive-ds", answer_count=3
         )
     )
-    producer = await start_producer(kafka_bootstrap)
-    try:
-        await producer.send_and_wait(
-            LABELS_TOPIC, label.SerializeToString(), key=object_key(job_id, object_id)
-        )
-    finally:
-        await producer.stop()
+    await publish_verdict(kafka_bootstrap, label, job_id, object_id)
     closed_key = f"qw:j:{job_id}:closed"
     assert await eventually(lambda: redis.sismember(closed_key, str(object_id)), timeout_s=30)
     return closed_key
@@ -878,6 +884,51 @@ async def test_a_random_draw_with_its_own_early_stop_asks_for_more_answers_only_
         assert await next_task(stub, w4, job.job_id) is None
     finally:
         await redis.aclose()
+
+
+async def test_consolidations_answers_wanted_sends_a_draws_next_worker_without_the_verdict_wait(
+    stub: Stub, redis_url: str, kafka_bootstrap: str
+) -> None:
+    """A draw (required 5, min 3) with its three answers in waits for consolidation's verdict. AnswersWanted
+    for another answer count than it has (a stale event) leaves the wait; AnswersWanted at 3 ends it at once,
+    and the next worker gets the draw long before the 5-s wait would have passed; one at a time still."""
+    job = await make_job(stub, objects=1, n=3, workers=5, task_type="text-classification")
+    draw = common_pb2.DataObject(
+        object_id=1, source="a random draw", required_answers=5, min_answers=3, target_confidence=0.975
+    )
+    await stub.PutJobObjects(pb.PutJobObjectsRequest(job_id=job.job_id, objects=[draw]))
+    w0, w1, w2, w3, w4 = job.workers
+    for w in (w0, w1, w2):
+        for want in (0, 1):
+            task = await next_task(stub, w, job.job_id)
+            assert task is not None and task.object_id == want, (w, want, task)
+            await submit(stub, w, task)
+    answered_at = time.monotonic()
+
+    def wanted(count: int) -> events_pb2.EventEnvelope:
+        return envelope(
+            answers_wanted=events_pb2.AnswersWanted(job_id=job.job_id, object_id=1, answer_count=count)
+        )
+
+    redis = Redis.from_url(redis_db(redis_url, 5))
+    hold_key = f"qw:j:{job.job_id}:hold"
+    try:
+        assert await redis.hexists(hold_key, "1")
+        await publish_verdict(kafka_bootstrap, wanted(2), job.job_id, 1)
+        await publish_verdict(kafka_bootstrap, wanted(3), job.job_id, 1)
+        assert await eventually(lambda: _not(redis.hexists(hold_key, "1")), timeout_s=4)
+        t3 = await next_task(stub, w3, job.job_id)
+        assert t3 is not None and t3.object_id == 1
+        assert time.monotonic() - answered_at < 5.0  # the wait (draw_verdict_wait_ms) was not waited out
+        await publish_verdict(kafka_bootstrap, wanted(3), job.job_id, 1)  # replayed: w3's lease is out
+        await asyncio.sleep(0.5)
+        assert await next_task(stub, w4, job.job_id) is None  # one at a time
+    finally:
+        await redis.aclose()
+
+
+async def _not(check: Awaitable[Any]) -> bool:
+    return not await check
 
 
 @pytest.mark.parametrize(

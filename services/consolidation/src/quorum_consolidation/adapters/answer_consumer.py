@@ -208,6 +208,15 @@ def label_event(label: store.StoredLabel) -> tuple[str, bytes, events_pb2.EventE
     return LABELS_TOPIC, object_key(label.job_id, label.object_id), envelope(label_consolidated=payload)
 
 
+def wanted_event(
+    job_id: str, object_id: int, answer_count: int
+) -> tuple[str, bytes, events_pb2.EventEnvelope]:
+    """An outbox entry telling dispatch that an early-stop object wants its next answer now (on the labels
+    topic, keyed like the object's labels, so it cannot overtake a label of the same object)."""
+    payload = events_pb2.AnswersWanted(job_id=job_id, object_id=object_id, answer_count=answer_count)
+    return LABELS_TOPIC, object_key(job_id, object_id), envelope(answers_wanted=payload)
+
+
 @dataclass
 class AnswerHandler:
     """The `DbOffsetConsumer` handler: runs inside the transaction that also stores the offsets.
@@ -274,9 +283,11 @@ class AnswerHandler:
         # Adaptive jobs: an object with its minimum answers is labeled as soon as its posterior under the
         # job's worker model reaches the target (always at the maximum); otherwise it waits for more.
         candidates = [s for s in pending if s.adaptive and s.answer_count >= s.min_answers]
-        new_labels += await self._decide_adaptive(session, candidates)
+        decided, wanted = await self._decide_adaptive(session, candidates)
+        new_labels += decided
         revised = await self._revise_refitted(session)
         events = [label_event(label) for label in (*new_labels, *republish, *revised)]
+        events += [wanted_event(*w) for w in wanted]
         await self.outbox.add_events(session, events)
         report = log.info if events else log.debug  # quiet while objects are still collecting answers
         report(
@@ -285,6 +296,7 @@ class AnswerHandler:
             answers=len(incoming),
             objects=len(object_rows),
             labeled=len(new_labels),
+            wanted=len(wanted),
             republished=len(republish),
             revised=len(revised),
         )
@@ -490,9 +502,11 @@ class AnswerHandler:
 
     async def _decide_adaptive(
         self, session: AsyncSession, candidates: Sequence[store.ObjectStatus]
-    ) -> list[store.StoredLabel]:
+    ) -> tuple[list[store.StoredLabel], list[tuple[str, int, int]]]:
+        """The labels of the candidates whose posterior reached their target (or that have their maximum), and
+        (job, object, human answers) of the others: those want another answer."""
         if not candidates:
-            return []
+            return [], []
         status_of = {(s.job_id, s.object_id): s for s in candidates}
         stored = await store.answers_of(session, list(status_of))
         # One policy per group: an object may have its own answer count (an automated-labeling job's random
@@ -504,6 +518,7 @@ class AnswerHandler:
             groups[key].append(obj)
         counts = await store.job_answer_counts(session, sorted({key[0] for key in groups}))
         rows: list[dict[str, Any]] = []
+        wanted: list[tuple[str, int, int]] = []
         for (job_id, cats, required, minimum), objs in groups.items():
             first = status_of[(job_id, objs[0].object_id)]
             try:
@@ -552,6 +567,8 @@ class AnswerHandler:
                             "worker_ids": workers_of[oid],
                         }
                     )
+                else:
+                    wanted.append((job_id, oid, n))
             log.debug(
                 "adaptive_decided",
                 job_id=job_id,
@@ -559,7 +576,7 @@ class AnswerHandler:
                 done=int(decision.done.sum()),
                 model=model.source,
             )
-        return await store.record_labels(session, rows)
+        return await store.record_labels(session, rows), wanted
 
     async def _with_job_model(
         self,

@@ -1,7 +1,8 @@
 """The label consumer's handler: LabelConsolidated events from Kafka into job_objects, one batch per call.
 
-Runs inside DbOffsetConsumer's transaction (offsets commit with the labels). Records that do not decode, or
-that carry another payload, are logged and skipped: raising would block the partition forever.
+Runs inside DbOffsetConsumer's transaction (offsets commit with the labels). AnswersWanted events (dispatch
+hints on the same topic) are skipped; records that do not decode, or that carry another payload, are logged
+and skipped: raising would block the partition forever.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def decode_label(record: ConsumerRecord) -> LabelEvent | None:
         env = parse_envelope(record.value or b"")
     except DecodeError:
         log.warning("label_record_undecodable", partition=record.partition, offset=record.offset)
+        return None
+    if env.WhichOneof("payload") == "answers_wanted":  # a hint for dispatch only (workforce reads it)
         return None
     if env.WhichOneof("payload") != "label_consolidated":
         log.warning(

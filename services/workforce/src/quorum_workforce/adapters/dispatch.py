@@ -21,7 +21,8 @@ Key layout (prefix P, default "qw:"; single Redis, not Cluster: scripts touch ke
   wait of objects with their own early stop, `rmin`, in any job):
   P j:<job>:closed              SET     labeled objects, never dispatched again (mirror of closed_objects)
   P j:<job>:fly                 HASH    object -> gated leases out (takers beyond min: one at a time)
-  P j:<job>:hold                HASH    object -> epoch ms before which no further taker (set on answer)
+  P j:<job>:hold                HASH    object -> epoch ms before which no further taker (set on answer;
+                                        ended early by consolidation's AnswersWanted)
   P j:<job>:req                 HASH    object -> its own number of takers, all at once and never closed early
                                         (DataObject.required_answers: the automated-labeling loop's draws)
   P j:<job>:rmin                HASH    object -> its takers at once (DataObject.min_answers, with `req`):
@@ -130,6 +131,7 @@ class DispatchStore:
         self._release = redis.register_script((_LUA / "release.lua").read_text())
         self._rescan = redis.register_script((_LUA / "rescan.lua").read_text())
         self._close_objects = redis.register_script((_LUA / "close_objects.lua").read_text())
+        self._end_holds = redis.register_script((_LUA / "end_holds.lua").read_text())
 
     # ---- keys --------------------------------------------------------------------------------------------
 
@@ -292,6 +294,16 @@ class DispatchStore:
             chunk = object_ids[start : start + _PIPELINE_CHUNK]
             closed += int(await self._close_objects(args=[self.p, job_id, *chunk]))
         return closed
+
+    async def end_holds(self, job_id: str, answer_counts: Mapping[int, int]) -> int:
+        """Objects that consolidation wants another answer for (object -> the answer count it decided on) may
+        get their next worker now; returns how many verdict holds ended."""
+        items = sorted(answer_counts.items())
+        ended = 0
+        for start in range(0, len(items), _PIPELINE_CHUNK):
+            flat = [x for pair in items[start : start + _PIPELINE_CHUNK] for x in pair]
+            ended += int(await self._end_holds(args=[self.p, job_id, *flat]))
+        return ended
 
     async def try_lock(self, job_id: str, token: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self.job_key(job_id, "lock"), token, nx=True, px=ttl_ms))

@@ -1,16 +1,22 @@
-"""Adaptive redundancy: LabelConsolidated events close their objects in dispatch ("workforce-labels").
+"""Adaptive redundancy: consolidation's verdicts on the labels topic steer dispatch ("workforce-labels").
 
-Runs inside DbOffsetConsumer's transaction: the closed objects are recorded in `closed_objects` (so a rebuild
-of the dispatch state from PostgreSQL keeps them closed) with the offsets, and taken out of the Redis pool.
-Idempotent (a replayed label closes nothing new). Only jobs with a target confidence, and objects with their
-own early stop (DataObject.min_answers: the automated-labeling loop's random draws, in any job), are touched:
-a fixed redundancy job's other objects leave the pool by their answer count as before. Records that do not
-decode are logged and skipped (raising would block the partition).
+A LabelConsolidated event closes its object. Runs inside DbOffsetConsumer's transaction: the closed objects
+are recorded in `closed_objects` (so a rebuild of the dispatch state from PostgreSQL keeps them closed) with
+the offsets, and taken out of the Redis pool. Idempotent (a replayed label closes nothing new). Only jobs with
+a target confidence, and objects with their own early stop (DataObject.min_answers: the automated-labeling
+loop's random draws, in any job), are touched: a fixed redundancy job's other objects leave the pool by their
+answer count as before.
+
+An AnswersWanted event (such an object is still below its target) ends the object's verdict hold in Redis, so
+its next worker is sent now rather than after the wait; only a hint, nothing is stored.
+
+Records that do not decode are logged and skipped (raising would block the partition).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 from aiokafka import ConsumerRecord
 from google.protobuf.message import DecodeError
@@ -26,22 +32,39 @@ log = get_logger(__name__)
 LABELS_CONSUMER = "workforce-labels"
 
 
-def decode_labeled(record: ConsumerRecord) -> tuple[str, int] | None:
-    """(job id, object id) of a LabelConsolidated record, or None (logged) for anything else."""
+class Labeled(NamedTuple):
+    job_id: str
+    object_id: int
+
+
+class Wanted(NamedTuple):
+    job_id: str
+    object_id: int
+    answer_count: int
+
+
+def decode_verdict(record: ConsumerRecord) -> Labeled | Wanted | None:
+    """What a labels-topic record says about its object, or None (logged) for anything else."""
     where = {"partition": record.partition, "offset": record.offset}
     try:
         env = parse_envelope(record.value or b"")
     except DecodeError as err:
         log.warning("label_skipped", why="undecodable", error=str(err), **where)
         return None
-    if env.WhichOneof("payload") != "label_consolidated":
-        log.warning("label_skipped", why="not_label_consolidated", payload=env.WhichOneof("payload"), **where)
+    kind = env.WhichOneof("payload")
+    if kind == "label_consolidated":
+        ev = env.label_consolidated
+        verdict: Labeled | Wanted = Labeled(ev.job_id, ev.object_id)
+    elif kind == "answers_wanted":
+        wanted = env.answers_wanted
+        verdict = Wanted(wanted.job_id, wanted.object_id, wanted.answer_count)
+    else:
+        log.warning("label_skipped", why="unexpected payload", payload=kind, **where)
         return None
-    ev = env.label_consolidated
-    if not ev.job_id or ev.object_id < 0:
-        log.warning("label_skipped", why="missing job_id or object_id", **where)
+    if not verdict.job_id or verdict.object_id < 0:
+        log.warning("label_skipped", why="missing job_id or object_id", payload=kind, **where)
         return None
-    return ev.job_id, ev.object_id
+    return verdict
 
 
 class LabelCloser:
@@ -49,7 +72,12 @@ class LabelCloser:
         self.dispatch = dispatch
 
     async def __call__(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
-        keys = {k for k in map(decode_labeled, records) if k is not None}
+        verdicts = [v for v in map(decode_verdict, records) if v is not None]
+        keys = {(v.job_id, v.object_id) for v in verdicts if isinstance(v, Labeled)}
+        await self._close(session, keys)
+        await self._end_holds([v for v in verdicts if isinstance(v, Wanted) and v[:2] not in keys])
+
+    async def _close(self, session: AsyncSession, keys: set[tuple[str, int]]) -> None:
         if not keys:
             return
         adaptive = await Repository.adaptive_jobs(session, sorted({job for job, _ in keys}))
@@ -65,4 +93,13 @@ class LabelCloser:
         closed = 0
         for job_id, object_ids in by_job.items():
             closed += await self.dispatch.close_objects(job_id, object_ids)
-        log.debug("objects_closed", records=len(records), objects=len(closing), newly_closed=closed)
+        log.debug("objects_closed", objects=len(closing), newly_closed=closed)
+
+    async def _end_holds(self, wanted: list[Wanted]) -> None:
+        # The last event of an object in the batch speaks for it (events of one object arrive in order).
+        by_job: dict[str, dict[int, int]] = defaultdict(dict)
+        for w in wanted:
+            by_job[w.job_id][w.object_id] = w.answer_count
+        for job_id, counts in by_job.items():
+            ended = await self.dispatch.end_holds(job_id, counts)
+            log.debug("holds_ended", job_id=job_id, wanted=len(counts), ended=ended)
