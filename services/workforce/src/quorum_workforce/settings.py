@@ -36,7 +36,8 @@ class WorkforceSettings(ContentServiceSettings):
         2000,
         ge=0,
         description="Adaptive jobs: after an answer beyond the minimum, how long an object waits for its "
-        "label (which closes it) before the next worker is sent to it.",
+        "label (which closes it) before the next worker is sent to it; consolidation's AnswersWanted (still "
+        "below the target) ends the wait at once, so this is the fallback when no verdict comes.",
     )
     draw_verdict_wait_ms: int = Field(
         5000,
