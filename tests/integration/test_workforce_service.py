@@ -28,6 +28,7 @@ from quorum_common.events import ANSWERS_TOPIC, LABELS_TOPIC, envelope, object_k
 from quorum_common.grpc_server import GrpcService
 from quorum_common.kafka import start_producer
 from quorum_workforce import MIGRATIONS, SCHEMA
+from quorum_workforce.adapters.dispatch import DispatchStore
 from quorum_workforce.adapters.events import answer_submitted
 from quorum_workforce.adapters.pgpool import RawPool
 from quorum_workforce.adapters.repository import Repository
@@ -889,9 +890,10 @@ async def test_a_random_draw_with_its_own_early_stop_asks_for_more_answers_only_
 async def test_consolidations_answers_wanted_sends_a_draws_next_worker_without_the_verdict_wait(
     stub: Stub, redis_url: str, kafka_bootstrap: str
 ) -> None:
-    """A draw (required 5, min 3) with its three answers in waits for consolidation's verdict. AnswersWanted
-    for another answer count than it has (a stale event) leaves the wait; AnswersWanted at 3 ends it at once,
-    and the next worker gets the draw long before the 5-s wait would have passed; one at a time still."""
+    """A draw (required 5, min 3) with its three answers in waits for consolidation's verdict. A hint for
+    another answer count than it has (stale) leaves the wait; AnswersWanted at 3, through Kafka, ends it, and
+    the next worker gets the draw long before the 5-s wait would have passed; one at a time still, and the
+    hint at 3 is stale once that worker answered."""
     job = await make_job(stub, objects=1, n=3, workers=5, task_type="text-classification")
     draw = common_pb2.DataObject(
         object_id=1, source="a random draw", required_answers=5, min_answers=3, target_confidence=0.975
@@ -904,25 +906,29 @@ async def test_consolidations_answers_wanted_sends_a_draws_next_worker_without_t
             assert task is not None and task.object_id == want, (w, want, task)
             await submit(stub, w, task)
     answered_at = time.monotonic()
-
-    def wanted(count: int) -> events_pb2.EventEnvelope:
-        return envelope(
-            answers_wanted=events_pb2.AnswersWanted(job_id=job.job_id, object_id=1, answer_count=count)
-        )
+    wanted = envelope(answers_wanted=events_pb2.AnswersWanted(job_id=job.job_id, object_id=1, answer_count=3))
 
     redis = Redis.from_url(redis_db(redis_url, 5))
+    dispatch = DispatchStore(redis)  # the service's prefix and Redis database
     hold_key = f"qw:j:{job.job_id}:hold"
     try:
         assert await redis.hexists(hold_key, "1")
-        await publish_verdict(kafka_bootstrap, wanted(2), job.job_id, 1)
-        await publish_verdict(kafka_bootstrap, wanted(3), job.job_id, 1)
+        assert await dispatch.end_holds(job.job_id, {1: 2}) == 0  # stale: it has 3 answers
+        assert await redis.hexists(hold_key, "1")
+        assert await next_task(stub, w3, job.job_id) is None
+        await publish_verdict(kafka_bootstrap, wanted, job.job_id, 1)
         assert await eventually(lambda: _not(redis.hexists(hold_key, "1")), timeout_s=4)
         t3 = await next_task(stub, w3, job.job_id)
         assert t3 is not None and t3.object_id == 1
         assert time.monotonic() - answered_at < 5.0  # the wait (draw_verdict_wait_ms) was not waited out
-        await publish_verdict(kafka_bootstrap, wanted(3), job.job_id, 1)  # replayed: w3's lease is out
-        await asyncio.sleep(0.5)
+        assert await dispatch.end_holds(job.job_id, {1: 3}) == 0  # w3's lease is out: nothing to end
         assert await next_task(stub, w4, job.job_id) is None  # one at a time
+        await submit(stub, w3, t3)
+        assert await dispatch.end_holds(job.job_id, {1: 3}) == 0  # the hint at 3 is stale now (4 answers)
+        assert await next_task(stub, w4, job.job_id) is None
+        assert await dispatch.end_holds(job.job_id, {1: 4}) == 1
+        t4 = await next_task(stub, w4, job.job_id)
+        assert t4 is not None and t4.object_id == 1
     finally:
         await redis.aclose()
 
