@@ -16,7 +16,7 @@ from quorum_common.logging import get_logger
 from quorum_common.outbox import Outbox, OutboxRelay
 from quorum_workforce import SCHEMA
 from quorum_workforce.adapters.dispatch import DispatchStore
-from quorum_workforce.adapters.labels import LABELS_CONSUMER, LabelCloser
+from quorum_workforce.adapters.labels import LABELS_CONSUMER, VerdictHandler
 from quorum_workforce.adapters.pgpool import RawPool
 from quorum_workforce.adapters.repository import Repository
 from quorum_workforce.adapters.tables import consumer_offsets
@@ -54,7 +54,7 @@ async def build_service(settings: WorkforceSettings) -> GrpcService:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         sessions=sessions,
         offsets=consumer_offsets,
-        handler=LabelCloser(dispatch),
+        handler=VerdictHandler(dispatch),
     )
 
     async def relay() -> None:

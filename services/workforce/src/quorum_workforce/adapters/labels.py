@@ -67,7 +67,9 @@ def decode_verdict(record: ConsumerRecord) -> Labeled | Wanted | None:
     return verdict
 
 
-class LabelCloser:
+class VerdictHandler:
+    """The "workforce-labels" consumer's handler: labels close their objects, AnswersWanted ends holds."""
+
     def __init__(self, dispatch: DispatchStore) -> None:
         self.dispatch = dispatch
 
