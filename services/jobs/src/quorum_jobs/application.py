@@ -118,7 +118,9 @@ class JobsApp:
                 "(job names are unique per requester, ignoring case)",
                 reason="job_name_exists",
             )
-        team_size = await self._check_team(requester_id, spec.team_id)
+        # The team's size caps the automated-labeling draws' answers (draw_answers); no other job needs it.
+        auto = spec.auto_labeling.enabled
+        team_size = await self._check_team(requester_id, spec.team_id, count_workers=auto)
         draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive, team_size)
         job_id = uuid.uuid4().hex
         first_batch = None
@@ -373,15 +375,15 @@ class JobsApp:
             return JobView(job, job.label_answers)
         return JobView(job, max(progress.answers, 0))
 
-    async def _check_team(self, requester_id: str, team_id: str) -> int:
-        """Check the team is the requester's; returns how many workers it has now."""
+    async def _check_team(self, requester_id: str, team_id: str, *, count_workers: bool) -> int:
+        """Check the team is the requester's; returns its workers now if `count_workers`, else 0."""
         try:
             teams = await self.workforce.team_ids(requester_id)
             if team_id not in teams:
                 raise NotFound(
                     f"team {team_id!r} not found among this requester's teams", reason="team_not_found"
                 )
-            return await self.workforce.team_size(requester_id, team_id)
+            return await self.workforce.team_size(requester_id, team_id) if count_workers else 0
         except WorkforceError as err:
             if err.retryable:
                 raise Unavailable(

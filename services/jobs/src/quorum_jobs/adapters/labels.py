@@ -28,14 +28,15 @@ def decode_label(record: ConsumerRecord) -> LabelEvent | None:
     except DecodeError:
         log.warning("label_record_undecodable", partition=record.partition, offset=record.offset)
         return None
-    if env.WhichOneof("payload") == "answers_wanted":  # a hint for dispatch only (workforce reads it)
+    kind = env.WhichOneof("payload")
+    if kind == "answers_wanted":  # a hint for dispatch only (workforce reads it)
         return None
-    if env.WhichOneof("payload") != "label_consolidated":
+    if kind != "label_consolidated":
         log.warning(
             "label_record_unexpected_payload",
             partition=record.partition,
             offset=record.offset,
-            payload=env.WhichOneof("payload"),
+            payload=kind,
         )
         return None
     ev = env.label_consolidated
