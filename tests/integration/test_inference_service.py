@@ -562,9 +562,11 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
         v1 = await s.TrainModel(request)
         assert v1.metrics.certification_look and any(t.has_threshold for t in v1.metrics.thresholds)
         assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0, "per_doubling": 1}
+        assert v1.metrics.draws_to_next_look == 10  # the next look comes at 40 draws
         v2 = await s.TrainModel(request)
         assert not v2.metrics.certification_look and not any(t.has_threshold for t in v2.metrics.thresholds)
         assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0, "per_doubling": 1}
+        assert v2.metrics.draws_to_next_look == 10
         # Random picks of a pool whose sentences are as easy: 30 draws + at least 10 more = the next doubling.
         pool_data = sentences(20, seed=42)
         pool = [
@@ -588,6 +590,7 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
         )
         assert v3.metrics.certification_look
         assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 1, "per_doubling": 1}
+        assert v3.metrics.draws_to_next_look == 80 - 30 - len(resp.random_object_ids)  # the next at 80
 
 
 async def test_a_first_batch_too_small_to_certify_does_not_spend_a_look(
@@ -674,6 +677,8 @@ async def test_finetuned_text_certifies_on_labels_the_encoder_never_saw(
     )
     assert v3.version == 3 and v3.metrics.n_validation == n_c
     assert not v3.metrics.certification_look and v3.metrics.finetune_steps == 0
+    # Only draws that hash into C (certify_share 0.5) bring the next look nearer: twice as many pool draws.
+    assert v3.metrics.draws_to_next_look > 0 and v3.metrics.draws_to_next_look % 2 == 0
     # Random picks of the pool bring the draws to the next look: a warm-started encoder replaces the job's
     # previous one on disk.
     pool_data = sentences(20, seed=33)

@@ -7,6 +7,7 @@ from quorum_inference.core.thresholds import (
     look_at,
     look_confidence_level,
     look_epoch,
+    next_look_draws,
     pick_thresholds,
     pooled_certification,
 )
@@ -514,3 +515,16 @@ def test_two_looks_per_doubling_look_at_each_factor_sqrt2_at_half_the_error_rate
     assert look_confidence_level(0.95, 150, 100, 2) == pytest.approx(0.975)
     assert look_confidence_level(0.95, 300, 100, 2) == pytest.approx(1 - 0.05 / 4)
     assert look_confidence_level(0.95, 300, 100, 0) == look_confidence_level(0.95, 300, 100, 1)
+
+
+def test_the_next_look_comes_at_the_first_draw_count_of_a_later_epoch() -> None:
+    assert next_look_draws(None, 100) == 0  # no look yet: any training may look
+    assert next_look_draws(0, 0) == 0  # looks not spent
+    assert next_look_draws(0, 100) == 200
+    assert next_look_draws(1, 100) == 400
+    assert next_look_draws(-1, 100) == 100
+    assert next_look_draws(0, 100, 2) == 142  # [100, 141] is epoch 0 at L = 2
+    for last, per in ((-2, 1), (0, 1), (3, 1), (0, 2), (1, 2), (5, 2), (2, 3)):
+        n = next_look_draws(last, 100, per)
+        assert look_epoch(n, 100, per) == last + 1
+        assert look_epoch(n - 1, 100, per) <= last

@@ -16,6 +16,7 @@ from quorum_jobs.core.autolabel import (
     dataset_size_error,
     decide,
     draw_answers,
+    next_look_reachable,
     plan_first_batch,
     plan_loop,
     scoring_sample,
@@ -272,3 +273,18 @@ def test_a_pick_named_twice_never_keeps_an_object_from_humans() -> None:
     # The last iteration sends the whole rest; a model pick repeated must not push an object out of the batch.
     to_humans, to_fail = _split(Next(Decision.REST_TO_HUMANS, 3, 0), [2, 2, 5], [1, 2, 5])
     assert to_humans == [2, 5, 1] and to_fail == []
+
+
+def test_the_loop_goes_on_only_while_the_pool_can_bring_the_next_look() -> None:
+    batch = list(range(100))
+    drawn = list(range(75)) + [5000]  # 75 % of the batch's picks are draws (one pick was not sent)
+    # 0: the next training may look, whatever is left.
+    assert next_look_reachable(0.0, batch, drawn, 0, PLAN)
+    # The batch's 75 draws and 75 % of the pool beyond a base batch (PLAN.batch_size = 50): 75 + 0.75 * 950.
+    assert next_look_reachable(787.0, batch, drawn, 1000, PLAN)
+    assert not next_look_reachable(788.0, batch, drawn, 1000, PLAN)
+    # Once the pool is used up, only the batch's own draws can count.
+    assert next_look_reachable(75.0, batch, drawn, 10, PLAN)
+    assert not next_look_reachable(76.0, batch, drawn, 10, PLAN)
+    # An uncertified job draws every pick: the whole pool counts.
+    assert next_look_reachable(1050.0, batch, batch, 1000, PLAN)

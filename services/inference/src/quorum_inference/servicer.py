@@ -59,6 +59,7 @@ def _version_pb(mv: ModelVersion, backend: str) -> inference_pb2.ModelVersion:
             best_lower_bound_support=m.best_lower_bound_support,
             max_auto_share=m.max_auto_share,
             certification_look=m.certification_look,
+            draws_to_next_look=m.draws_to_next_look,
             thresholds=[
                 inference_pb2.ClassThreshold(
                     category=mv.categories[t.class_index],

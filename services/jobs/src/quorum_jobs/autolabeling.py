@@ -26,6 +26,7 @@ from quorum_jobs.core.autolabel import (
     cost_saving_percent,
     decide,
     draw_answers,
+    next_look_reachable,
     plan_loop,
     scoring_sample,
     true_accuracy_estimate,
@@ -209,6 +210,15 @@ class AutoLabeler:
         if not model_id and nxt.decision == Decision.CONTINUE:  # no model: nothing to iterate on
             nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
         to_humans, to_fail = _split(nxt, selected, rest)
+        to_next = float(metrics.get("draws_to_next_look", 0.0) or 0.0)
+        if nxt.decision == Decision.CONTINUE and not next_look_reachable(
+            to_next, to_humans, drawn, len(rest) - len(to_humans), plan
+        ):
+            log.info("autolabel_no_look_left", job_id=job.job_id, iteration=iteration, draws_needed=to_next)
+            nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
+            to_humans, to_fail = _split(nxt, selected, rest)
+        if nxt.decision != Decision.CONTINUE:
+            drawn = []  # no later training: extra answers would certify nothing
         # The model's opinion of each object it sends to humans (not of its random draws) goes with it: the
         # consolidation counts it as one answer of a pseudo-worker whose reliability it learns.
         annotated = model_labels(to_humans, predicted, drawn) if self.settings.model_annotator else {}

@@ -28,6 +28,7 @@ from quorum_inference.core.thresholds import (
     earlier_certified,
     look_at,
     look_confidence_level,
+    next_look_draws,
     object_noise_from_confidence,
 )
 from quorum_inference.core.types import InferenceObject, ModelVersion, Predictions, modality_of
@@ -293,7 +294,9 @@ class InferenceEngine:
                 is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
                 certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
                 earlier = self._earlier(job_id, version, applied)
-                level, is_look = self._look(job_id, int(is_drawn.sum()), int(certify.sum()), target, earlier)
+                level, is_look, to_next = self._look(
+                    job_id, int(is_drawn.sum()), int(certify.sum()), target, earlier
+                )
                 metrics = evaluate(
                     held_logits,
                     labels,
@@ -309,6 +312,7 @@ class InferenceEngine:
                     earlier=earlier,
                     cap_share=True,  # the kept network scores the pool, the folds certified
                 )
+                metrics = replace(metrics, draws_to_next_look=float(to_next))  # every draw certifies
                 self._exclude_machine_labeled(
                     job_id, version, excluded, objects, held_logits, labels, quality, certify, metrics
                 )
@@ -329,7 +333,9 @@ class InferenceEngine:
                 arch_kept = replace(arch, lexicon=key)
                 val_texts = [t for t, v in zip(texts, is_val, strict=True) if v]
                 val_logits = val_logits + fitted.log_probs(val_texts)
-            level, is_look = self._look(job_id, int(is_val.sum()), int(is_val.sum()), target, None)
+            # The validation objects are fixed, so draws never bring this mode's next look nearer: it reports
+            # none (draws_to_next_look 0), and the jobs service's loop goes on as without looks.
+            level, is_look, _ = self._look(job_id, int(is_val.sum()), int(is_val.sum()), target, None)
             metrics = evaluate(
                 val_logits,
                 labels[is_val],
@@ -381,18 +387,19 @@ class InferenceEngine:
 
     def _look(
         self, job_id: str, n_draws: int, n_certify: int, target: float, earlier: EarlierCertified | None
-    ) -> tuple[float, bool]:
+    ) -> tuple[float, bool, int]:
         """This training's confidence level on the job's `n_draws` certification draws so far (machine-labeled
         or not: the level must not relax when a certified set leaves the pool), and whether it may certify.
         With looks_per_doubling L > 0, only the first training in each of the job's look epochs (L per
         doubling of the draws: thresholds.look_epoch) is a look, recorded in `<job>/looks.json`; a training
         whose `n_certify` draws could not clear the target even all agreeing (and no earlier machine labels to
-        pool with) cannot certify anyway, so it does not spend the epoch's look."""
+        pool with) cannot certify anyway, so it does not spend the epoch's look. Third: the certification
+        draws the job still needs before a later training may look (0: the next one may)."""
         s = self._settings
         base, per = s.look_spending_base_draws, s.looks_per_doubling
         level = look_confidence_level(s.confidence_level, n_draws, base, per)
         if per <= 0 or base <= 0:
-            return level, True
+            return level, True, 0
         looked = self._read_json(job_id, "looks") or {}
         last = None
         if "epoch" in looked:  # in this setting's epochs (a restart may have changed it mid-job)
@@ -408,9 +415,9 @@ class InferenceEngine:
             looks_per_doubling=per,
         )
         if epoch is None:
-            return level, False
+            return level, False, max(0, next_look_draws(last, base, per) - n_draws)
         self._write_json(job_id, "looks", {"epoch": epoch, "per_doubling": per})
-        return level, True
+        return level, True, max(0, next_look_draws(epoch, base, per) - n_draws)
 
     def _drawn(self, job_id: str, objects: list[InferenceObject]) -> set[str]:
         """The job's random draws of the pool; at its first training, its objects (the random first batch)."""
@@ -460,7 +467,7 @@ class InferenceEngine:
         c_rows = np.flatnonzero(is_c)
         certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
         earlier = self._earlier(job_id, version, applied)
-        level, is_look = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
+        level, is_look, to_next = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
         state = self._encoder_state(job_id) or {}
         key = str(state.get("path", ""))
         stats: dict[str, float] = {}
@@ -503,6 +510,8 @@ class InferenceEngine:
             metrics,
             finetune_steps=int(stats.get("steps", 0)),
             finetune_capped=bool(stats.get("capped", 0.0)),
+            # Only the draws whose id hashes into C certify: about certify_share of the pool's draws.
+            draws_to_next_look=to_next / share,
         )
         if len(c_rows):
             held = [objects[i] for i in c_rows]

@@ -75,6 +75,10 @@ class ModelMetrics:
     # Whether this version was one of the job's looks at certification (thresholds.look_epoch); a version
     # that was not certifies nothing, whatever its best bound.
     certification_look: bool = True
+    # Random draws of the pool (expected) the job still needs before a training may look again: the draws up
+    # to the next look epoch (thresholds.next_look_draws), over the share of draws that certify; 0 = a
+    # training may look on the next draws (the job has not looked yet, or looks are not spent).
+    draws_to_next_look: float = 0.0
 
 
 def evaluate(

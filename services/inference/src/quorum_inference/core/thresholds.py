@@ -47,6 +47,7 @@ instead, weighted by the share of the pool they stand for, and the candidate set
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,6 +176,19 @@ def look_epoch(n_draws: int, base_draws: int, looks_per_doubling: int = 1) -> in
         raise ValueError(f"looks_per_doubling must be >= 1, got {looks_per_doubling}")
     # The small epsilon keeps exact powers (n = base * 2^(j/L)) in their own epoch despite rounding.
     return int(np.floor(looks_per_doubling * np.log2(n_draws / base_draws) + 1e-9))
+
+
+def next_look_draws(last_epoch: int | None, base_draws: int, looks_per_doubling: int = 1) -> int:
+    """The fewest certification draws at which a training may look again once the job's last look was in
+    `last_epoch` (`look_epoch`): the first draw count of a later epoch. 0 when it has not looked yet (a
+    training may look on any count) or when look spending is off (`base_draws` <= 0)."""
+    if last_epoch is None or base_draws <= 0:
+        return 0
+    per = max(1, looks_per_doubling)
+    n = max(1, math.ceil(base_draws * 2.0 ** ((last_epoch + 1) / per)) - 1)
+    while look_epoch(n, base_draws, per) <= last_epoch:  # the float power may land a draw short
+        n += 1
+    return n
 
 
 def look_at(

@@ -277,6 +277,24 @@ def decide(iteration: int, remaining: int, sent_to_humans: int, plan: LoopPlan, 
     return Next(Decision.CONTINUE, min(batch, budget), 0)
 
 
+def next_look_reachable(
+    draws_to_next_look: float, batch: list[int], drawn: list[int], pool_after: int, plan: LoopPlan
+) -> bool:
+    """Whether the loop can still reach a training that may look at certification (only a look machine-labels)
+    while at least a base batch of the pool is left for it to label, after sending `batch` to humans with
+    `drawn` among its picks (random draws) and `pool_after` objects still unsent.
+
+    `draws_to_next_look` is inference's count of pool draws the job needs first (0: the next training may
+    look). Later batches draw the same share of their picks as this one: the share only falls once a look
+    has certified. When they cannot supply the draws, every later iteration would cost a training and its
+    draws' extra answers (core/autolabel.draw_answers) for nothing: the loop ends and humans take the rest."""
+    if draws_to_next_look <= 0:
+        return True
+    in_batch = len(set(drawn).intersection(batch))
+    share = in_batch / len(batch) if batch else 1.0
+    return in_batch + share * max(0, pool_after - plan.batch_size) >= draws_to_next_look
+
+
 def cost_saving_percent(cost: float, all_human_cost: float) -> float:
     return round(100.0 * (1.0 - cost / all_human_cost), 2) if all_human_cost > 0 else 0.0
 
