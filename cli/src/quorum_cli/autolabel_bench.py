@@ -198,6 +198,14 @@ def autolabel_bench(
     target_confidence: float = typer.Option(
         0.0, "--target-confidence", min=0.0, max=0.999, help="Adaptive redundancy target (0 = off)."
     ),
+    min_workers: int = typer.Option(
+        2,
+        "--min-workers-per-object",
+        min=1,
+        max=10,
+        help="Adaptive redundancy: answers an object gets before its posterior may stop it (at most "
+        "--workers-per-object). 2: two agreeing answers can stop it, a single one cannot.",
+    ),
     validation_workers: int = typer.Option(
         0,
         "--validation-workers",
@@ -225,6 +233,7 @@ def autolabel_bench(
         f"Dataset [bold]{data.name}[/]: {len(data.items)} objects, {len(data.categories)} classes, "
         f"{data.task_type}; {workers} simulated workers, {workers_per_object} per object"
     )
+    least = min(min_workers, workers_per_object)  # adaptive redundancy's least answers per object
     seen: dict[int, dict[str, Any]] = {}
 
     async def follow(client: ApiClient, job_id: str, headers: dict[str, str]) -> None:
@@ -267,7 +276,7 @@ def autolabel_bench(
                 price_per_task_usd=price,
                 seed=seed,
                 target_confidence=target_confidence or None,
-                min_workers_per_object=1 if target_confidence else None,
+                min_workers_per_object=least if target_confidence else None,
                 auto_labeling=auto,
                 monitor=follow,
                 timeout_s=timeout_s,
@@ -291,6 +300,7 @@ def autolabel_bench(
     summary.update(
         target_accuracy=target_accuracy,
         target_confidence=target_confidence,
+        min_workers_per_object=least if target_confidence else workers_per_object,
         # The most answers a random draw may get (the jobs service's default when 0).
         validation_workers=validation_workers
         or min(MAX_DRAW_ANSWERS, workers_per_object + DRAW_EXTRA_ANSWERS),
