@@ -63,6 +63,7 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
             # double only twice, too few tries to certify reliably within a test. The one-look rule itself
             # is tested in test_inference_service.py.
             "LOOKS_PER_DOUBLING": "0",
+            "FINETUNE_LOOKS_PER_DOUBLING": "0",
         },
     )
     plat.test_kafka = kafka  # type: ignore[attr-defined]  # the broker-loss test restarts it

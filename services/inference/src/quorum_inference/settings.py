@@ -51,16 +51,25 @@ class InferenceSettings(ServiceSettings):
         "0.975 below 4x, 0.983 below 8x). 0 = the same confidence_level at every iteration.",
     )
     looks_per_doubling: int = Field(
-        1,
+        2,
         ge=0,
         le=4,
         description="How many times a job's certification is tried each time its certification draws double "
         "(from look_spending_base_draws; 2: at every factor sqrt(2), each at half the doubling's error "
         "rate), not at every iteration: a new model at every iteration gives the same draws a fresh chance "
         "to look good (core/thresholds.py: look_epoch). Iterations between looks machine-label nothing. 0 = "
-        "every iteration (the older rule). Needs look_spending_base_draws > 0. With 2, sklearn-digits seeds "
-        "0 and 2 machine-labeled 85.8 % and 73.2 % (87.1 % and 54.9 % with 1), but trec6 with 3 answers per "
-        "draw nothing (18.2 % with 1): one run each (docs/benchmarks.md, thirteenth session).",
+        "every iteration (the older rule). Needs look_spending_base_draws > 0. Images and frozen text, whose "
+        "trainings take seconds; fine-tuned text has finetune_looks_per_doubling. With 2, sklearn-digits "
+        "machine-labeled 85.8 %, 73.2 % and 81.3 % in three runs (nine runs with 1: 54-89 %, mean 73 %) "
+        "(docs/benchmarks.md, thirteenth and sixteenth sessions).",
+    )
+    finetune_looks_per_doubling: int = Field(
+        1,
+        ge=0,
+        le=4,
+        description="looks_per_doubling for TEXT_MODEL=finetune, whose looks may fine-tune MiniLM (minutes "
+        "on a CPU): with 2, rt-polarity's run took 26 min instead of 19 and certified nothing either way, "
+        "and trec6 certified at the same look (docs/benchmarks.md, sixteenth session).",
     )
     earlier_at_bound: bool = Field(
         True,

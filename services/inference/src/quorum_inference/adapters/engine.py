@@ -295,7 +295,12 @@ class InferenceEngine:
                 certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
                 earlier = self._earlier(job_id, version, applied)
                 level, is_look, to_next = self._look(
-                    job_id, int(is_drawn.sum()), int(certify.sum()), target, earlier
+                    job_id,
+                    int(is_drawn.sum()),
+                    int(certify.sum()),
+                    target,
+                    earlier,
+                    self._settings.looks_per_doubling,
                 )
                 metrics = evaluate(
                     held_logits,
@@ -335,7 +340,8 @@ class InferenceEngine:
                 val_logits = val_logits + fitted.log_probs(val_texts)
             # The validation objects are fixed, so draws never bring this mode's next look nearer: it reports
             # none (draws_to_next_look 0), and the jobs service's loop goes on as without looks.
-            level, is_look, _ = self._look(job_id, int(is_val.sum()), int(is_val.sum()), target, None)
+            n_val, per = int(is_val.sum()), self._settings.looks_per_doubling
+            level, is_look, _ = self._look(job_id, n_val, n_val, target, None, per)
             metrics = evaluate(
                 val_logits,
                 labels[is_val],
@@ -386,7 +392,13 @@ class InferenceEngine:
         return recorded
 
     def _look(
-        self, job_id: str, n_draws: int, n_certify: int, target: float, earlier: EarlierCertified | None
+        self,
+        job_id: str,
+        n_draws: int,
+        n_certify: int,
+        target: float,
+        earlier: EarlierCertified | None,
+        per: int,
     ) -> tuple[float, bool, int]:
         """This training's confidence level on the job's `n_draws` certification draws so far (machine-labeled
         or not: the level must not relax when a certified set leaves the pool), and whether it may certify.
@@ -396,7 +408,7 @@ class InferenceEngine:
         pool with) cannot certify anyway, so it does not spend the epoch's look. Third: the certification
         draws the job still needs before a later training may look (0: the next one may)."""
         s = self._settings
-        base, per = s.look_spending_base_draws, s.looks_per_doubling
+        base = s.look_spending_base_draws
         level = look_confidence_level(s.confidence_level, n_draws, base, per)
         if per <= 0 or base <= 0:
             return level, True, 0
@@ -467,7 +479,9 @@ class InferenceEngine:
         c_rows = np.flatnonzero(is_c)
         certify = np.array([objects[i].object_id not in excluded for i in c_rows], dtype=bool)
         earlier = self._earlier(job_id, version, applied)
-        level, is_look, to_next = self._look(job_id, len(c_rows), int(certify.sum()), target, earlier)
+        level, is_look, to_next = self._look(
+            job_id, len(c_rows), int(certify.sum()), target, earlier, s.finetune_looks_per_doubling
+        )
         state = self._encoder_state(job_id) or {}
         key = str(state.get("path", ""))
         stats: dict[str, float] = {}
