@@ -217,13 +217,13 @@ class AutoLabeler:
             log.info("autolabel_no_look_left", job_id=job.job_id, iteration=iteration, draws_needed=to_next)
             nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
             to_humans, to_fail = _split(nxt, selected, rest)
-        if nxt.decision != Decision.CONTINUE:
-            drawn = []  # no later training: extra answers would certify nothing
+        # Draws get their own answer count only while a later training may certify on them.
+        draws_kept = drawn if nxt.decision == Decision.CONTINUE else []
         # The model's opinion of each object it sends to humans (not of its random draws) goes with it: the
         # consolidation counts it as one answer of a pseudo-worker whose reliability it learns.
         annotated = model_labels(to_humans, predicted, drawn) if self.settings.model_annotator else {}
         # The draws' answers at most, capped by the team's workers now (core/autolabel.draw_answers).
-        team_size = await self.workforce.team_size(job.requester_id, spec.team_id) if drawn else 0
+        team_size = await self.workforce.team_size(job.requester_id, spec.team_id) if draws_kept else 0
         draws = draw_answers(spec.auto_labeling, spec.workers_per_object, spec.adaptive, team_size)
         committed = await self.loop.commit_iteration(
             job.job_id,
@@ -238,7 +238,7 @@ class AutoLabeler:
                 decision=nxt.decision.value,
                 model_labels=annotated,
                 # The random draws certify later models: their own answer count (core/autolabel.draw_answers).
-                draws=drawn,
+                draws=draws_kept,
                 draw_answers=draws.required,
             ),
         )
