@@ -207,14 +207,16 @@ class AutoLabeler:
         labeled_now = {oid for oid, _, _ in machine}
         rest = [oid for oid, _ in unsent if oid not in labeled_now]
         nxt = decide(iteration, len(rest), counts.sent, plan, spec.auto_labeling)
-        if not model_id and nxt.decision == Decision.CONTINUE:  # no model: nothing to iterate on
-            nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
         to_humans, to_fail = _split(nxt, selected, rest)
-        to_next = float(metrics.get("draws_to_next_look", 0.0) or 0.0)
-        if nxt.decision == Decision.CONTINUE and not next_look_reachable(
-            to_next, to_humans, drawn, len(rest) - len(to_humans), plan
+        # The loop goes on only with a model and while a later look can still come; else humans take the rest.
+        to_next = float(metrics.get("draws_to_next_look", 0.0))
+        if nxt.decision == Decision.CONTINUE and not (
+            model_id and next_look_reachable(to_next, to_humans, drawn, len(rest) - len(to_humans), plan)
         ):
-            log.info("autolabel_no_look_left", job_id=job.job_id, iteration=iteration, draws_needed=to_next)
+            if model_id:
+                log.info(
+                    "autolabel_no_look_left", job_id=job.job_id, iteration=iteration, draws_needed=to_next
+                )
             nxt = decide(plan.max_iterations, len(rest), counts.sent, plan, spec.auto_labeling)
             to_humans, to_fail = _split(nxt, selected, rest)
         # Draws get their own answer count only while a later training may certify on them.

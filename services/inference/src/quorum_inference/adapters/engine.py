@@ -426,10 +426,10 @@ class InferenceEngine:
             pooled_with_earlier=earlier is not None,
             looks_per_doubling=per,
         )
-        if epoch is None:
-            return level, False, max(0, next_look_draws(last, base, per) - n_draws)
-        self._write_json(job_id, "looks", {"epoch": epoch, "per_doubling": per})
-        return level, True, max(0, next_look_draws(epoch, base, per) - n_draws)
+        if epoch is not None:
+            self._write_json(job_id, "looks", {"epoch": epoch, "per_doubling": per})
+        to_next = max(0, next_look_draws(last if epoch is None else epoch, base, per) - n_draws)
+        return level, epoch is not None, to_next
 
     def _drawn(self, job_id: str, objects: list[InferenceObject]) -> set[str]:
         """The job's random draws of the pool; at its first training, its objects (the random first batch)."""
