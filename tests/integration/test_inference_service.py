@@ -136,6 +136,9 @@ def make_settings(
         finetune_max_seconds=finetune_max_seconds,
         soft_labels=soft_labels,
         text_lexicon=text_lexicon,
+        # Every frozen or image training a look: the tests of looks set their own (fine-tuned text keeps one
+        # look per doubling, which its tests follow).
+        looks_per_doubling=0,
     )
 
 
@@ -567,6 +570,10 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
         assert not v2.metrics.certification_look and not any(t.has_threshold for t in v2.metrics.thresholds)
         assert json.loads((tmp_path / job / "looks.json").read_text()) == {"epoch": 0, "per_doubling": 1}
         assert v2.metrics.draws_to_next_look == 10
+        # Between looks only the kept network trains: nothing held out, v1's temperature scores the pool.
+        assert v2.metrics.n_validation == 0 and v2.metrics.validation_accuracy == 0.0
+        assert v2.metrics.temperature == pytest.approx(v1.metrics.temperature)
+        assert v1.metrics.n_validation == 30 and v1.metrics.temperature != 1.0
         # Random picks of a pool whose sentences are as easy: 30 draws + at least 10 more = the next doubling.
         pool_data = sentences(20, seed=42)
         pool = [
@@ -593,12 +600,34 @@ async def test_a_job_certifies_once_each_time_its_draws_double(migrated_url: str
         assert v3.metrics.draws_to_next_look == 80 - 30 - len(resp.random_object_ids)  # the next at 80
 
 
+async def test_cross_fit_between_looks_keeps_every_versions_held_out_figures(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """With cross_fit_between_looks a version between looks is cross-fitted like a look: it reports its
+    held-out accuracy and temperature, and still certifies nothing."""
+    settings = make_settings(migrated_url, tmp_path, "torch").model_copy(
+        update={"look_spending_base_draws": 20, "looks_per_doubling": 1, "cross_fit_between_looks": True}
+    )
+    request = inference_pb2.TrainModelRequest(
+        job_id=uuid.uuid4().hex,
+        objects=text_objects(sentences(10, seed=41)),
+        categories=CATS,
+        target_accuracy=0.85,
+    )
+    async with running(settings) as s:
+        await s.TrainModel(request)
+        v2 = await s.TrainModel(request)
+    assert not v2.metrics.certification_look and not any(t.has_threshold for t in v2.metrics.thresholds)
+    assert v2.metrics.n_validation == 30 and v2.metrics.validation_accuracy > 0.5
+    assert v2.metrics.nll_calibrated > 0.0
+
+
 async def test_a_first_batch_too_small_to_certify_does_not_spend_a_look(
     migrated_url: str, tmp_path: Path
 ) -> None:
     """12 draws could not clear 0.9 even all right: that training is no look, and none is recorded."""
     settings = make_settings(migrated_url, tmp_path, "torch").model_copy(
-        update={"look_spending_base_draws": 20}
+        update={"look_spending_base_draws": 20, "looks_per_doubling": 1}
     )
     job = uuid.uuid4().hex
     async with running(settings) as s:

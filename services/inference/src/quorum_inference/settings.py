@@ -71,6 +71,13 @@ class InferenceSettings(ServiceSettings):
         "on a CPU): with 2, rt-polarity's run took 26 min instead of 19 and certified nothing either way, "
         "and trec6 certified at the same look (docs/benchmarks.md, sixteenth session).",
     )
+    cross_fit_between_looks: bool = Field(
+        False,
+        description="cross_fit with looks (looks_per_doubling > 0): cross-fit at every training, not only "
+        "at the job's looks. Only a look may certify, so between looks the kept network alone trains by "
+        "default (an image training ~5x faster with 4 folds; the version then reports no held-out figures: "
+        "n_validation 0). True: every version reports its held-out accuracy and best bound.",
+    )
     earlier_at_bound: bool = Field(
         True,
         description="Pooled certification: a job's earlier machine labels count at their certified lower "

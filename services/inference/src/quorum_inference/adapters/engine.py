@@ -19,7 +19,7 @@ from quorum_inference.adapters.features import FeatureError, ImageLoader, TextEm
 from quorum_inference.adapters.store import ModelStore
 from quorum_inference.core.backend import ModelKey, ScoringBackend
 from quorum_inference.core.calibration import apply_temperature
-from quorum_inference.core.metrics import ModelMetrics, evaluate
+from quorum_inference.core.metrics import ModelMetrics, between_looks, evaluate
 from quorum_inference.core.selection import select_informative
 from quorum_inference.core.thresholds import (
     MAX_OBJECT_NOISE,
@@ -267,6 +267,38 @@ class InferenceEngine:
                 # Every human label trains the kept model and is held out once. Thresholds are certified
                 # only on objects still like the unlabelled pool: not on those an earlier version's
                 # thresholds would have machine-labelled (their like left the pool), recorded per job.
+                excluded = self._ids(job_id, "excluded") or set()
+                drawn = self._drawn(job_id, objects)
+                is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
+                certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
+                earlier = self._earlier(job_id, version, applied)
+                level, is_look, to_next = self._look(
+                    job_id,
+                    int(is_drawn.sum()),
+                    int(certify.sum()),
+                    target,
+                    earlier,
+                    self._settings.looks_per_doubling,
+                )
+                if not is_look and not self._settings.cross_fit_between_looks:
+                    # Only a look may certify, and the held-out folds exist to certify: between looks the
+                    # kept network alone trains (a fifth of a cross-fitting with 4 folds), to pick the batch.
+                    model = nets.train(
+                        arch, x, labels, config, device=self.device, init_state=state, confidence=soft
+                    )
+                    arch_kept = arch
+                    if with_lexicon:
+                        arch_kept = replace(arch, lexicon=kept_lexicon(np.arange(len(labels)))[0])
+                    metrics = between_looks(
+                        len(objects),
+                        len(categories),
+                        target_accuracy=target,
+                        confidence_level=level,
+                        threshold_mode=mode,  # type: ignore[arg-type]  # checked above
+                        temperature=previous_temperature,
+                        draws_to_next_look=float(to_next),
+                    )
+                    return model, metrics, arch_kept
                 # A version of this same job was trained on these labels: its weights would leak them into
                 # the held-out folds, so only the kept network starts from it.
                 same_job = init_state is not None and init_state[0].job_id == job_id
@@ -289,19 +321,6 @@ class InferenceEngine:
                     arch_kept = replace(arch, lexicon=kept_lexicon(np.arange(len(labels)))[0])
                 else:
                     arch_kept = arch
-                excluded = self._ids(job_id, "excluded") or set()
-                drawn = self._drawn(job_id, objects)
-                is_drawn = np.array([o.object_id in drawn for o in objects], dtype=bool)
-                certify = is_drawn & np.array([o.object_id not in excluded for o in objects], dtype=bool)
-                earlier = self._earlier(job_id, version, applied)
-                level, is_look, to_next = self._look(
-                    job_id,
-                    int(is_drawn.sum()),
-                    int(certify.sum()),
-                    target,
-                    earlier,
-                    self._settings.looks_per_doubling,
-                )
                 metrics = evaluate(
                     held_logits,
                     labels,
@@ -358,6 +377,9 @@ class InferenceEngine:
 
         async with self._train_lock:
             version = await self._store.next_version(job_id)  # work() needs it; the lock keeps it ours
+            previous = await self._store.get(job_id, None)
+            # A version trained between looks scores its pool at its predecessor's temperature (1: none).
+            previous_temperature = previous.metrics.temperature if previous is not None else 1.0
             model, metrics, kept = await asyncio.to_thread(work)
             relative = f"{job_id}/v{version}.pt"
             await asyncio.to_thread(nets.save, self._settings.models_dir / relative, kept, model)

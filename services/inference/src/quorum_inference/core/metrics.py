@@ -81,6 +81,35 @@ class ModelMetrics:
     draws_to_next_look: float = 0.0
 
 
+def between_looks(
+    n_train: int,
+    n_classes: int,
+    *,
+    target_accuracy: float,
+    confidence_level: float,
+    threshold_mode: ThresholdMode,
+    temperature: float,
+    draws_to_next_look: float,
+) -> ModelMetrics:
+    """The metrics of a version trained between a job's looks without held-out predictions (only a look may
+    certify, so nothing was cross-fitted): no thresholds, nothing measured (n_validation 0), and
+    `temperature` carried over from the job's previous version, which scores its pool."""
+    return ModelMetrics(
+        n_train=n_train,
+        n_validation=0,
+        validation_accuracy=0.0,
+        temperature=temperature,
+        nll_uncalibrated=0.0,
+        nll_calibrated=0.0,
+        target_accuracy=target_accuracy,
+        confidence_level=confidence_level,
+        thresholds=[ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)],
+        threshold_mode=threshold_mode,
+        certification_look=False,
+        draws_to_next_look=draws_to_next_look,
+    )
+
+
 def evaluate(
     val_logits: NDArray[np.floating],
     val_labels: NDArray[np.integer],
