@@ -122,13 +122,18 @@ function accuracyChart(report, target, id) {
   const ticks = [];
   for (let v = lo; v <= 1 + 1e-9; v += 0.1) ticks.push(Math.round(v * 10) / 10);
   const describe = its.length
-    ? its.map((it) => `Iteration ${it.iteration}: estimated ${pct1(it.estimated_accuracy)}, all validation predictions ${pct1(it.validation_accuracy)}`).join("; ")
+    ? its.map((it) => `Iteration ${it.iteration}: estimated ${pct1(it.estimated_accuracy)}, all validation predictions ${it.n_validation ? pct1(it.validation_accuracy) : "not measured"}`).join("; ")
     : "No model yet: humans are labeling the first batch.";
-  const line = (key, cls) => [
-    s("polyline", { class: cls, points: its.map((it, i) => `${cx(i)},${y(it[key])}`).join(" ") }),
-    its.map((it, i) => s("circle", { class: `${cls}-dot`, cx: cx(i), cy: y(it[key]), r: 3.5 },
-      s("title", {}, `Iteration ${it.iteration}: ${pct1(it[key])}`))),
-  ];
+  // Only measured points: a version that certified nothing has no estimate, one trained between looks no
+  // held-out predictions (0 in the report).
+  const line = (key, cls) => {
+    const points = its.map((it, i) => [it, i]).filter(([it]) => it[key] > 0);
+    return [
+      s("polyline", { class: cls, points: points.map(([it, i]) => `${cx(i)},${y(it[key])}`).join(" ") }),
+      points.map(([it, i]) => s("circle", { class: `${cls}-dot`, cx: cx(i), cy: y(it[key]), r: 3.5 },
+        s("title", {}, `Iteration ${it.iteration}: ${pct1(it[key])}`))),
+    ];
+  };
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": `${id}-title ${id}-desc`,
     "data-testid": "auto-labeling-accuracy" },
   s("title", { id: `${id}-title` }, `Estimated accuracy of machine labels per iteration; target ${pct1(target)}`),
@@ -165,8 +170,10 @@ function iterationsTable(report) {
         return h("tr", { "data-iteration": it.iteration },
           h("th", { scope: "row" }, it.iteration === 0 ? "0 (random first batch)" : String(it.iteration)),
           h("td", { class: "num" }, model ? `v${it.model_version}` : "–"),
-          h("td", { class: "num" }, model ? it.n_train : "–"), h("td", { class: "num" }, model ? it.n_validation : "–"),
-          h("td", { class: "num" }, model ? pct1(it.validation_accuracy) : "–"), thresholdsCell(it),
+          h("td", { class: "num" }, model ? it.n_train : "–"),
+          // n_validation 0: trained between looks at certification, without held-out predictions.
+          h("td", { class: "num" }, model && it.n_validation ? it.n_validation : model ? "– (between looks)" : "–"),
+          h("td", { class: "num" }, model && it.n_validation ? pct1(it.validation_accuracy) : "–"), thresholdsCell(it),
           h("td", { class: "num" }, model && it.machine_labeled ? pct1(it.estimated_accuracy) : "–"),
           h("td", { class: "num" }, it.machine_labeled), h("td", { class: "num", "data-testid": "sent-to-humans" }, it.sent_to_humans),
           h("td", { class: "num" }, it.human_labeled_total), h("td", { class: "num" }, it.machine_labeled_total),
