@@ -230,6 +230,10 @@ class InferenceEngine:
             weights = None if lexicon_weights is None else lexicon_weights[rows]
             return self._fit_lexicon(job_id, version, [texts[i] for i in rows], labels[rows], arch, weights)
 
+        def kept_arch() -> nets.Arch:
+            """The kept network's arch: with the expert, this version's lexicon fitted on every label."""
+            return replace(arch, lexicon=kept_lexicon(np.arange(len(labels)))[0]) if with_lexicon else arch
+
         def work() -> tuple[Any, Any, nets.Arch]:
             if tuned:
                 done = self._train_finetuned(
@@ -286,9 +290,6 @@ class InferenceEngine:
                     model = nets.train(
                         arch, x, labels, config, device=self.device, init_state=state, confidence=soft
                     )
-                    arch_kept = arch
-                    if with_lexicon:
-                        arch_kept = replace(arch, lexicon=kept_lexicon(np.arange(len(labels)))[0])
                     metrics = between_looks(
                         len(objects),
                         len(categories),
@@ -298,7 +299,7 @@ class InferenceEngine:
                         temperature=previous_temperature,
                         draws_to_next_look=float(to_next),
                     )
-                    return model, metrics, arch_kept
+                    return model, metrics, kept_arch()
                 # A version of this same job was trained on these labels: its weights would leak them into
                 # the held-out folds, so only the kept network starts from it.
                 same_job = init_state is not None and init_state[0].job_id == job_id
@@ -318,9 +319,7 @@ class InferenceEngine:
                     held_logits = held_logits + lexicon.out_of_fold(
                         texts, labels, len(categories), fold, lexicon_weights
                     )
-                    arch_kept = replace(arch, lexicon=kept_lexicon(np.arange(len(labels)))[0])
-                else:
-                    arch_kept = arch
+                arch_kept = kept_arch()
                 metrics = evaluate(
                     held_logits,
                     labels,

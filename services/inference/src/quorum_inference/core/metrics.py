@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -94,6 +94,22 @@ def between_looks(
     """The metrics of a version trained between a job's looks without held-out predictions (only a look may
     certify, so nothing was cross-fitted): no thresholds, nothing measured (n_validation 0), and
     `temperature` carried over from the job's previous version, which scores its pool."""
+    return replace(
+        _unmeasured(n_train, n_classes, target_accuracy, confidence_level, threshold_mode, temperature),
+        certification_look=False,
+        draws_to_next_look=draws_to_next_look,
+    )
+
+
+def _unmeasured(
+    n_train: int,
+    n_classes: int,
+    target_accuracy: float,
+    confidence_level: float,
+    threshold_mode: ThresholdMode,
+    temperature: float,
+) -> ModelMetrics:
+    """A version's metrics without held-out predictions: no thresholds, nothing measured."""
     return ModelMetrics(
         n_train=n_train,
         n_validation=0,
@@ -105,8 +121,6 @@ def between_looks(
         confidence_level=confidence_level,
         thresholds=[ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)],
         threshold_mode=threshold_mode,
-        certification_look=False,
-        draws_to_next_look=draws_to_next_look,
     )
 
 
@@ -148,19 +162,7 @@ def evaluate(
     val_labels = np.asarray(val_labels, dtype=np.int64)
     n_val = len(val_labels)
     if n_val == 0:
-        thresholds = [ClassThreshold(c, None, 0, 0.0, 0.0) for c in range(n_classes)]
-        return ModelMetrics(
-            n_train,
-            0,
-            0.0,
-            1.0,
-            0.0,
-            0.0,
-            target_accuracy,
-            confidence_level,
-            thresholds,
-            threshold_mode=threshold_mode,
-        )
+        return _unmeasured(n_train, n_classes, target_accuracy, confidence_level, threshold_mode, 1.0)
     if label_noise is None and n_val >= MIN_NOISE_FIT:
         # Noisy human labels: fit the temperature of the *true* labels jointly with their error rate, and
         # bound accuracy with that rate (capped).
